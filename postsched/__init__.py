@@ -1,0 +1,1 @@
+"""postsched: shared parts of the four services (store, settings, gRPC plumbing, generated API)."""

@@ -1,0 +1,128 @@
+"""Settings, read from the environment once at start and validated.
+
+A missing or malformed variable raises ConfigError naming it; the CLI prints that one line
+and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from cryptography.fernet import Fernet
+
+from postsched.errors import ConfigError
+
+DEFAULT_ADDRS = {
+    "scheduler": "127.0.0.1:50051",
+    "dispatcher": "127.0.0.1:50052",
+    "publisher": "127.0.0.1:50053",
+    "admin": "127.0.0.1:50054",
+}
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """POSTSCHED_DATABASE_URL as given: a plain libpq URL (postgresql://user@host:port/db)."""
+    value = env.get("POSTSCHED_DATABASE_URL", "").strip()
+    if not value:
+        raise ConfigError("POSTSCHED_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/postsched)")
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"POSTSCHED_DATABASE_URL must start with postgresql://, got {value.split(':', 1)[0]!r}")
+    return value
+
+
+def nats_urls(env: Mapping[str, str]) -> list[str]:
+    """POSTSCHED_NATS_URL: nats://host:port, several comma-separated for a cluster."""
+    value = env.get("POSTSCHED_NATS_URL", "").strip()
+    if not value:
+        raise ConfigError("POSTSCHED_NATS_URL is not set (e.g. nats://127.0.0.1:4222)")
+    urls = [u.strip() for u in value.split(",") if u.strip()]
+    for url in urls:
+        if not url.startswith(("nats://", "tls://")):
+            raise ConfigError(f"POSTSCHED_NATS_URL: {url!r} must start with nats:// or tls://")
+    return urls
+
+
+def listen_addr(env: Mapping[str, str], service: str) -> str:
+    """POSTSCHED_<SERVICE>_ADDR: host:port to listen on."""
+    name = f"POSTSCHED_{service.upper()}_ADDR"
+    value = env.get(name, "").strip() or DEFAULT_ADDRS[service]
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port, got {value!r}")
+    return value
+
+
+def secret_key(env: Mapping[str, str]) -> bytes:
+    """POSTSCHED_SECRET_KEY: a Fernet key (32 random bytes, urlsafe base64)."""
+    value = env.get("POSTSCHED_SECRET_KEY", "").strip()
+    if not value:
+        raise ConfigError(
+            "POSTSCHED_SECRET_KEY is not set; make one with: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    try:
+        Fernet(value.encode())
+    except ValueError:
+        raise ConfigError("POSTSCHED_SECRET_KEY must be 32 bytes in urlsafe base64 (a Fernet key)") from None
+    return value.encode()
+
+
+def api_tokens(env: Mapping[str, str]) -> dict[str, str]:
+    """POSTSCHED_API_TOKENS: 'tenant:token,...' -> {token: tenant}."""
+    value = env.get("POSTSCHED_API_TOKENS", "").strip()
+    if not value:
+        raise ConfigError("POSTSCHED_API_TOKENS is not set (format: tenant:token,tenant2:token2)")
+    tokens: dict[str, str] = {}
+    for item in value.split(","):
+        tenant, sep, token = item.strip().partition(":")
+        tenant, token = tenant.strip(), token.strip()
+        if not sep or not tenant or not token:
+            raise ConfigError("POSTSCHED_API_TOKENS must be tenant:token pairs separated by commas")
+        if len(tenant) > 64 or not all(c.isalnum() or c in "-_." for c in tenant):
+            raise ConfigError(f"POSTSCHED_API_TOKENS: tenant {tenant!r} may hold only letters, digits, '-', '_', '.'")
+        if token in tokens:
+            raise ConfigError("POSTSCHED_API_TOKENS: the same token is given twice")
+        tokens[token] = tenant
+    return tokens
+
+
+def admin_token(env: Mapping[str, str]) -> str:
+    """POSTSCHED_ADMIN_TOKEN: the operators' token."""
+    value = env.get("POSTSCHED_ADMIN_TOKEN", "").strip()
+    if not value:
+        raise ConfigError("POSTSCHED_ADMIN_TOKEN is not set")
+    return value
+
+
+def positive_number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name} must be {kind}, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    database_url: str
+    listen_addr: str
+    secret_key: bytes
+    api_tokens: dict[str, str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SchedulerSettings":
+        env = os.environ if env is None else env
+        return cls(
+            database_url=database_url(env),
+            listen_addr=listen_addr(env, "scheduler"),
+            secret_key=secret_key(env),
+            api_tokens=api_tokens(env),
+        )

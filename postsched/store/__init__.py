@@ -1,0 +1,1 @@
+"""The store: every SQL statement postsched runs lives in this package."""

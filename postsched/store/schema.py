@@ -1,0 +1,124 @@
+"""Tables, as SQLAlchemy Core metadata. Migrations create them; a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, ENUM, TIMESTAMP, UUID
+
+metadata = MetaData()
+
+# The closed set of post states; next to each, who moves a post out of it.
+POST_STATUSES = (
+    "SCHEDULED",   # dispatcher leases it (-> QUEUED); scheduler may cancel or reschedule it
+    "QUEUED",      # publisher claims it (-> PUBLISHING); scheduler may cancel it; rescuer returns expired leases
+    "PUBLISHING",  # publisher records the outcome (-> PUBLISHED / FAILED / SCHEDULED for a rate limit)
+    "PUBLISHED",   # end
+    "FAILED",      # admin RetryPost / RetryFailed (-> SCHEDULED)
+    "CANCELLED",   # end
+)
+post_status = ENUM(*POST_STATUSES, name="post_status", create_type=False)
+
+PLATFORMS = ("facebook_page", "instagram", "webhook")
+account_platform = ENUM(*PLATFORMS, name="account_platform", create_type=False)
+
+Timestamp = TIMESTAMP(timezone=True)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("created_at", Timestamp, nullable=False, server_default=func.now()),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", Text, ForeignKey("tenants.id"), nullable=False),
+    Column("platform", account_platform, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("display_name", Text, nullable=False, server_default=""),
+    # Fernet token (POSTSCHED_SECRET_KEY) of the JSON credentials; never leaves the store in clear.
+    Column("credentials", LargeBinary, nullable=False),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("needs_credentials", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("tenant_id", "platform", "external_id", name="accounts_tenant_platform_external_key"),
+    Index("accounts_tenant_created", "tenant_id", "created_at", "id"),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("status", post_status, nullable=False, server_default="SCHEDULED"),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("media_urls", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("link", Text, nullable=False, server_default=""),
+    Column("scheduled_at", Timestamp, nullable=False),
+    Column("published_at", Timestamp),
+    Column("platform_post_id", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    # Bumped by every lease: a message carries it, and a claim must match it.
+    Column("dispatch_generation", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", Timestamp),
+    Column("idempotency_key", Text),
+    # W3C traceparent of the CreatePost call, so dispatch and publish spans join its trace.
+    Column("trace_context", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    # Leasing reads only SCHEDULED rows in time order: a small partial index at any table size.
+    Index("posts_due", "scheduled_at", postgresql_where=text("status = 'SCHEDULED'")),
+    # The rescuer looks for expired leases among QUEUED rows only.
+    Index("posts_leased", "lease_expires_at", postgresql_where=text("status = 'QUEUED'")),
+    Index("posts_tenant_schedule", "tenant_id", "scheduled_at", "id"),
+    Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
+    Index(
+        "posts_idempotency",
+        "tenant_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+)
+
+# The audit trail: every transition and every delivery attempt. No foreign key, so the log of a
+# post outlives the post when old published posts are cleared.
+processing_logs = Table(
+    "processing_logs",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("post_id", UUID(as_uuid=True)),
+    Column("tenant_id", Text),
+    Column("account_id", UUID(as_uuid=True)),
+    Column("event", Text, nullable=False),
+    Column("from_status", post_status),
+    Column("to_status", post_status),
+    Column("attempt", Integer),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("trace_id", Text),
+    Column("created_at", Timestamp, nullable=False, server_default=func.now()),
+    Index("processing_logs_post", "post_id", "id"),
+    Index("processing_logs_account", "account_id", "id"),
+    Index("processing_logs_created", "created_at"),
+)
