@@ -1,0 +1,75 @@
+"""The `postsched` command: up, serve SERVICE, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from postsched.errors import ConfigError, PostschedError
+
+# Each service's module under services/, with `Settings` and `serve(settings)`.
+SERVICES = {
+    "scheduler": ("services.scheduler.main", "postsched.settings:SchedulerSettings"),
+}
+
+
+def _settings_class(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def serve(service: str) -> int:
+    from postsched import logging_setup
+
+    module_name, settings_path = SERVICES[service]
+    logging_setup.configure(service)
+    settings = _settings_class(settings_path).from_env()
+    module = importlib.import_module(module_name)
+    asyncio.run(module.serve(settings))
+    return 0
+
+
+def migrate() -> int:
+    from postsched.settings import database_url
+    from postsched.store.migrate import upgrade
+
+    upgrade(database_url(os.environ))
+    print("database schema is up to date", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="postsched", description="Schedules social-media posts and publishes them on time, once.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    up = commands.add_parser("up", help="run the whole suite on this machine (embedded PostgreSQL and NATS unless URLs are set)")
+    up.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="where data, keys and logs are kept (default ./.postsched)")
+    serve_cmd = commands.add_parser("serve", help="run one service (reads POSTSCHED_* settings)")
+    serve_cmd.add_argument("service", choices=sorted(SERVICES))
+    commands.add_parser("migrate", help="bring the schema of POSTSCHED_DATABASE_URL to the latest version")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args.service)
+        if args.command == "migrate":
+            return migrate()
+        if args.command == "up":
+            from postsched.suite import run_suite
+
+            return run_suite(args.state_dir, list(SERVICES))
+    except ConfigError as exc:
+        print(f"postsched: {exc}", file=sys.stderr)
+        return 2
+    except PostschedError as exc:
+        print(f"postsched: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""gRPC server plumbing shared by the four services: auth, error mapping, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from postsched import errors
+from postsched.auth import Authenticator, bearer_token, set_principal
+
+log = structlog.get_logger("postsched.grpc")
+
+# Reflection and health answer without a token, so `grpcurl list` and probes just work.
+OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+STATUS_OF: dict[type[errors.PostschedError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_code_for(exc: errors.PostschedError) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL
+
+
+def _rich_status(code: grpc.StatusCode, exc: errors.PostschedError) -> bytes | None:
+    """google.rpc.Status with BadRequest field violations, for INVALID_ARGUMENT."""
+    if not isinstance(exc, errors.InvalidArgument):
+        return None
+    bad_request = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in exc.violations
+        ]
+    )
+    detail = any_pb2.Any()
+    detail.Pack(bad_request)
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=exc.message, details=[detail])
+    return status.SerializeToString()
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: errors.PostschedError) -> None:
+    code = status_code_for(exc)
+    details = _rich_status(code, exc)
+    trailing = (("grpc-status-details-bin", details),) if details else ()
+    await context.abort(code, exc.message, trailing_metadata=trailing)
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates every call but health and reflection, and maps exceptions to gRPC statuses.
+
+    Domain errors get their own code and message. Anything else is logged here with its traceback
+    and reaches the client as INTERNAL with a reference id, never as a stack trace.
+    """
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(OPEN_PREFIXES):
+            return handler
+        method = details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        token = bearer_token(context.invocation_metadata())
+        set_principal(self._authenticator.authenticate(token))
+
+    def _wrap_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                self._authenticate(context)
+                return await behavior(request, context)
+            except errors.PostschedError as exc:
+                await self._fail(method, context, exc)
+            except grpc.aio.AbortError:
+                raise
+            except Exception:
+                await self._internal(method, context)
+
+        return wrapped
+
+    def _wrap_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                self._authenticate(context)
+                async for item in behavior(request, context):
+                    yield item
+            except errors.PostschedError as exc:
+                await self._fail(method, context, exc)
+            except grpc.aio.AbortError:
+                raise
+            except Exception:
+                await self._internal(method, context)
+
+        return wrapped
+
+    async def _fail(self, method: str, context: grpc.aio.ServicerContext, exc: errors.PostschedError) -> None:
+        level = "warning" if isinstance(exc, errors.Unavailable) else "info"
+        getattr(log, level)("rpc refused", method=method, code=status_code_for(exc).name, reason=exc.message)
+        await _abort(context, exc)
+
+    async def _internal(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("rpc failed", method=method, ref=ref)
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has the details")
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float) -> None:
+        """Reports NOT_SERVING, then lets calls in flight finish for up to `grace` seconds."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+Registrar = Callable[[grpc.aio.Server], None]
+
+
+async def start_server(
+    addr: str,
+    *,
+    registrars: Iterable[Registrar],
+    service_names: Iterable[str],
+    authenticator: Authenticator,
+) -> RunningServer:
+    """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection."""
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(authenticator)],
+        options=[
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            # Without this a second process could bind the same port and silently share it.
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    for register in registrars:
+        register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = list(service_names)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    try:
+        port = server.add_insecure_port(addr)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise errors.ConfigError(f"cannot listen on {addr}: address in use or not available")
+    await server.start()
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server=server, port=port, health=health_servicer)
+
+
+async def wait_for_shutdown_signal() -> None:
+    """Returns on the first SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

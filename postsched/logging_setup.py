@@ -1,0 +1,34 @@
+"""structlog set-up: one JSON object per line on stderr, with the service name."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+from postsched.errors import ConfigError
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def configure(service: str, level: str | None = None) -> None:
+    """Configures structlog and the standard library's logging (POSTSCHED_LOG_LEVEL, default info)."""
+    name = (level or os.environ.get("POSTSCHED_LOG_LEVEL", "info")).strip().lower()
+    if name not in LEVELS:
+        raise ConfigError(f"POSTSCHED_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {name!r}")
+    logging.basicConfig(level=LEVELS[name], stream=sys.stderr, format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[name]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)

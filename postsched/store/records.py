@@ -1,0 +1,74 @@
+"""What the store returns and takes: plain frozen dataclasses, no SQLAlchemy rows leak out."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: uuid.UUID
+    tenant_id: str
+    platform: str
+    external_id: str
+    display_name: str
+    paused: bool
+    needs_credentials: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "AccountRecord":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    platform: str
+    external_id: str
+    display_name: str
+    credentials: dict[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    id: uuid.UUID
+    tenant_id: str
+    account_id: uuid.UUID
+    status: str
+    text: str
+    media_urls: list[str]
+    link: str
+    scheduled_at: datetime
+    published_at: datetime | None
+    platform_post_id: str | None
+    attempts: int
+    last_error: str | None
+    idempotency_key: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "PostRecord":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class NewPost:
+    account_id: uuid.UUID
+    text: str
+    media_urls: list[str]
+    link: str
+    scheduled_at: datetime | None  # None = as soon as possible
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Keyset position: the last row of the previous page."""
+
+    at: datetime
+    id: uuid.UUID

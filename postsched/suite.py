@@ -1,0 +1,210 @@
+"""`postsched up`: the whole suite on one machine, for a laptop or a demo.
+
+Starts embedded PostgreSQL and NATS (unless POSTSCHED_DATABASE_URL / POSTSCHED_NATS_URL are set),
+applies migrations, runs every service as its own process, prints how to reach them, and on
+SIGINT or SIGTERM stops everything it started. Data, keys and logs live in the state directory, so
+a restart keeps every post.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+from cryptography.fernet import Fernet
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from postsched.embedded import EmbeddedNats, EmbeddedPostgres
+from postsched.errors import PostschedError
+from postsched.settings import DEFAULT_ADDRS, listen_addr
+from postsched.store.migrate import upgrade
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+
+DEV_TENANT_TOKENS = "demo:dev-token"
+DEV_ADMIN_TOKEN = "dev-admin-token"
+DEMO_PAGE_ID = "1000000001"
+STOP_GRACE_SECONDS = 20.0
+
+
+class SuiteError(PostschedError):
+    """The suite could not start."""
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def load_state_config(state_dir: Path) -> dict[str, str]:
+    """Keys and dev tokens kept in the state directory, made on the first start."""
+    path = state_dir / "config.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    config = {
+        "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(),
+        "POSTSCHED_API_TOKENS": DEV_TENANT_TOKENS,
+        "POSTSCHED_ADMIN_TOKEN": DEV_ADMIN_TOKEN,
+    }
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
+    return config
+
+
+def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(addr) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-10:])
+                raise SuiteError(f"{name} exited with status {proc.returncode}; its log {log_file} ends:\n{tail}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise SuiteError(f"{name} did not become healthy on {addr} within {timeout:.0f}s; see {log_file}")
+
+
+def _check_port_free(name: str, addr: str) -> None:
+    host, _, port = addr.rpartition(":")
+    with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as sock:
+        try:
+            sock.bind((host.strip("[]"), int(port)))
+        except OSError:
+            raise SuiteError(
+                f"{name}: {addr} is in use (is another postsched running?); "
+                f"set POSTSCHED_{name.upper()}_ADDR to another port"
+            ) from None
+
+
+def _connect_addr(addr: str) -> str:
+    host, _, port = addr.rpartition(":")
+    return f"localhost:{port}" if host in ("0.0.0.0", "[::]", "127.0.0.1") else addr
+
+
+def ensure_demo_account(addr: str, token: str) -> str:
+    """A demo Facebook Page account for the printed example; returns its id."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(addr) as channel:
+        stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
+        try:
+            account = stub.CreateAccount(
+                scheduler_pb2.CreateAccountRequest(
+                    platform=resources_pb2.FACEBOOK_PAGE, external_id=DEMO_PAGE_ID,
+                    display_name="Demo page", access_token="demo-page-token",
+                ),
+                metadata=metadata, timeout=10,
+            )
+            return account.account_id
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+        listed = stub.ListAccounts(
+            scheduler_pb2.ListAccountsRequest(page_size=1000, platform=resources_pb2.FACEBOOK_PAGE),
+            metadata=metadata, timeout=10,
+        )
+        return next(a.account_id for a in listed.accounts if a.external_id == DEMO_PAGE_ID)
+
+
+def run_suite(state_dir: Path, services: list[str]) -> int:
+    state_dir = state_dir.resolve()
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for key, value in load_state_config(state_dir).items():
+        env.setdefault(key, value)  # what the environment sets wins
+
+    stop_requested = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop_requested.set())
+
+    postgres: EmbeddedPostgres | None = None
+    nats: EmbeddedNats | None = None
+    children: dict[str, subprocess.Popen] = {}
+    try:
+        if not env.get("POSTSCHED_DATABASE_URL"):
+            postgres = EmbeddedPostgres(state_dir / "pgdata").start()
+            env["POSTSCHED_DATABASE_URL"] = postgres.create_database("postsched")
+        if not env.get("POSTSCHED_NATS_URL"):
+            nats = EmbeddedNats(state_dir / "nats").start()
+            env["POSTSCHED_NATS_URL"] = nats.url
+        upgrade(env["POSTSCHED_DATABASE_URL"])
+
+        addrs = {name: listen_addr(env, name) for name in services}
+        for name, addr in addrs.items():
+            _check_port_free(name, addr)
+        for name in services:
+            log_file = state_dir / "logs" / f"{name}.log"
+            with open(log_file, "ab") as log:
+                children[name] = subprocess.Popen(
+                    [sys.executable, "-m", "postsched.cli", "serve", name],
+                    env=env, stdout=log, stderr=log, start_new_session=True,
+                )
+        for name, proc in children.items():
+            _wait_healthy(name, _connect_addr(addrs[name]), proc, state_dir / "logs" / f"{name}.log")
+
+        tenant_token = env["POSTSCHED_API_TOKENS"].split(",")[0].partition(":")[2]
+        scheduler = _connect_addr(addrs["scheduler"])
+        try:
+            account_id = ensure_demo_account(scheduler, tenant_token)
+        except grpc.RpcError as exc:
+            raise SuiteError(f"the scheduler refused the demo account: {exc.code().name}: {exc.details()}") from None
+        _print_banner(state_dir, env, addrs, tenant_token, account_id)
+
+        while not stop_requested.wait(0.5):
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    _say(f"postsched: {name} exited with status {proc.returncode}; stopping the suite "
+                         f"(log: {state_dir / 'logs' / (name + '.log')})")
+                    return 1
+        _say("postsched: stopping…")
+        return 0
+    finally:
+        for proc in children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for proc in children.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if nats:
+            nats.stop()
+        if postgres:
+            postgres.stop()
+        if children or nats or postgres:
+            _say("postsched: stopped")
+
+
+def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str) -> None:
+    scheduler = _connect_addr(addrs["scheduler"])
+    _say("postsched is up.")
+    _say()
+    for name, addr in addrs.items():
+        _say(f"  {name:<11} grpc://{_connect_addr(addr)}")
+    _say(f"  {'postgres':<11} {env['POSTSCHED_DATABASE_URL']}")
+    _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}")
+    _say()
+    _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS)")
+    _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN)")
+    _say(f"  state and logs: {state_dir}")
+    _say(f"  demo account:   {account_id}")
+    _say()
+    _say("Schedule a post on the demo account:")
+    _say()
+    body = json.dumps({"account_id": account_id, "text": "Hello from postsched", "idempotency_key": "hello-1"})
+    _say(f"  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' \\")
+    _say(f"    {scheduler} postsched.v1.SchedulerService/CreatePost")
+    _say()
+    _say("Press Ctrl-C to stop.")

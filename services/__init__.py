@@ -1,0 +1,1 @@
+"""The four postsched services; each imports only the shared `postsched` package, never another service."""

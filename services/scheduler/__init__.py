@@ -1,0 +1,1 @@
+"""SchedulerService: the write API other backends call (port 50051)."""

@@ -1,0 +1,48 @@
+"""`postsched serve scheduler`: the scheduler as its own process."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from postsched.auth import TenantTokens
+from postsched.clock import Clock
+from postsched.credentials import CredentialBox
+from postsched.grpc_server import RunningServer, start_server, wait_for_shutdown_signal
+from postsched.settings import SchedulerSettings
+from postsched.store.accounts import AccountStore
+from postsched.store.engine import create_engine
+from postsched.store.posts import PostStore
+from postsched.v1 import scheduler_pb2, scheduler_pb2_grpc
+from services.scheduler.servicer import SchedulerServicer
+
+log = structlog.get_logger("postsched.scheduler")
+
+SERVICE_NAME = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tuple[RunningServer, AsyncEngine]:
+    """Starts the scheduler; returns the running server and the engine to dispose on stop."""
+    clock = clock or Clock()
+    engine = create_engine(settings.database_url)
+    accounts = AccountStore(engine, CredentialBox(settings.secret_key), clock)
+    await accounts.ensure_tenants(settings.api_tokens.values())
+    servicer = SchedulerServicer(accounts, PostStore(engine, clock), clock)
+    server = await start_server(
+        settings.listen_addr,
+        registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],
+        service_names=[SERVICE_NAME],
+        authenticator=TenantTokens(settings.api_tokens),
+    )
+    return server, engine
+
+
+async def serve(settings: SchedulerSettings) -> None:
+    server, engine = await start(settings)
+    log.info("scheduler listening", addr=settings.listen_addr, port=server.port)
+    await wait_for_shutdown_signal()
+    log.info("scheduler stopping")
+    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    await engine.dispose()
+    log.info("scheduler stopped")

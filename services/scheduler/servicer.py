@@ -1,0 +1,117 @@
+"""SchedulerService handlers: validate, call the store, convert. Errors are mapped by the interceptor."""
+
+from __future__ import annotations
+
+import grpc
+
+from postsched.auth import current_tenant
+from postsched.clock import Clock
+from postsched.errors import FieldViolation, InvalidArgument, NotFound
+from postsched.messages import PLATFORM_FROM_API, account_message, post_message
+from postsched.paging import decode_token, encode_token, page_size
+from postsched.store.accounts import AccountStore
+from postsched.store.posts import PostStore
+from postsched.store.records import NewPost, PageCursor
+from postsched.tracecontext import current_traceparent
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+from services.scheduler import validation
+
+Context = grpc.aio.ServicerContext
+
+
+class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
+    def __init__(self, accounts: AccountStore, posts: PostStore, clock: Clock) -> None:
+        self._accounts = accounts
+        self._posts = posts
+        self._clock = clock
+
+    async def CreateAccount(self, request: scheduler_pb2.CreateAccountRequest, context: Context) -> resources_pb2.Account:
+        new = validation.new_account(request)
+        return account_message(await self._accounts.create(current_tenant(), new))
+
+    async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
+        account_id = validation.parse_id(request.account_id, "account_id")
+        return account_message(await self._accounts.get(current_tenant(), account_id))
+
+    async def ListAccounts(
+        self, request: scheduler_pb2.ListAccountsRequest, context: Context
+    ) -> scheduler_pb2.ListAccountsResponse:
+        limit = page_size(request.page_size)
+        after = decode_token(request.page_token)
+        platform = None
+        if request.platform:
+            platform = PLATFORM_FROM_API.get(request.platform)
+            if platform is None:
+                raise InvalidArgument([FieldViolation("platform", "unknown platform")])
+        records = await self._accounts.list(current_tenant(), platform=platform, limit=limit + 1, after=after)
+        token = ""
+        if len(records) > limit:
+            records = records[:limit]
+            token = encode_token(PageCursor(at=records[-1].created_at, id=records[-1].id))
+        return scheduler_pb2.ListAccountsResponse(accounts=[account_message(r) for r in records], next_page_token=token)
+
+    async def CreatePost(self, request: scheduler_pb2.CreatePostRequest, context: Context) -> resources_pb2.Post:
+        (record,) = await self._create([request], prefix=lambda i: "")
+        return post_message(record)
+
+    async def BatchCreatePosts(
+        self, request: scheduler_pb2.BatchCreatePostsRequest, context: Context
+    ) -> scheduler_pb2.BatchCreatePostsResponse:
+        validation.batch_size(len(request.requests))
+        records = await self._create(request.requests, prefix=lambda i: f"requests[{i}].")
+        return scheduler_pb2.BatchCreatePostsResponse(posts=[post_message(r) for r in records])
+
+    async def _create(self, requests, prefix):  # type: ignore[no-untyped-def]
+        tenant = current_tenant()
+        now = self._clock.now()
+        violations: list[FieldViolation] = []
+        new_posts: list[NewPost] = []
+        for i, request in enumerate(requests):
+            post, problems = validation.post_shape(request, now, prefix(i))
+            violations.extend(problems)
+            if post is not None:
+                new_posts.append(post)
+        if violations:
+            raise InvalidArgument(violations)
+        platforms = await self._accounts.platforms(tenant, (p.account_id for p in new_posts))
+        for i, post in enumerate(new_posts):
+            if post.account_id not in platforms:
+                raise NotFound(f"{prefix(i)}account_id: account {post.account_id} not found")
+            violations.extend(validation.platform_rules(post, platforms[post.account_id], prefix(i)))
+        if violations:
+            raise InvalidArgument(violations)
+        return await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
+
+    async def GetPost(self, request: scheduler_pb2.GetPostRequest, context: Context) -> resources_pb2.Post:
+        post_id = validation.parse_id(request.post_id, "post_id")
+        return post_message(await self._posts.get(current_tenant(), post_id))
+
+    async def ListPosts(self, request: scheduler_pb2.ListPostsRequest, context: Context) -> scheduler_pb2.ListPostsResponse:
+        limit = page_size(request.page_size)
+        after = decode_token(request.page_token)
+        status = None
+        if request.status:
+            if request.status not in resources_pb2.PostStatus.values():
+                raise InvalidArgument([FieldViolation("status", "unknown status")])
+            status = resources_pb2.PostStatus.Name(request.status)
+        account_id = validation.parse_id(request.account_id, "account_id") if request.account_id else None
+        records = await self._posts.list(
+            current_tenant(), status=status, account_id=account_id, limit=limit + 1, after=after
+        )
+        token = ""
+        if len(records) > limit:
+            records = records[:limit]
+            token = encode_token(PageCursor(at=records[-1].scheduled_at, id=records[-1].id))
+        return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
+
+    async def ReschedulePost(self, request: scheduler_pb2.ReschedulePostRequest, context: Context) -> resources_pb2.Post:
+        post_id = validation.parse_id(request.post_id, "post_id")
+        violations: list[FieldViolation] = []
+        at = validation.schedule_time(request, self._clock.now(), "scheduled_at", violations)
+        if violations:
+            raise InvalidArgument(violations)
+        return post_message(await self._posts.reschedule(current_tenant(), post_id, at))
+
+    async def CancelPost(self, request: scheduler_pb2.CancelPostRequest, context: Context) -> resources_pb2.Post:
+        post_id = validation.parse_id(request.post_id, "post_id")
+        return post_message(await self._posts.cancel(current_tenant(), post_id))

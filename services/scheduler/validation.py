@@ -1,0 +1,202 @@
+"""Request validation for the scheduler: pure functions, every problem a field violation.
+
+Rules are checked in two steps: the shape of a request (no database needed), then the rules of
+the account's platform once the account is known.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from postsched.errors import FieldViolation, InvalidArgument
+from postsched.messages import PLATFORM_FROM_API
+from postsched.store.records import NewAccount, NewPost
+from postsched.v1 import scheduler_pb2
+
+MAX_SCHEDULE_AHEAD = timedelta(days=400)
+MAX_BATCH = 1000
+MAX_MEDIA = 10  # Instagram carousels hold at most 10 items; Facebook multi-photo posts use the same cap
+MAX_URL_LENGTH = 2048
+MAX_KEY_LENGTH = 255
+MAX_NAME_LENGTH = 255
+FACEBOOK_MAX_TEXT = 63_206
+INSTAGRAM_MAX_CAPTION = 2_200
+INSTAGRAM_MAX_HASHTAGS = 30
+WEBHOOK_MAX_TEXT = FACEBOOK_MAX_TEXT
+MIN_WEBHOOK_SECRET = 16
+
+HASHTAG = re.compile(r"#\w+")
+
+
+def _has_nul(value: str) -> bool:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+    return "\x00" in value
+
+
+def url_problem(value: str) -> str | None:
+    """Why value is not an absolute http(s) URL, or None if it is one."""
+    if len(value) > MAX_URL_LENGTH:
+        return f"must be at most {MAX_URL_LENGTH} characters"
+    if any(c.isspace() for c in value) or _has_nul(value):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL"
+    return None
+
+
+def parse_id(value: str, field: str) -> uuid.UUID:
+    """A resource id (UUID) from a request field, or INVALID_ARGUMENT."""
+    violation = id_violation(value, field)
+    if violation:
+        raise InvalidArgument([violation])
+    return uuid.UUID(value)
+
+
+def id_violation(value: str, field: str) -> FieldViolation | None:
+    if not value:
+        return FieldViolation(field, "is required")
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return FieldViolation(field, f"{value[:64]!r} is not a valid id")
+    return None
+
+
+def schedule_time(
+    request: scheduler_pb2.CreatePostRequest | scheduler_pb2.ReschedulePostRequest,
+    now: datetime,
+    field: str,
+    violations: list[FieldViolation],
+) -> datetime | None:
+    """The requested time (None = as soon as possible), checked against the 400-day horizon."""
+    if not request.HasField("scheduled_at"):
+        return None
+    try:
+        at = request.scheduled_at.ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        violations.append(FieldViolation(field, "is not a valid timestamp"))
+        return None
+    if at > now + MAX_SCHEDULE_AHEAD:
+        violations.append(FieldViolation(field, "must be at most 400 days ahead"))
+    return at
+
+
+def post_shape(
+    request: scheduler_pb2.CreatePostRequest, now: datetime, prefix: str = ""
+) -> tuple[NewPost | None, list[FieldViolation]]:
+    """Checks what can be checked without the account; returns the post to create, or violations."""
+    violations: list[FieldViolation] = []
+    id_problem = id_violation(request.account_id, prefix + "account_id")
+    if id_problem:
+        violations.append(id_problem)
+    if _has_nul(request.text):
+        violations.append(FieldViolation(prefix + "text", "must not contain NUL characters"))
+    if not request.text.strip() and not request.media_urls:
+        violations.append(FieldViolation(prefix + "text", "a post needs text or at least one media URL"))
+    if len(request.media_urls) > MAX_MEDIA:
+        violations.append(FieldViolation(prefix + "media_urls", f"at most {MAX_MEDIA} media URLs"))
+    for i, url in enumerate(request.media_urls):
+        problem = url_problem(url)
+        if problem:
+            violations.append(FieldViolation(f"{prefix}media_urls[{i}]", problem))
+    if request.link:
+        problem = url_problem(request.link)
+        if problem:
+            violations.append(FieldViolation(prefix + "link", problem))
+    key = request.idempotency_key
+    if len(key) > MAX_KEY_LENGTH or _has_nul(key):
+        violations.append(
+            FieldViolation(prefix + "idempotency_key", f"must be at most {MAX_KEY_LENGTH} characters, no NUL")
+        )
+    at = schedule_time(request, now, prefix + "scheduled_at", violations)
+    if violations:
+        return None, violations
+    post = NewPost(
+        account_id=uuid.UUID(request.account_id),
+        text=request.text,
+        media_urls=list(request.media_urls),
+        link=request.link,
+        scheduled_at=at,
+        idempotency_key=key or None,
+    )
+    return post, []
+
+
+def platform_rules(post: NewPost, platform: str, prefix: str = "") -> list[FieldViolation]:
+    """The rules of the account's platform."""
+    violations: list[FieldViolation] = []
+    if platform == "instagram":
+        if not post.media_urls:
+            violations.append(FieldViolation(prefix + "media_urls", "Instagram posts need at least one image or video URL"))
+        if len(post.text) > INSTAGRAM_MAX_CAPTION:
+            violations.append(FieldViolation(prefix + "text", f"Instagram captions are at most {INSTAGRAM_MAX_CAPTION} characters"))
+        if len(HASHTAG.findall(post.text)) > INSTAGRAM_MAX_HASHTAGS:
+            violations.append(FieldViolation(prefix + "text", f"Instagram captions hold at most {INSTAGRAM_MAX_HASHTAGS} hashtags"))
+        if post.link:
+            # Instagram has no link field; refusing beats silently dropping it.
+            violations.append(FieldViolation(prefix + "link", "Instagram posts cannot carry a link; put it in the text"))
+    elif platform == "facebook_page":
+        if len(post.text) > FACEBOOK_MAX_TEXT:
+            violations.append(FieldViolation(prefix + "text", f"Facebook posts are at most {FACEBOOK_MAX_TEXT} characters"))
+    elif len(post.text) > WEBHOOK_MAX_TEXT:
+        violations.append(FieldViolation(prefix + "text", f"at most {WEBHOOK_MAX_TEXT} characters"))
+    return violations
+
+
+def batch_size(requests: int) -> None:
+    if requests == 0:
+        raise InvalidArgument([FieldViolation("requests", "at least one post is required")])
+    if requests > MAX_BATCH:
+        raise InvalidArgument([FieldViolation("requests", f"at most {MAX_BATCH} posts per batch, got {requests}")])
+
+
+def new_account(request: scheduler_pb2.CreateAccountRequest) -> NewAccount:
+    """The account to create, with its credentials, or INVALID_ARGUMENT."""
+    violations: list[FieldViolation] = []
+    platform = PLATFORM_FROM_API.get(request.platform)
+    if platform is None:
+        violations.append(FieldViolation("platform", "must be FACEBOOK_PAGE, INSTAGRAM or WEBHOOK"))
+    external_id = request.external_id.strip()
+    if not external_id:
+        violations.append(FieldViolation("external_id", "is required"))
+    elif len(external_id) > MAX_NAME_LENGTH or _has_nul(external_id):
+        violations.append(FieldViolation("external_id", f"must be at most {MAX_NAME_LENGTH} characters"))
+    elif platform in ("facebook_page", "instagram") and not external_id.isdigit():
+        violations.append(FieldViolation("external_id", "Meta page and Instagram user ids are numeric"))
+    if len(request.display_name) > MAX_NAME_LENGTH or _has_nul(request.display_name):
+        violations.append(FieldViolation("display_name", f"must be at most {MAX_NAME_LENGTH} characters"))
+    credentials: dict[str, str] = {}
+    if platform in ("facebook_page", "instagram"):
+        if not request.access_token.strip():
+            violations.append(FieldViolation("access_token", "is required for Facebook and Instagram accounts"))
+        if request.webhook_url or request.webhook_secret:
+            violations.append(FieldViolation("webhook_url", "only WEBHOOK accounts take webhook_url and webhook_secret"))
+        credentials = {"access_token": request.access_token.strip()}
+    elif platform == "webhook":
+        if not request.webhook_url:
+            violations.append(FieldViolation("webhook_url", "is required for WEBHOOK accounts"))
+        else:
+            problem = url_problem(request.webhook_url)
+            if problem:
+                violations.append(FieldViolation("webhook_url", problem))
+        if len(request.webhook_secret) < MIN_WEBHOOK_SECRET:
+            violations.append(FieldViolation("webhook_secret", f"must be at least {MIN_WEBHOOK_SECRET} characters"))
+        if request.access_token:
+            violations.append(FieldViolation("access_token", "WEBHOOK accounts take webhook_secret, not access_token"))
+        credentials = {"webhook_url": request.webhook_url, "webhook_secret": request.webhook_secret}
+    if violations:
+        raise InvalidArgument(violations)
+    assert platform is not None
+    return NewAccount(
+        platform=platform,
+        external_id=external_id,
+        display_name=request.display_name.strip(),
+        credentials=credentials,
+    )
