@@ -1,0 +1,89 @@
+"""Fixtures: real PostgreSQL and NATS (embedded on free ports unless POSTSCHED_TEST_*_URL say otherwise)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+
+from postsched.embedded import EmbeddedNats, EmbeddedPostgres
+from tests.infra import Databases, ServiceProcess
+
+TENANT_TOKENS = {"acme": "tok-acme", "globex": "tok-globex"}
+ADMIN_TOKEN = "tok-admin"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("POSTSCHED_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", durable=False).start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("POSTSCHED_TEST_NATS_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats") / "js").start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_admin_url: str) -> Iterator[Databases]:
+    dbs = Databases(pg_admin_url)
+    dbs.create_template()
+    try:
+        yield dbs
+    finally:
+        dbs.drop_all()
+
+
+@pytest.fixture
+def database_url(databases: Databases) -> str:
+    """A fresh, migrated database for one test."""
+    return databases.fresh()
+
+
+@pytest.fixture(scope="session")
+def secret_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def service_env(database_url: str, secret_key: str, nats_url: str | None = None) -> dict[str, str]:
+    env = {
+        "POSTSCHED_DATABASE_URL": database_url,
+        "POSTSCHED_SECRET_KEY": secret_key,
+        "POSTSCHED_API_TOKENS": ",".join(f"{t}:{tok}" for t, tok in TENANT_TOKENS.items()),
+        "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN,
+        "POSTSCHED_LOG_LEVEL": "debug",
+    }
+    if nats_url:
+        env["POSTSCHED_NATS_URL"] = nats_url
+    return env
+
+
+@pytest.fixture(scope="module")
+def scheduler(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """`postsched serve scheduler` as a real process, on its own database, for a test module."""
+    url = databases.fresh()
+    service = ServiceProcess("scheduler", service_env(url, secret_key), tmp_path_factory.mktemp("logs"))
+    service.database_url = url  # type: ignore[attr-defined]
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
