@@ -1,0 +1,58 @@
+"""Settings: a missing or malformed variable stops the process with one line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from postsched.errors import ConfigError
+from postsched.settings import SchedulerSettings, api_tokens
+from tests.infra import ROOT
+
+GOOD = {
+    "POSTSCHED_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x",
+    "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(),
+    "POSTSCHED_API_TOKENS": "acme:t1,globex:t2",
+}
+
+
+def test_reads_settings() -> None:
+    settings = SchedulerSettings.from_env(GOOD)
+    assert settings.api_tokens == {"t1": "acme", "t2": "globex"}
+    assert settings.listen_addr == "127.0.0.1:50051"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("POSTSCHED_DATABASE_URL", ""),
+        ("POSTSCHED_DATABASE_URL", "mysql://x"),
+        ("POSTSCHED_SECRET_KEY", "not-a-key"),
+        ("POSTSCHED_API_TOKENS", "no-colon"),
+        ("POSTSCHED_API_TOKENS", "a:t,b:t"),
+        ("POSTSCHED_SCHEDULER_ADDR", "nohost"),
+    ],
+)
+def test_bad_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        SchedulerSettings.from_env({**GOOD, name: value})
+    assert name in str(info.value)
+
+
+def test_api_tokens_reject_odd_tenant_names() -> None:
+    with pytest.raises(ConfigError):
+        api_tokens({"POSTSCHED_API_TOKENS": "bad tenant:tok"})
+
+
+def test_serve_exits_with_one_clear_line() -> None:
+    env = {"PATH": "/usr/bin:/bin", **GOOD, "POSTSCHED_SECRET_KEY": "short"}
+    result = subprocess.run(
+        [sys.executable, "-m", "postsched.cli", "serve", "scheduler"], env=env, cwd=ROOT,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "POSTSCHED_SECRET_KEY" in lines[0], result.stderr

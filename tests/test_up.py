@@ -1,0 +1,113 @@
+"""`postsched up`: the suite on embedded defaults, its printed example, clean Ctrl-C, and restart keeping posts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from postsched.embedded import free_port
+from tests.infra import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTSCHED_")}
+    env["POSTSCHED_SCHEDULER_ADDR"] = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "postsched.cli", "up", "--state-dir", str(state_dir)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Press Ctrl-C"):
+            return proc, "".join(lines)
+    proc.kill()
+    proc.wait()
+    raise AssertionError("postsched up did not come up:\n" + "".join(lines))
+
+
+def _processes_using(state_dir: Path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in text:
+            found.append(text)
+    return found
+
+
+def _grpcurl_example(banner: str) -> str:
+    match = re.search(r"^\s+(grpcurl .*\\\n\s+.*CreatePost)$", banner, re.M)
+    assert match, banner
+    return match.group(1)
+
+
+def _stop(proc: subprocess.Popen, state_dir: Path) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert _processes_using(state_dir) == []
+    return out
+
+
+def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    port = free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc, banner = _start_up(state_dir, port)
+    try:
+        assert f"localhost:{port}" in banner and "dev-token" in banner
+        example = _grpcurl_example(banner)
+        result = subprocess.run(["bash", "-c", example], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        post = json.loads(result.stdout)
+        assert post["status"] == "SCHEDULED" and post["text"] == "Hello from postsched"
+    finally:
+        out = _stop(proc, state_dir)
+    assert "stopped" in out
+
+    # Started again on the same state directory: the post is still there.
+    proc, banner = _start_up(state_dir, port)
+    try:
+        get = example.replace("SchedulerService/CreatePost", "SchedulerService/GetPost")
+        get = re.sub(r"-d '\{.*?\}'", f"-d '{{\"post_id\": \"{post['post_id']}\"}}'", get)
+        result = subprocess.run(["bash", "-c", get], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["post_id"] == post["post_id"]
+    finally:
+        _stop(proc, state_dir)
+
+
+def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POSTSCHED_")}
+        env["POSTSCHED_SCHEDULER_ADDR"] = f"127.0.0.1:{port}"
+        result = subprocess.run(
+            [sys.executable, "-m", "postsched.cli", "up", "--state-dir", str(tmp_path / "s")],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 1
+    assert "in use" in result.stderr and "Traceback" not in result.stderr
+    assert _processes_using(tmp_path / "s") == []
