@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from postsched.store.engine import sqlalchemy_url
+from postsched.store.migrate import sqlalchemy_url
 from postsched.store.migrate import upgrade
 from postsched.store.schema import metadata
 from tests.infra import Databases

@@ -7,9 +7,16 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from postsched.store.engine import sqlalchemy_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """postgresql://u@h:p/db (as every PostgreSQL tool writes it) -> SQLAlchemy's psycopg 3 dialect URL."""
+    scheme, sep, rest = libpq_url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"not a postgresql:// URL: {scheme}://…")
+    return "postgresql+psycopg://" + rest
 
 
 def alembic_config(database_url: str) -> Config:

@@ -6,130 +6,113 @@ transaction.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
-from typing import Any, Sequence
-
-from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import Sequence
 
 from postsched.clock import Clock
 from postsched.errors import FailedPrecondition, NotFound
 from postsched.store import processing_log
-from postsched.store.connection import transaction
+from postsched.store.database import Connection, Database
+from postsched.store.processing_log import LogEntry
 from postsched.store.records import NewPost, PageCursor, PostRecord
-from postsched.store.schema import posts
+from postsched.tracecontext import current_trace_id
 
-POST_COLUMNS = [posts.c[name] for name in PostRecord.__dataclass_fields__]
+COLUMNS = (
+    "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
+    "platform_post_id, attempts, last_error, idempotency_key, created_at, updated_at"
+)
 CANCELLABLE = ("SCHEDULED", "QUEUED")
+
+# One statement inserts the whole batch and its "created" log entries. Rows whose idempotency key
+# the tenant already used are skipped by ON CONFLICT; RETURNING names the rows really inserted.
+# media_urls travel as one JSON array per post, since SQL arrays cannot be ragged.
+INSERT_POSTS = """
+WITH new AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(accounts)s::uuid[], %(texts)s::text[], %(media)s::text[],
+                         %(links)s::text[], %(at)s::timestamptz[], %(keys)s::text[])
+        AS n(id, account_id, text, media, link, scheduled_at, idempotency_key)
+), inserted AS (
+    INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, idempotency_key,
+                       trace_context, created_at, updated_at)
+    SELECT id, %(tenant)s, account_id, text, ARRAY(SELECT jsonb_array_elements_text(media::jsonb)), link,
+           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s
+    FROM new
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, account_id, scheduled_at
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, to_status, message, trace_id, created_at)
+SELECT id, %(tenant)s, account_id, 'created', 'SCHEDULED', 'due at ' || scheduled_at, %(trace_id)s, %(now)s
+FROM inserted
+RETURNING post_id
+"""
 
 
 class PostStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self._engine = engine
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
         self._clock = clock
 
     async def create(
         self, tenant_id: str, new_posts: Sequence[NewPost], *, trace_context: str | None = None
     ) -> list[PostRecord]:
-        """Creates the posts in one transaction, all or nothing; returns one record per input, in order.
+        """Creates the posts in one statement (so all or nothing); returns one record per input, in order.
 
         A post whose idempotency_key the tenant already used (before, concurrently, or earlier in
         this batch) is not created again: its slot holds the first post with that key.
         """
         now = self._clock.now()
-        async with transaction(self._engine) as conn:
-            keys = {p.idempotency_key for p in new_posts if p.idempotency_key}
-            by_key = await self._by_keys(conn, tenant_id, keys) if keys else {}
-            rows: list[dict[str, Any]] = []
-            # Per input: ("key", idempotency_key) or ("id", new post id), resolved at the end.
-            slots: list[tuple[str, Any]] = []
-            for new in new_posts:
-                key = new.idempotency_key
-                if key and key in by_key:
-                    slots.append(("key", key))
-                    continue
-                row = {
-                    "id": uuid.uuid4(),
-                    "tenant_id": tenant_id,
-                    "account_id": new.account_id,
-                    "status": "SCHEDULED",
-                    "text": new.text,
-                    "media_urls": list(new.media_urls),
-                    "link": new.link,
-                    # Empty or past means as soon as possible: due now, so lateness is measured from now.
-                    "scheduled_at": max(new.scheduled_at or now, now),
-                    "published_at": None,
-                    "platform_post_id": None,
-                    "attempts": 0,
-                    "last_error": None,
-                    "idempotency_key": key,
+        rows: list[PostRecord] = []
+        first_with_key: dict[str, PostRecord] = {}
+        for new in new_posts:
+            key = new.idempotency_key
+            if key and key in first_with_key:
+                continue
+            record = PostRecord(
+                id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED",
+                text=new.text, media_urls=list(new.media_urls), link=new.link,
+                # Empty or past means as soon as possible: due now, so lateness counts from now.
+                scheduled_at=max(new.scheduled_at or now, now),
+                published_at=None, platform_post_id=None, attempts=0, last_error=None,
+                idempotency_key=key, created_at=now, updated_at=now,
+            )
+            rows.append(record)
+            if key:
+                first_with_key[key] = record
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                INSERT_POSTS,
+                {
+                    "ids": [r.id for r in rows],
+                    "accounts": [r.account_id for r in rows],
+                    "texts": [r.text for r in rows],
+                    "media": [json.dumps(r.media_urls) for r in rows],
+                    "links": [r.link for r in rows],
+                    "at": [r.scheduled_at for r in rows],
+                    "keys": [r.idempotency_key for r in rows],
+                    "tenant": tenant_id,
                     "trace_context": trace_context,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                rows.append(row)
-                if key:
-                    by_key[key] = None  # reserved by this batch; filled below
-                    slots.append(("key", key))
-                else:
-                    slots.append(("id", row["id"]))
-            inserted = await self._insert(conn, rows)
-            # Keys another transaction committed first: return that transaction's posts.
-            lost = {r["idempotency_key"] for r in rows if r["id"] not in inserted and r["idempotency_key"]}
-            if lost:
-                by_key.update(await self._by_keys(conn, tenant_id, lost))
-            records = {r["id"]: PostRecord.from_row(r) for r in rows if r["id"] in inserted}
-            for record in records.values():
-                if record.idempotency_key:
-                    by_key[record.idempotency_key] = record
-            await processing_log.append(
-                conn,
-                [
-                    {
-                        "post_id": r.id,
-                        "tenant_id": tenant_id,
-                        "account_id": r.account_id,
-                        "event": "created",
-                        "to_status": "SCHEDULED",
-                        "message": f"scheduled for {r.scheduled_at.isoformat()}",
-                    }
-                    for r in records.values()
-                ],
+                    "trace_id": current_trace_id(),
+                    "now": now,
+                },
             )
-        return [by_key[value] if kind == "key" else records[value] for kind, value in slots]  # type: ignore[misc]
-
-    async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-        if not rows:
-            return set()
-        stmt = (
-            insert(posts)
-            .on_conflict_do_nothing(
-                index_elements=[posts.c.tenant_id, posts.c.idempotency_key],
-                index_where=posts.c.idempotency_key.isnot(None),
-            )
-            .returning(posts.c.id)
-        )
-        result = await conn.execute(stmt, rows)
-        return {row.id for row in result}
-
-    async def _by_keys(self, conn: AsyncConnection, tenant_id: str, keys: set[str]) -> dict[str, PostRecord | None]:
-        stmt = select(*POST_COLUMNS).where(posts.c.tenant_id == tenant_id, posts.c.idempotency_key.in_(keys))
-        return {r["idempotency_key"]: PostRecord.from_row(r) for r in (await conn.execute(stmt)).mappings()}
+            inserted = {row["post_id"] for row in await cur.fetchall()}
+            # Keys used before (or by a concurrent call that committed first): return those posts.
+            taken = [r.idempotency_key for r in rows if r.id not in inserted and r.idempotency_key]
+            if taken:
+                cur = await conn.execute(
+                    f"SELECT {COLUMNS} FROM posts WHERE tenant_id = %s AND idempotency_key = ANY(%s)",
+                    (tenant_id, taken),
+                )
+                for row in await cur.fetchall():
+                    first_with_key[row["idempotency_key"]] = PostRecord.from_row(row)
+        keyless = iter(r for r in rows if not r.idempotency_key)
+        return [first_with_key[n.idempotency_key] if n.idempotency_key else next(keyless) for n in new_posts]
 
     async def get(self, tenant_id: str, post_id: uuid.UUID) -> PostRecord:
-        async with transaction(self._engine) as conn:
-            return await self._get(conn, tenant_id, post_id)
-
-    async def _get(self, conn: AsyncConnection, tenant_id: str, post_id: uuid.UUID, *, lock: bool = False) -> PostRecord:
-        stmt = select(*POST_COLUMNS).where(posts.c.id == post_id, posts.c.tenant_id == tenant_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        row = (await conn.execute(stmt)).mappings().first()
-        if row is None:
-            raise NotFound(f"post {post_id} not found")
-        return PostRecord.from_row(row)
+        async with self._db.connection() as conn:
+            return await _get(conn, tenant_id, post_id)
 
     async def list(
         self,
@@ -141,48 +124,40 @@ class PostStore:
         after: PageCursor | None,
     ) -> list[PostRecord]:
         """Up to `limit` posts ordered by (scheduled_at, id), after the cursor."""
-        stmt = select(*POST_COLUMNS).where(posts.c.tenant_id == tenant_id)
+        where = ["tenant_id = %(tenant)s"]
         if status:
-            stmt = stmt.where(posts.c.status == status)
+            where.append("status = %(status)s::post_status")
         if account_id:
-            stmt = stmt.where(posts.c.account_id == account_id)
+            where.append("account_id = %(account)s")
         if after is not None:
-            stmt = stmt.where(tuple_(posts.c.scheduled_at, posts.c.id) > tuple_(after.at, after.id))
-        stmt = stmt.order_by(posts.c.scheduled_at, posts.c.id).limit(limit)
-        async with transaction(self._engine) as conn:
-            return [PostRecord.from_row(r) for r in (await conn.execute(stmt)).mappings()]
+            where.append("(scheduled_at, id) > (%(at)s, %(id)s)")
+        params = {"tenant": tenant_id, "status": status, "account": account_id, "limit": limit,
+                  "at": after.at if after else None, "id": after.id if after else None}
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM posts WHERE {' AND '.join(where)} ORDER BY scheduled_at, id LIMIT %(limit)s",
+                params,
+            )
+            return [PostRecord.from_row(r) for r in await cur.fetchall()]
 
     async def reschedule(self, tenant_id: str, post_id: uuid.UUID, at: datetime | None) -> PostRecord:
         """Moves a SCHEDULED post to a new time (None or past = now)."""
         now = self._clock.now()
         when = max(at or now, now)
-        async with transaction(self._engine) as conn:
-            current = await self._get(conn, tenant_id, post_id, lock=True)
+        async with self._db.transaction() as conn:
+            current = await _get(conn, tenant_id, post_id, lock=True)
             if current.status != "SCHEDULED":
-                raise FailedPrecondition(
-                    f"post {post_id} is {current.status}; only SCHEDULED posts can be rescheduled"
-                )
-            stmt = (
-                update(posts)
-                .where(posts.c.id == post_id, posts.c.status == "SCHEDULED")
-                .values(scheduled_at=when, updated_at=now)
-                .returning(*POST_COLUMNS)
+                raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be rescheduled")
+            cur = await conn.execute(
+                f"UPDATE posts SET scheduled_at = %s, updated_at = %s WHERE id = %s AND status = 'SCHEDULED' RETURNING {COLUMNS}",
+                (when, now, post_id),
             )
-            row = (await conn.execute(stmt)).mappings().one()
-            await processing_log.append(
-                conn,
-                [
-                    {
-                        "post_id": post_id,
-                        "tenant_id": tenant_id,
-                        "account_id": current.account_id,
-                        "event": "rescheduled",
-                        "from_status": "SCHEDULED",
-                        "to_status": "SCHEDULED",
-                        "message": f"from {current.scheduled_at.isoformat()} to {when.isoformat()}",
-                    }
-                ],
-            )
+            row = await cur.fetchone()
+            assert row is not None  # the row is locked and SCHEDULED
+            await processing_log.append(conn, [LogEntry(
+                post_id, tenant_id, current.account_id, "rescheduled", "SCHEDULED", "SCHEDULED",
+                message=f"from {current.scheduled_at.isoformat()} to {when.isoformat()}",
+            )])
         return PostRecord.from_row(row)
 
     async def cancel(self, tenant_id: str, post_id: uuid.UUID) -> PostRecord:
@@ -191,33 +166,34 @@ class PostStore:
         Cancelling a cancelled post returns it unchanged, so a client may retry the call.
         """
         now = self._clock.now()
-        async with transaction(self._engine) as conn:
-            current = await self._get(conn, tenant_id, post_id, lock=True)
+        async with self._db.transaction() as conn:
+            current = await _get(conn, tenant_id, post_id, lock=True)
             if current.status == "CANCELLED":
                 return current
             if current.status not in CANCELLABLE:
                 raise FailedPrecondition(
                     f"post {post_id} is {current.status}; only SCHEDULED or QUEUED posts can be cancelled"
                 )
-            stmt = (
-                update(posts)
-                .where(posts.c.id == post_id, posts.c.status.in_(CANCELLABLE))
-                .values(status="CANCELLED", lease_owner=None, lease_expires_at=None, updated_at=now)
-                .returning(*POST_COLUMNS)
+            cur = await conn.execute(
+                f"""UPDATE posts SET status = 'CANCELLED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %s
+                    WHERE id = %s AND status IN ('SCHEDULED', 'QUEUED') RETURNING {COLUMNS}""",
+                (now, post_id),
             )
-            row = (await conn.execute(stmt)).mappings().one()
+            row = await cur.fetchone()
+            assert row is not None  # the row is locked and cancellable
             await processing_log.append(
-                conn,
-                [
-                    {
-                        "post_id": post_id,
-                        "tenant_id": tenant_id,
-                        "account_id": current.account_id,
-                        "event": "cancelled",
-                        "from_status": current.status,
-                        "to_status": "CANCELLED",
-                    }
-                ],
+                conn, [LogEntry(post_id, tenant_id, current.account_id, "cancelled", current.status, "CANCELLED")]
             )
         return PostRecord.from_row(row)
+
+
+async def _get(conn: Connection, tenant_id: str, post_id: uuid.UUID, *, lock: bool = False) -> PostRecord:
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM posts WHERE id = %s AND tenant_id = %s" + (" FOR UPDATE" if lock else ""),
+        (post_id, tenant_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"post {post_id} not found")
+    return PostRecord.from_row(row)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from postsched.auth import TenantTokens
 from postsched.clock import Clock
@@ -11,7 +10,7 @@ from postsched.credentials import CredentialBox
 from postsched.grpc_server import RunningServer, start_server, wait_for_shutdown_signal
 from postsched.settings import SchedulerSettings
 from postsched.store.accounts import AccountStore
-from postsched.store.engine import create_engine
+from postsched.store.database import Database
 from postsched.store.posts import PostStore
 from postsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler.servicer import SchedulerServicer
@@ -22,27 +21,27 @@ SERVICE_NAME = scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].ful
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tuple[RunningServer, AsyncEngine]:
-    """Starts the scheduler; returns the running server and the engine to dispose on stop."""
+async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tuple[RunningServer, Database]:
+    """Starts the scheduler; returns the running server and the database pool to close on stop."""
     clock = clock or Clock()
-    engine = create_engine(settings.database_url)
-    accounts = AccountStore(engine, CredentialBox(settings.secret_key), clock)
+    db = await Database(settings.database_url).open()
+    accounts = AccountStore(db, CredentialBox(settings.secret_key), clock)
     await accounts.ensure_tenants(settings.api_tokens.values())
-    servicer = SchedulerServicer(accounts, PostStore(engine, clock), clock)
+    servicer = SchedulerServicer(accounts, PostStore(db, clock), clock)
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=TenantTokens(settings.api_tokens),
     )
-    return server, engine
+    return server, db
 
 
 async def serve(settings: SchedulerSettings) -> None:
-    server, engine = await start(settings)
+    server, db = await start(settings)
     log.info("scheduler listening", addr=settings.listen_addr, port=server.port)
     await wait_for_shutdown_signal()
     log.info("scheduler stopping")
     await server.stop(SHUTDOWN_GRACE_SECONDS)
-    await engine.dispose()
+    await db.close()
     log.info("scheduler stopped")
