@@ -14,6 +14,7 @@ from postsched.errors import ConfigError, PostschedError
 # Each service's module under services/, with `Settings` and `serve(settings)`.
 SERVICES = {
     "scheduler": ("services.scheduler.main", "postsched.settings:SchedulerSettings"),
+    "dispatcher": ("services.dispatcher.main", "postsched.settings:DispatcherSettings"),
 }
 
 

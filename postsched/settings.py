@@ -126,3 +126,81 @@ class SchedulerSettings:
             secret_key=secret_key(env),
             api_tokens=api_tokens(env),
         )
+
+
+def seconds_list(env: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        values = tuple(float(x) for x in raw.split(",") if x.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds, e.g. 60,300; got {raw!r}") from None
+    if any(v <= 0 for v in values):
+        raise ConfigError(f"{name}: every value must be greater than 0, got {raw!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class JetStreamSettings:
+    """The stream and the publishers' consumer, as the dispatcher and publisher both declare them."""
+
+    replicas: int = 1
+    duplicate_window: float = 120.0
+    max_deliveries: int = 3
+    ack_wait: float = 60.0
+    backoff: tuple[float, ...] = (60.0, 300.0)
+    max_ack_pending: int = 20_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "JetStreamSettings":
+        settings = cls(
+            replicas=int(positive_number(env, "POSTSCHED_STREAM_REPLICAS", 1, integer=True)),
+            duplicate_window=positive_number(env, "POSTSCHED_DUPLICATE_WINDOW", 120.0),
+            max_deliveries=int(positive_number(env, "POSTSCHED_MAX_DELIVERIES", 3, integer=True)),
+            ack_wait=positive_number(env, "POSTSCHED_ACK_WAIT", 60.0),
+            backoff=seconds_list(env, "POSTSCHED_BACKOFF", (60.0, 300.0)),
+        )
+        if settings.replicas not in (1, 3, 5):
+            raise ConfigError("POSTSCHED_STREAM_REPLICAS must be 1, 3 or 5")
+        # nats-server refuses a BackOff list as long as MaxDeliver (it would never be used whole).
+        if len(settings.backoff) >= settings.max_deliveries:
+            raise ConfigError(
+                f"POSTSCHED_BACKOFF has {len(settings.backoff)} values; it must have fewer than "
+                f"POSTSCHED_MAX_DELIVERIES ({settings.max_deliveries})"
+            )
+        return settings
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    database_url: str
+    nats_urls: list[str]
+    listen_addr: str
+    admin_token: str
+    jetstream: JetStreamSettings
+    # Seconds between ticks; each tick leases what falls due before the next one.
+    interval: float = 60.0
+    # Posts leased per statement.
+    batch: int = 500
+    # How long after its due time a leased post may wait for its hand-over before any dispatcher's
+    # rescuer returns it to SCHEDULED (covers a dispatcher that died holding leases).
+    lease_grace: float = 30.0
+    # How long a handed-over post may stay QUEUED (unclaimed) before it is dispatched again under a
+    # new generation; the old message then finds a stale generation and is dropped.
+    handover_timeout: float = 3600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "DispatcherSettings":
+        env = os.environ if env is None else env
+        return cls(
+            database_url=database_url(env),
+            nats_urls=nats_urls(env),
+            listen_addr=listen_addr(env, "dispatcher"),
+            admin_token=admin_token(env),
+            jetstream=JetStreamSettings.from_env(env),
+            interval=positive_number(env, "POSTSCHED_DISPATCH_INTERVAL", 60.0),
+            batch=int(positive_number(env, "POSTSCHED_DISPATCH_BATCH", 500, integer=True)),
+            lease_grace=positive_number(env, "POSTSCHED_LEASE_GRACE", 30.0),
+            handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
+        )

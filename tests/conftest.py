@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Iterator
@@ -10,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres
-from tests.infra import Databases, ServiceProcess
+from tests.infra import Databases, ServiceProcess, Suite
 
 TENANT_TOKENS = {"acme": "tok-acme", "globex": "tok-globex"}
 ADMIN_TOKEN = "tok-admin"
@@ -29,17 +30,37 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture
+def nats_url(tmp_path: Path) -> Iterator[str]:
+    """A NATS server with JetStream and no postsched streams: a fresh embedded one per test, or the
+    one POSTSCHED_TEST_NATS_URL names, with postsched's streams deleted first."""
     external = os.environ.get("POSTSCHED_TEST_NATS_URL")
     if external:
+        asyncio.run(_delete_streams(external))
         yield external
         return
-    server = EmbeddedNats(tmp_path_factory.mktemp("nats") / "js").start()
+    server = EmbeddedNats(tmp_path / "nats").start()
     try:
         yield server.url
     finally:
         server.stop()
+
+
+async def _delete_streams(url: str) -> None:
+    import nats
+    import nats.js.errors
+
+    from postsched.broker import ALERTS_STREAM, STREAM
+
+    nc = await nats.connect(url)
+    try:
+        for name in (STREAM, ALERTS_STREAM):
+            try:
+                await nc.jetstream().delete_stream(name)
+            except nats.js.errors.NotFoundError:
+                pass
+    finally:
+        await nc.close()
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +108,13 @@ def scheduler(databases: Databases, secret_key: str, tmp_path_factory: pytest.Te
         yield service
     finally:
         service.stop()
+
+
+@pytest.fixture
+def suite(database_url: str, nats_url: str, secret_key: str, tmp_path: Path) -> Iterator[Suite]:
+    """A fresh database and NATS for one test; start services with suite.start(name, VAR=value)."""
+    running = Suite(database_url, nats_url, service_env(database_url, secret_key, nats_url), tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop_all()

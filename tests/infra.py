@@ -114,3 +114,40 @@ class ServiceProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class Suite:
+    """One test's database, NATS server and postsched services (each a real process)."""
+
+    def __init__(self, database_url: str, nats_url: str, base_env: Mapping[str, str], log_dir: Path) -> None:
+        self.database_url = database_url
+        self.nats_url = nats_url
+        self.base_env = dict(base_env)
+        self.log_dir = log_dir
+        self.services: list[ServiceProcess] = []
+
+    def start(self, name: str, **env: str) -> ServiceProcess:
+        service = ServiceProcess(name, {**self.base_env, **env}, self.log_dir).start()
+        self.services.append(service)
+        return service
+
+    def stop_all(self) -> None:
+        for service in reversed(self.services):
+            if service.proc and service.proc.poll() is None:
+                service.stop()
+
+    def sql(self, query: str, params: tuple | dict | None = None) -> list[tuple]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def wait_for(self, query: str, expected: object, timeout: float = 30.0, params: tuple | None = None) -> None:
+        """Polls `query` (one value) until it equals `expected`."""
+        deadline = time.monotonic() + timeout
+        value: object = None
+        while time.monotonic() < deadline:
+            value = self.sql(query, params)[0][0]
+            if value == expected:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{query!r} is {value!r}, expected {expected!r} within {timeout}s")

@@ -82,6 +82,8 @@ posts = Table(
     Column("dispatch_generation", Integer, nullable=False, server_default="0"),
     Column("lease_owner", Text),
     Column("lease_expires_at", Timestamp),
+    # When JetStream acknowledged this generation's message (the dispatcher's hand-over).
+    Column("handed_over_at", Timestamp),
     Column("idempotency_key", Text),
     # W3C traceparent of the CreatePost call, so dispatch and publish spans join its trace.
     Column("trace_context", Text),

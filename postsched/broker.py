@@ -1,0 +1,157 @@
+"""NATS JetStream: connecting, the stream and consumer every service agrees on, message shapes.
+
+One stream (work-queue retention, file storage) holds posts to publish on `postsched.publish.<platform>`;
+one durable pull consumer, shared by all publishers, delivers them. Alerts go to `postsched.alerts.>`,
+kept in a stream of their own so an alert raised while nobody listens is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext, api
+
+from postsched.errors import ConfigError, Unavailable
+from postsched.settings import JetStreamSettings
+
+log = structlog.get_logger("postsched.broker")
+
+STREAM = "POSTSCHED"
+PUBLISH_SUBJECTS = "postsched.publish.>"
+CONSUMER = "publishers"
+ALERTS_STREAM = "POSTSCHED_ALERTS"
+ALERT_SUBJECTS = "postsched.alerts.>"
+ALERTS_MAX_AGE = 30 * 24 * 3600.0
+
+
+def publish_subject(platform: str) -> str:
+    return f"postsched.publish.{platform}"
+
+
+def message_id(post_id: uuid.UUID, generation: int) -> str:
+    """Nats-Msg-Id: the stream drops a second message with the same id within its duplicate window."""
+    return f"{post_id}:{generation}"
+
+
+@dataclass(frozen=True)
+class PublishMessage:
+    """What a publish message carries: just enough to find the post; the publisher reads the rest."""
+
+    post_id: uuid.UUID
+    generation: int
+
+    def encode(self) -> bytes:
+        return json.dumps({"post_id": str(self.post_id), "generation": self.generation}).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> "PublishMessage":
+        body = json.loads(data)
+        return cls(post_id=uuid.UUID(body["post_id"]), generation=int(body["generation"]))
+
+
+async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
+    """Connects (retrying for up to `timeout` seconds) and keeps reconnecting forever afterwards."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error", error=str(exc))
+
+    async def on_disconnect() -> None:
+        log.warning("nats disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats reconnected")
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await nats.connect(
+                servers=urls, name=name, connect_timeout=2, allow_reconnect=True,
+                max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
+            )
+        except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise Unavailable(f"cannot reach NATS at {','.join(urls)}: {exc}") from exc
+            await asyncio.sleep(0.5)
+
+
+def _stream_config(settings: JetStreamSettings) -> api.StreamConfig:
+    return api.StreamConfig(
+        name=STREAM,
+        subjects=[PUBLISH_SUBJECTS],
+        retention=api.RetentionPolicy.WORK_QUEUE,
+        storage=api.StorageType.FILE,
+        num_replicas=settings.replicas,
+        duplicate_window=settings.duplicate_window,
+    )
+
+
+def _consumer_config(settings: JetStreamSettings) -> api.ConsumerConfig:
+    return api.ConsumerConfig(
+        durable_name=CONSUMER,
+        ack_policy=api.AckPolicy.EXPLICIT,
+        deliver_policy=api.DeliverPolicy.ALL,
+        filter_subject=PUBLISH_SUBJECTS,
+        max_deliver=settings.max_deliveries,
+        ack_wait=settings.ack_wait,
+        backoff=list(settings.backoff) or None,
+        max_ack_pending=settings.max_ack_pending,
+        num_replicas=settings.replicas,
+    )
+
+
+async def ensure_jetstream(js: JetStreamContext, settings: JetStreamSettings) -> None:
+    """Creates or updates the stream, the alerts stream and the publishers' consumer; idempotent.
+
+    What nats-server can change in place is updated; what it cannot (retention, storage) stops the
+    process with a message saying what to do.
+    """
+    wanted = _stream_config(settings)
+    try:
+        info = await js.stream_info(STREAM)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(wanted)
+        log.info("created stream", stream=STREAM, replicas=settings.replicas)
+    else:
+        have = info.config
+        fixed = [
+            f"{field}={getattr(have, field)} (postsched needs {getattr(wanted, field)})"
+            for field in ("retention", "storage")
+            if getattr(have, field) != getattr(wanted, field)
+        ]
+        if fixed:
+            raise ConfigError(
+                f"JetStream stream {STREAM} exists with {', '.join(fixed)}, which nats-server cannot change "
+                f"in place; drain it, delete it (nats stream rm {STREAM}) and start again"
+            )
+        if (have.subjects, have.num_replicas, have.duplicate_window) != (
+            wanted.subjects, wanted.num_replicas, wanted.duplicate_window
+        ):
+            try:
+                await js.update_stream(wanted)
+            except nats.js.errors.APIError as exc:
+                raise ConfigError(f"cannot update JetStream stream {STREAM}: {exc.description}") from exc
+            log.info("updated stream", stream=STREAM, replicas=settings.replicas)
+    try:
+        await js.stream_info(ALERTS_STREAM)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            api.StreamConfig(
+                name=ALERTS_STREAM, subjects=[ALERT_SUBJECTS], storage=api.StorageType.FILE,
+                num_replicas=settings.replicas, max_age=ALERTS_MAX_AGE,
+            )
+        )
+    try:
+        await js.add_consumer(STREAM, _consumer_config(settings))
+    except nats.js.errors.APIError as exc:
+        raise ConfigError(
+            f"cannot create or update JetStream consumer {CONSUMER} on {STREAM}: {exc.description}"
+        ) from exc

@@ -1,0 +1,156 @@
+"""The dispatcher's SQL: lease due posts, record hand-overs, release and rescue leases.
+
+Each operation is one statement over a whole batch, with its audit entries written by the same
+statement. Every change is a compare-and-set on (status, dispatch_generation).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from postsched.store.database import Database
+
+
+@dataclass(frozen=True)
+class LeasedPost:
+    id: uuid.UUID
+    tenant_id: str
+    account_id: uuid.UUID
+    platform: str
+    generation: int
+    scheduled_at: datetime
+    trace_context: str | None
+
+
+# Due posts of accounts that are neither paused nor waiting for new credentials, oldest first;
+# SKIP LOCKED lets any number of dispatchers lease side by side without ever sharing a row.
+LEASE = """
+WITH due AS (
+    SELECT p.id
+    FROM posts p JOIN accounts a ON a.id = p.account_id
+    WHERE p.status = 'SCHEDULED' AND p.scheduled_at <= %(horizon)s
+      AND NOT a.paused AND NOT a.needs_credentials
+    ORDER BY p.scheduled_at
+    LIMIT %(batch)s
+    FOR UPDATE OF p SKIP LOCKED
+), leased AS (
+    UPDATE posts p
+    SET status = 'QUEUED', dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
+        lease_expires_at = greatest(p.scheduled_at, %(now)s) + make_interval(secs => %(grace)s),
+        handed_over_at = NULL, updated_at = %(now)s
+    FROM due
+    WHERE p.id = due.id
+    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context
+), logged AS (
+    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+    SELECT id, tenant_id, account_id, 'queued', 'SCHEDULED', 'QUEUED',
+           'leased by ' || %(owner)s || ', generation ' || dispatch_generation, %(now)s
+    FROM leased
+)
+SELECT l.id, l.tenant_id, l.account_id, a.platform::text AS platform, l.dispatch_generation AS generation,
+       l.scheduled_at, l.trace_context
+FROM leased l JOIN accounts a ON a.id = l.account_id
+"""
+
+HANDED_OVER = """
+WITH handed AS (
+    UPDATE posts p
+    SET handed_over_at = %(now)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(sequences)s::bigint[]) AS h(id, generation, seq)
+    WHERE p.id = h.id AND p.dispatch_generation = h.generation AND p.status = 'QUEUED'
+    RETURNING p.id, p.tenant_id, p.account_id, h.seq
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, created_at)
+SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, %(now)s FROM handed
+"""
+
+RELEASE = """
+WITH released AS (
+    UPDATE posts p
+    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
+    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS r(id, generation)
+    WHERE p.id = r.id AND p.dispatch_generation = r.generation AND p.status = 'QUEUED'
+      AND p.handed_over_at IS NULL
+    RETURNING p.id, p.tenant_id, p.account_id
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+SELECT id, tenant_id, account_id, 'released', 'QUEUED', 'SCHEDULED', %(reason)s, %(now)s FROM released
+RETURNING post_id
+"""
+
+RESCUE = """
+WITH expired AS (
+    SELECT id FROM posts
+    WHERE status = 'QUEUED' AND lease_expires_at < %(now)s
+    ORDER BY lease_expires_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), rescued AS (
+    UPDATE posts p
+    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
+    FROM expired
+    WHERE p.id = expired.id
+    RETURNING p.id, p.tenant_id, p.account_id, p.handed_over_at
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+SELECT id, tenant_id, account_id, 'lease_expired', 'QUEUED', 'SCHEDULED',
+       CASE WHEN handed_over_at IS NULL THEN 'lease expired before hand-over'
+            ELSE 'handed over but not claimed in time; dispatching again' END,
+       %(now)s
+FROM rescued
+RETURNING post_id
+"""
+
+
+class DispatchStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def lease(
+        self, *, owner: str, now: datetime, horizon: datetime, batch: int, grace: float
+    ) -> list[LeasedPost]:
+        """Leases up to `batch` posts due by `horizon`: SCHEDULED -> QUEUED with a new generation."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                LEASE, {"owner": owner, "now": now, "horizon": horizon, "batch": batch, "grace": grace}
+            )
+            return [LeasedPost(**row) for row in await cur.fetchall()]
+
+    async def handed_over(
+        self, posts: Sequence[tuple[LeasedPost, int]], *, now: datetime, timeout: float
+    ) -> None:
+        """Records that JetStream acknowledged these (post, stream sequence) messages."""
+        if not posts:
+            return
+        async with self._db.connection() as conn:
+            await conn.execute(
+                HANDED_OVER,
+                {
+                    "ids": [p.id for p, _ in posts],
+                    "generations": [p.generation for p, _ in posts],
+                    "sequences": [seq for _, seq in posts],
+                    "now": now,
+                    "timeout": timeout,
+                },
+            )
+
+    async def release(self, posts: Sequence[LeasedPost], *, now: datetime, reason: str) -> int:
+        """Returns leased, not yet handed-over posts to SCHEDULED; returns how many."""
+        if not posts:
+            return 0
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                RELEASE,
+                {"ids": [p.id for p in posts], "generations": [p.generation for p in posts],
+                 "now": now, "reason": reason},
+            )
+            return len(await cur.fetchall())
+
+    async def rescue_expired(self, *, now: datetime, batch: int = 1000) -> int:
+        """Returns up to `batch` QUEUED posts whose lease expired to SCHEDULED; returns how many."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(RESCUE, {"now": now, "batch": batch})
+            return len(await cur.fetchall())

@@ -1,0 +1,163 @@
+"""The dispatcher's duties: the tick, the catch-up lease on NOTIFY, and the lease rescuer.
+
+The tick (every POSTSCHED_DISPATCH_INTERVAL seconds, and on DispatchNow) leases everything due
+before the next tick, so the hand-over can publish each post at its second. A post created or
+rescheduled between ticks into the already-leased window is announced by the database (NOTIFY
+postsched_due, see migration 0002) and leased at once by the catch-up duty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import structlog
+
+from postsched.clock import Clock
+from postsched.errors import PostschedError
+from postsched.store.dispatch import DispatchStore
+from services.dispatcher.handover import Handover
+from services.dispatcher.stats import DispatcherStats
+
+log = structlog.get_logger("postsched.dispatcher")
+
+# Lease a little past the next tick, so a tick that starts late leaves no gap.
+HORIZON_MARGIN = timedelta(seconds=5)
+NOTIFY_CHANNEL = "postsched_due"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class TickResult:
+    leased: int
+    rescued: int
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: DispatchStore,
+        handover: Handover,
+        clock: Clock,
+        stats: DispatcherStats,
+        *,
+        instance_id: str,
+        interval: float,
+        batch: int,
+        lease_grace: float,
+    ) -> None:
+        self._store = store
+        self._handover = handover
+        self._clock = clock
+        self._stats = stats
+        self.instance_id = instance_id
+        self.interval = interval
+        self._batch = batch
+        self._lease_grace = lease_grace
+        # Everything due up to here has been leased, by this dispatcher or another.
+        self.horizon = EPOCH
+        self._lease_lock = asyncio.Lock()
+        self._catch_up = asyncio.Event()
+
+    async def tick(self) -> TickResult:
+        """Rescues expired leases, then leases everything due before the next tick."""
+        now = self._clock.now()
+        rescued = await self.rescue_once()
+        horizon = now + timedelta(seconds=self.interval) + HORIZON_MARGIN
+        leased = await self._lease_until(horizon)
+        self._stats.last_tick_at = now
+        return TickResult(leased=leased, rescued=rescued)
+
+    async def _lease_until(self, horizon: datetime) -> int:
+        total = 0
+        async with self._lease_lock:
+            while True:
+                posts = await self._store.lease(
+                    owner=self.instance_id, now=self._clock.now(), horizon=horizon,
+                    batch=self._batch, grace=self._lease_grace,
+                )
+                self._handover.add(posts)
+                total += len(posts)
+                if len(posts) < self._batch:
+                    break
+            self.horizon = max(self.horizon, horizon)
+        self._stats.leased_total += total
+        if total:
+            log.info("leased", posts=total, horizon=horizon.isoformat())
+        return total
+
+    async def rescue_once(self) -> int:
+        """Returns expired leases to SCHEDULED (their NOTIFY brings them back to a dispatcher)."""
+        rescued = 0
+        while True:
+            count = await self._store.rescue_expired(now=self._clock.now())
+            rescued += count
+            if count < 1000:
+                break
+        if rescued:
+            log.warning("rescued expired leases", posts=rescued)
+        self._stats.rescued_total += rescued
+        return rescued
+
+    def notice_due(self, earliest: datetime) -> None:
+        """A post became due at `earliest`: lease it now if this dispatcher's window already passed it."""
+        if earliest <= self.horizon:
+            self._catch_up.set()
+
+    async def run_ticks(self) -> None:
+        """Ticks every `interval` seconds, the first one at once."""
+        while True:
+            started = self._clock.now()
+            self._stats.next_tick_at = started + timedelta(seconds=self.interval)
+            try:
+                await self.tick()
+            except PostschedError as exc:
+                log.warning("tick failed; next tick will retry", error=str(exc))
+            delay = (self._stats.next_tick_at - self._clock.now()).total_seconds()
+            await asyncio.sleep(max(0.0, delay))
+
+    async def run_catch_up(self) -> None:
+        """Leases, within the current window, posts announced by NOTIFY."""
+        while True:
+            await self._catch_up.wait()
+            self._catch_up.clear()
+            try:
+                await self._lease_until(self.horizon)
+            except PostschedError as exc:
+                log.warning("catch-up lease failed", error=str(exc))
+                await asyncio.sleep(1.0)
+                self._catch_up.set()
+
+    async def run_rescuer(self) -> None:
+        """Checks for expired leases a few times per lease grace period."""
+        period = max(0.5, min(self._lease_grace / 2, self.interval))
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.rescue_once()
+            except PostschedError as exc:
+                log.warning("rescue failed", error=str(exc))
+
+
+async def listen_for_due(database_url: str, dispatcher: Dispatcher) -> None:
+    """LISTEN postsched_due on a connection of its own; reconnects forever.
+
+    After any (re)connect it asks for a catch-up lease, since notifications sent while it was away
+    are lost.
+    """
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                dispatcher.notice_due(EPOCH)
+                async for notify in conn.notifies():
+                    try:
+                        earliest = EPOCH + timedelta(seconds=float(notify.payload))
+                    except ValueError:
+                        continue
+                    dispatcher.notice_due(earliest)
+        except psycopg.OperationalError as exc:
+            log.warning("LISTEN connection lost; reconnecting", error=str(exc))
+            await asyncio.sleep(1.0)

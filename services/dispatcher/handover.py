@@ -1,0 +1,163 @@
+"""Hand-over: holds leased posts in memory until their time, then publishes them to JetStream.
+
+A post leased ahead of time waits here, so it reaches JetStream at its scheduled second rather than
+at the next tick. After JetStream acknowledges a batch, the hand-over is recorded in PostgreSQL.
+A publish that fails is retried with a growing delay while the post's lease lasts; once the lease
+is over the post is dropped from memory and the rescuer (in any dispatcher) returns it to
+SCHEDULED, to be leased again under a new generation. The message of the old generation, if it
+reached the stream after all, is then stale and dropped by the publisher: never published twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import datetime, timedelta
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.js import JetStreamContext
+
+from postsched.broker import PublishMessage, message_id, publish_subject
+from postsched.clock import Clock
+from postsched.errors import PostschedError
+from postsched.store.dispatch import DispatchStore, LeasedPost
+from services.dispatcher.stats import DispatcherStats
+
+log = structlog.get_logger("postsched.dispatcher")
+
+ACK_TIMEOUT = 5.0  # seconds to wait for JetStream to acknowledge a batch
+MAX_BATCH = 5_000  # posts published per round; keep under the JetStream context's max pending
+PUBLISH_MAX_PENDING = 2 * MAX_BATCH
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
+
+
+class Handover:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        store: DispatchStore,
+        clock: Clock,
+        stats: DispatcherStats,
+        *,
+        lease_grace: float,
+        handover_timeout: float,
+    ) -> None:
+        self._js = js
+        self._store = store
+        self._clock = clock
+        self._stats = stats
+        self._lease_grace = timedelta(seconds=lease_grace)
+        self._handover_timeout = handover_timeout
+        # (when to publish, tie-breaker, post, failed attempts so far)
+        self._heap: list[tuple[datetime, int, LeasedPost, int]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._publishing = asyncio.Lock()
+
+    @property
+    def holding(self) -> int:
+        return len(self._heap)
+
+    def add(self, posts: list[LeasedPost]) -> None:
+        for post in posts:
+            heapq.heappush(self._heap, (post.scheduled_at, next(self._seq), post, 0))
+        if posts:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Publishes each post when its time comes, until cancelled."""
+        while True:
+            self._wake.clear()
+            if not self._heap:
+                await self._wake.wait()
+                continue
+            delay = (self._heap[0][0] - self._clock.now()).total_seconds()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            await self.flush_due()
+
+    async def flush_due(self) -> int:
+        """Publishes everything due now; returns how many JetStream acknowledged."""
+        published = 0
+        async with self._publishing:
+            while True:
+                now = self._clock.now()
+                due: list[tuple[LeasedPost, int]] = []
+                while self._heap and self._heap[0][0] <= now and len(due) < MAX_BATCH:
+                    _, _, post, attempts = heapq.heappop(self._heap)
+                    due.append((post, attempts))
+                if not due:
+                    return published
+                published += await self._publish(due)
+
+    async def _publish(self, due: list[tuple[LeasedPost, int]]) -> int:
+        futures: list[asyncio.Future | None] = []
+        for post, _ in due:
+            headers = {"Nats-Msg-Id": message_id(post.id, post.generation)}
+            if post.trace_context:
+                headers["traceparent"] = post.trace_context
+            try:
+                future = await self._js.publish_async(
+                    publish_subject(post.platform), PublishMessage(post.id, post.generation).encode(),
+                    headers=headers,
+                )
+            except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                log.warning("publish to JetStream failed", error=str(exc) or type(exc).__name__)
+                future = None
+            futures.append(future)
+        pending = [f for f in futures if f is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=ACK_TIMEOUT)
+        acked: list[tuple[LeasedPost, int]] = []
+        failed: list[tuple[LeasedPost, int]] = []
+        for (post, attempts), future in zip(due, futures):
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+                acked.append((post, future.result().seq))
+            else:
+                if future is not None and not future.done():
+                    future.cancel()
+                failed.append((post, attempts))
+        if acked:
+            await self._record(acked)
+        if failed:
+            self._retry_later(failed)
+        self._stats.published_total += len(acked)
+        return len(acked)
+
+    async def _record(self, acked: list[tuple[LeasedPost, int]]) -> None:
+        try:
+            await self._store.handed_over(acked, now=self._clock.now(), timeout=self._handover_timeout)
+        except PostschedError as exc:
+            # The messages are in the stream; only the record is missing. The publisher claims by
+            # generation either way, so this costs at worst a re-dispatch, never a second post.
+            log.warning("could not record hand-over", posts=len(acked), error=str(exc))
+
+    def _retry_later(self, failed: list[tuple[LeasedPost, int]]) -> None:
+        now = self._clock.now()
+        self._stats.publish_failures_total += len(failed)
+        dropped = 0
+        for post, attempts in failed:
+            delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS) - 1)]
+            retry_at = now + timedelta(seconds=delay)
+            if retry_at >= post.scheduled_at + self._lease_grace:
+                dropped += 1  # the lease is running out: leave the post to the rescuer
+                continue
+            heapq.heappush(self._heap, (retry_at, next(self._seq), post, attempts + 1))
+        log.warning("hand-over failed; retrying", posts=len(failed) - dropped, left_to_rescuer=dropped)
+        self._wake.set()
+
+    async def release_all(self, reason: str) -> int:
+        """Returns every post still held to SCHEDULED (on shutdown); returns how many."""
+        async with self._publishing:
+            posts = [entry[2] for entry in self._heap]
+            self._heap.clear()
+        released = await self._store.release(posts, now=self._clock.now(), reason=reason)
+        self._stats.released_total += released
+        return released

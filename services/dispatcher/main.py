@@ -1,0 +1,79 @@
+"""`postsched serve dispatcher`: the dispatcher as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import structlog
+
+from postsched import broker
+from postsched.auth import OperatorToken
+from postsched.clock import Clock
+from postsched.grpc_server import start_server, wait_for_shutdown_signal
+from postsched.settings import DispatcherSettings
+from postsched.store.database import Database
+from postsched.store.dispatch import DispatchStore
+from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
+from services.dispatcher.dispatcher import Dispatcher, listen_for_due
+from services.dispatcher.handover import PUBLISH_MAX_PENDING, Handover
+from services.dispatcher.servicer import DispatcherServicer
+from services.dispatcher.stats import DispatcherStats
+
+log = structlog.get_logger("postsched.dispatcher")
+
+SERVICE_NAME = dispatcher_pb2.DESCRIPTOR.services_by_name["DispatcherService"].full_name
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def serve(settings: DispatcherSettings) -> None:
+    clock = Clock()
+    instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    db = await Database(settings.database_url).open()
+    nc = await broker.connect(settings.nats_urls, name=f"postsched-dispatcher-{instance_id}")
+    # Unacknowledged publishes of one round are cancelled after its ack timeout, so a round never
+    # waits on this limit (waiting on it during a NATS outage would stall the hand-over for good).
+    js = nc.jetstream(publish_async_max_pending=PUBLISH_MAX_PENDING)
+    await broker.ensure_jetstream(js, settings.jetstream)
+
+    stats = DispatcherStats(started_at=clock.now())
+    store = DispatchStore(db)
+    handover = Handover(
+        js, store, clock, stats, lease_grace=settings.lease_grace, handover_timeout=settings.handover_timeout
+    )
+    dispatcher = Dispatcher(
+        store, handover, clock, stats, instance_id=instance_id, interval=settings.interval,
+        batch=settings.batch, lease_grace=settings.lease_grace,
+    )
+    servicer = DispatcherServicer(dispatcher, handover, stats, nc)
+    server = await start_server(
+        settings.listen_addr,
+        registrars=[lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s)],
+        service_names=[SERVICE_NAME],
+        authenticator=OperatorToken(settings.admin_token),
+    )
+    handing_over = asyncio.create_task(handover.run(), name="handover")
+    duties = [
+        asyncio.create_task(listen_for_due(settings.database_url, dispatcher), name="listen"),
+        asyncio.create_task(dispatcher.run_catch_up(), name="catch-up"),
+        asyncio.create_task(dispatcher.run_rescuer(), name="rescuer"),
+        asyncio.create_task(dispatcher.run_ticks(), name="ticks"),
+    ]
+    log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
+             interval=settings.interval)
+    await wait_for_shutdown_signal()
+    log.info("dispatcher stopping")
+    for task in duties:
+        task.cancel()
+    await asyncio.gather(*duties, return_exceptions=True)
+    # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
+    released = await handover.release_all("dispatcher shut down before the post's time")
+    handing_over.cancel()
+    await asyncio.gather(handing_over, return_exceptions=True)
+    log.info("released held posts", posts=released)
+    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    await nc.drain()
+    await db.close()
+    log.info("dispatcher stopped")
