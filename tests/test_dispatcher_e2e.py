@@ -217,3 +217,24 @@ def test_bad_backoff_setting_stops_the_process(suite: Suite) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "POSTSCHED_BACKOFF" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_stream_that_cannot_be_changed_in_place_stops_the_dispatcher(suite: Suite) -> None:
+    import asyncio
+
+    import nats
+    from nats.js import api
+
+    async def make_limits_stream() -> None:
+        nc = await nats.connect(suite.nats_url)
+        await nc.jetstream().add_stream(api.StreamConfig(name="POSTSCHED", subjects=["postsched.publish.>"],
+                                                         retention=api.RetentionPolicy.LIMITS))
+        await nc.close()
+
+    asyncio.run(make_limits_stream())
+    env = {**suite.base_env, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "postsched.cli", "serve", "dispatcher"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "retention" in last and "nats stream rm POSTSCHED" in last, last
