@@ -15,6 +15,7 @@ from postsched.errors import ConfigError, PostschedError
 SERVICES = {
     "scheduler": ("services.scheduler.main", "postsched.settings:SchedulerSettings"),
     "dispatcher": ("services.dispatcher.main", "postsched.settings:DispatcherSettings"),
+    "publisher": ("services.publisher.main", "postsched.settings:PublisherSettings"),
 }
 
 
@@ -51,12 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd = commands.add_parser("serve", help="run one service (reads POSTSCHED_* settings)")
     serve_cmd.add_argument("service", choices=sorted(SERVICES))
     commands.add_parser("migrate", help="bring the schema of POSTSCHED_DATABASE_URL to the latest version")
+    fake = commands.add_parser("fake-meta", help="a local stand-in for the Meta Graph API (demos and tests)")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=8089)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return serve(args.service)
         if args.command == "migrate":
             return migrate()
+        if args.command == "fake-meta":
+            from services.fake_meta.app import serve as serve_fake_meta
+
+            asyncio.run(serve_fake_meta(args.host, args.port))
+            return 0
         if args.command == "up":
             from postsched.suite import run_suite
 

@@ -37,7 +37,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(host: str, port: int, proc: subprocess.Popen, log_file: Path, timeout: float) -> None:
+def wait_for_port(host: str, port: int, proc: subprocess.Popen, log_file: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -130,7 +130,7 @@ class EmbeddedPostgres:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(args, user=user, stdout=log, stderr=log, start_new_session=True)
-        _wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
+        wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
         self._wait_ready(timeout)
         return self
 
@@ -201,7 +201,7 @@ class EmbeddedNats:
         args = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
-        _wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
+        wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
         return self
 
     def stop(self) -> None:

@@ -152,6 +152,11 @@ class JetStreamSettings:
     backoff: tuple[float, ...] = (60.0, 300.0)
     max_ack_pending: int = 20_000
 
+    @property
+    def effective_ack_wait(self) -> float:
+        """nats-server uses the first BackOff value as the ack wait when a BackOff list is set."""
+        return self.backoff[0] if self.backoff else self.ack_wait
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "JetStreamSettings":
         settings = cls(
@@ -204,3 +209,51 @@ class DispatcherSettings:
             lease_grace=positive_number(env, "POSTSCHED_LEASE_GRACE", 30.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
         )
+
+
+@dataclass(frozen=True)
+class PublisherSettings:
+    database_url: str
+    nats_urls: list[str]
+    listen_addr: str
+    admin_token: str
+    secret_key: bytes
+    jetstream: JetStreamSettings
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    # Posts handled at once by one publisher process.
+    concurrency: int = 200
+    # The longest one publish attempt may take (Instagram video processing included); past it the
+    # attempt counts as abandoned and the publishing rescuer reconciles it with the platform.
+    publish_timeout: float = 600.0
+    http_timeout: float = 30.0
+    # Exponential back-off between deliveries after a transient error: base * 2^(n-1) * jitter(1..2), capped.
+    retry_base: float = 10.0
+    retry_max: float = 900.0
+    instagram_poll_interval: float = 2.0
+    handover_timeout: float = 3600.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
+        env = os.environ if env is None else env
+        graph_url = env.get("POSTSCHED_META_GRAPH_URL", "").strip() or cls.meta_graph_url
+        if not graph_url.startswith(("http://", "https://")):
+            raise ConfigError(f"POSTSCHED_META_GRAPH_URL must be an http(s) URL, got {graph_url!r}")
+        settings = cls(
+            database_url=database_url(env),
+            nats_urls=nats_urls(env),
+            listen_addr=listen_addr(env, "publisher"),
+            admin_token=admin_token(env),
+            secret_key=secret_key(env),
+            jetstream=JetStreamSettings.from_env(env),
+            meta_graph_url=graph_url,
+            concurrency=int(positive_number(env, "POSTSCHED_PUBLISH_CONCURRENCY", 200, integer=True)),
+            publish_timeout=positive_number(env, "POSTSCHED_PUBLISH_TIMEOUT", 600.0),
+            http_timeout=positive_number(env, "POSTSCHED_HTTP_TIMEOUT", 30.0),
+            retry_base=positive_number(env, "POSTSCHED_RETRY_BASE", 10.0),
+            retry_max=positive_number(env, "POSTSCHED_RETRY_MAX", 900.0),
+            instagram_poll_interval=positive_number(env, "POSTSCHED_INSTAGRAM_POLL_INTERVAL", 2.0),
+            handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
+        )
+        if settings.http_timeout >= settings.publish_timeout:
+            raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")
+        return settings

@@ -22,7 +22,7 @@ import grpc
 from cryptography.fernet import Fernet
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from postsched.embedded import EmbeddedNats, EmbeddedPostgres
+from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
 from postsched.settings import DEFAULT_ADDRS, listen_addr
 from postsched.store.migrate import upgrade
@@ -138,6 +138,17 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             nats = EmbeddedNats(state_dir / "nats").start()
             env["POSTSCHED_NATS_URL"] = nats.url
         upgrade(env["POSTSCHED_DATABASE_URL"])
+        if not env.get("POSTSCHED_META_GRAPH_URL"):
+            # No real Graph API configured: publish to a local fake-meta, for the demo.
+            port = free_port()
+            log_file = state_dir / "logs" / "fake-meta.log"
+            with open(log_file, "ab") as log:
+                children["fake-meta"] = subprocess.Popen(
+                    [sys.executable, "-m", "postsched.cli", "fake-meta", "--port", str(port)],
+                    env=env, stdout=log, stderr=log, start_new_session=True,
+                )
+            wait_for_port("127.0.0.1", port, children["fake-meta"], log_file, timeout=30)
+            env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{port}/v21.0"
 
         addrs = {name: listen_addr(env, name) for name in services}
         for name, addr in addrs.items():
@@ -149,8 +160,8 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
                     [sys.executable, "-m", "postsched.cli", "serve", name],
                     env=env, stdout=log, stderr=log, start_new_session=True,
                 )
-        for name, proc in children.items():
-            _wait_healthy(name, _connect_addr(addrs[name]), proc, state_dir / "logs" / f"{name}.log")
+        for name in services:
+            _wait_healthy(name, _connect_addr(addrs[name]), children[name], state_dir / "logs" / f"{name}.log")
 
         tenant_token = env["POSTSCHED_API_TOKENS"].split(",")[0].partition(":")[2]
         scheduler = _connect_addr(addrs["scheduler"])
@@ -195,6 +206,7 @@ def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], t
         _say(f"  {name:<11} grpc://{_connect_addr(addr)}")
     _say(f"  {'postgres':<11} {env['POSTSCHED_DATABASE_URL']}")
     _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}")
+    _say(f"  {'graph api':<11} {env.get('POSTSCHED_META_GRAPH_URL', '(the real one)')}")
     _say()
     _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS)")
     _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN)")

@@ -33,6 +33,7 @@ WITH due AS (
     FROM posts p JOIN accounts a ON a.id = p.account_id
     WHERE p.status = 'SCHEDULED' AND p.scheduled_at <= %(horizon)s
       AND NOT a.paused AND NOT a.needs_credentials
+      AND (a.throttled_until IS NULL OR a.throttled_until <= %(now)s)
     ORDER BY p.scheduled_at
     LIMIT %(batch)s
     FOR UPDATE OF p SKIP LOCKED

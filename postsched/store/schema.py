@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, ENUM, TIMESTAMP, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, ENUM, JSONB, TIMESTAMP, UUID
 
 metadata = MetaData()
 
@@ -57,6 +57,9 @@ accounts = Table(
     Column("credentials", LargeBinary, nullable=False),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
     Column("needs_credentials", Boolean, nullable=False, server_default=text("false")),
+    # The platform said "not before then" (rate limit, publishing quota): posts wait until then.
+    Column("throttled_until", Timestamp),
+    Column("throttle_reason", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     UniqueConstraint("tenant_id", "platform", "external_id", name="accounts_tenant_platform_external_key"),
@@ -84,6 +87,10 @@ posts = Table(
     Column("lease_expires_at", Timestamp),
     # When JetStream acknowledged this generation's message (the dispatcher's hand-over).
     Column("handed_over_at", Timestamp),
+    # When the current publish attempt started, and what it learned before its outcome was known
+    # (an Instagram container id), for reconciling after a crash.
+    Column("claimed_at", Timestamp),
+    Column("platform_state", JSONB),
     Column("idempotency_key", Text),
     # W3C traceparent of the CreatePost call, so dispatch and publish spans join its trace.
     Column("trace_context", Text),
@@ -93,6 +100,8 @@ posts = Table(
     Index("posts_due", "scheduled_at", postgresql_where=text("status = 'SCHEDULED'")),
     # The rescuer looks for expired leases among QUEUED rows only.
     Index("posts_leased", "lease_expires_at", postgresql_where=text("status = 'QUEUED'")),
+    # The publishing rescuer looks for attempts whose publisher went away.
+    Index("posts_publishing", "lease_expires_at", postgresql_where=text("status = 'PUBLISHING'")),
     Index("posts_tenant_schedule", "tenant_id", "scheduled_at", "id"),
     Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
     Index(

@@ -1,0 +1,193 @@
+"""The publisher's SQL: claim a batch of messages' posts, checkpoint, record outcomes in batches.
+
+The claim is a compare-and-set on (status QUEUED, dispatch_generation): a stale or duplicate
+message, or a cancelled post, matches nothing. Outcomes are a compare-and-set on (PUBLISHING,
+generation), so an attempt taken over by the publishing rescuer cannot be overwritten.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from psycopg.types.json import Jsonb
+
+from postsched.store.database import Database
+
+CLAIM_COLUMNS = """
+    c.id, c.tenant_id, c.account_id, c.dispatch_generation AS generation, c.text, c.media_urls, c.link,
+    c.scheduled_at, c.attempts, c.claimed_at, c.platform_state, c.trace_context,
+    a.platform::text AS platform, a.external_id, a.credentials, a.needs_credentials, a.throttled_until
+"""
+
+
+@dataclass(frozen=True)
+class ClaimedPost:
+    id: uuid.UUID
+    tenant_id: str
+    account_id: uuid.UUID
+    generation: int
+    text: str
+    media_urls: list[str]
+    link: str
+    scheduled_at: datetime
+    attempts: int  # including this attempt
+    claimed_at: datetime
+    platform_state: dict[str, Any] | None
+    trace_context: str | None
+    platform: str
+    external_id: str
+    credentials: bytes
+    needs_credentials: bool
+    throttled_until: datetime | None
+
+
+CLAIM = f"""
+WITH claimed AS (
+    UPDATE posts p
+    SET status = 'PUBLISHING', attempts = p.attempts + 1, claimed_at = %(now)s, platform_state = NULL,
+        lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s), updated_at = %(now)s
+    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)
+    WHERE p.id = m.id AND p.dispatch_generation = m.generation AND p.status = 'QUEUED'
+    RETURNING p.*
+), logged AS (
+    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
+    SELECT id, tenant_id, account_id, 'claimed', 'QUEUED', 'PUBLISHING', attempts, 'by ' || %(owner)s, %(now)s
+    FROM claimed
+)
+SELECT {CLAIM_COLUMNS} FROM claimed c JOIN accounts a ON a.id = c.account_id
+"""
+
+# Attempts whose publisher went away (killed, hung): taken over by one rescuer at a time.
+TAKE_OVER = f"""
+WITH stuck AS (
+    SELECT id FROM posts
+    WHERE status = 'PUBLISHING' AND lease_expires_at < %(now)s
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE posts p SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    FROM stuck WHERE p.id = stuck.id
+    RETURNING p.*
+)
+SELECT {CLAIM_COLUMNS} FROM taken c JOIN accounts a ON a.id = c.account_id
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one attempt, as recorded.
+
+    status: PUBLISHED, QUEUED (a retry will come with the same message), SCHEDULED (snoozed: the
+    platform asked to wait; the attempt is given back), FAILED.
+    """
+
+    post_id: uuid.UUID
+    generation: int
+    status: str
+    event: str
+    message: str = ""
+    platform_post_id: str | None = None
+    last_error: str | None = None
+    scheduled_at: datetime | None = None  # SCHEDULED: when to try again
+    lease_expires_at: datetime | None = None  # QUEUED: when the dispatcher may take the post back
+    attempts_delta: int = 0  # -1 gives the attempt back
+
+
+RECORD = """
+WITH o AS (
+    SELECT * FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(statuses)s::post_status[], %(events)s::text[],
+                         %(messages)s::text[], %(platform_ids)s::text[], %(errors)s::text[], %(scheduled)s::timestamptz[],
+                         %(leases)s::timestamptz[], %(deltas)s::int[])
+        AS o(id, generation, status, event, message, platform_post_id, last_error, scheduled_at, lease_expires_at, delta)
+), done AS (
+    UPDATE posts p
+    SET status = o.status,
+        published_at = CASE WHEN o.status = 'PUBLISHED' THEN %(now)s ELSE p.published_at END,
+        platform_post_id = coalesce(o.platform_post_id, p.platform_post_id),
+        last_error = o.last_error,
+        scheduled_at = coalesce(o.scheduled_at, p.scheduled_at),
+        attempts = p.attempts + o.delta,
+        lease_owner = CASE WHEN o.status = 'QUEUED' THEN p.lease_owner END,
+        lease_expires_at = o.lease_expires_at,
+        updated_at = %(now)s
+    FROM o
+    WHERE p.id = o.id AND p.dispatch_generation = o.generation AND p.status = 'PUBLISHING'
+    RETURNING p.id, p.tenant_id, p.account_id, p.attempts, p.status, o.event, o.message
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
+SELECT id, tenant_id, account_id, event, 'PUBLISHING', status, attempts, message, %(now)s FROM done
+RETURNING post_id
+"""
+
+
+class PublishingStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def claim(
+        self, messages: Sequence[tuple[uuid.UUID, int]], *, owner: str, now: datetime, timeout: float
+    ) -> list[ClaimedPost]:
+        """Claims the posts of (post id, generation) messages still QUEUED under that generation."""
+        if not messages:
+            return []
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                CLAIM,
+                {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
+                 "owner": owner, "now": now, "timeout": timeout},
+            )
+            return [ClaimedPost(**row) for row in await cur.fetchall()]
+
+    async def take_over_stuck(self, *, owner: str, now: datetime, timeout: float, limit: int = 50) -> list[ClaimedPost]:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(TAKE_OVER, {"owner": owner, "now": now, "timeout": timeout, "limit": limit})
+            return [ClaimedPost(**row) for row in await cur.fetchall()]
+
+    async def checkpoint(self, post_id: uuid.UUID, generation: int, state: dict[str, Any]) -> None:
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "UPDATE posts SET platform_state = %s WHERE id = %s AND dispatch_generation = %s AND status = 'PUBLISHING'",
+                (Jsonb(state), post_id, generation),
+            )
+
+    async def record(self, outcomes: Sequence[Outcome], *, now: datetime) -> set[uuid.UUID]:
+        """Records outcomes in one statement; returns the ids whose compare-and-set matched."""
+        if not outcomes:
+            return set()
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                RECORD,
+                {
+                    "ids": [o.post_id for o in outcomes],
+                    "generations": [o.generation for o in outcomes],
+                    "statuses": [o.status for o in outcomes],
+                    "events": [o.event for o in outcomes],
+                    "messages": [o.message for o in outcomes],
+                    "platform_ids": [o.platform_post_id for o in outcomes],
+                    "errors": [o.last_error for o in outcomes],
+                    "scheduled": [o.scheduled_at for o in outcomes],
+                    "leases": [o.lease_expires_at for o in outcomes],
+                    "deltas": [o.attempts_delta for o in outcomes],
+                    "now": now,
+                },
+            )
+            return {row["post_id"] for row in await cur.fetchall()}
+
+    async def mark_needs_credentials(self, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
+        async with self._db.connection() as conn:
+            await conn.execute(
+                "UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s WHERE id = %s",
+                (reason, now, account_id),
+            )
+
+    async def throttle_account(self, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:
+        async with self._db.connection() as conn:
+            await conn.execute(
+                """UPDATE accounts SET throttled_until = greatest(coalesce(throttled_until, %s), %s),
+                   throttle_reason = %s, updated_at = %s WHERE id = %s""",
+                (until, until, reason, now, account_id),
+            )

@@ -1,0 +1,319 @@
+"""A faithful local stand-in for the parts of the Meta Graph API postsched uses.
+
+Graph endpoints (any version prefix, e.g. /v21.0/): Page feed and photos, published_posts, Instagram
+media containers with status_code, media_publish and content_publishing_limit. Answers carry
+Meta's error body shape and the X-App-Usage / X-Business-Use-Case-Usage headers.
+
+A control API under /_control lets tests and demos inject errors, latency, dropped connections and
+"accepted, but answered with an error" per account and endpoint, and read back every accepted post
+(to count duplicates) and every call. A webhook receiver under /_webhooks/NAME records deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook")
+VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+@dataclass
+class Fault:
+    """What to do to matching calls. kind: error | ghost | drop | latency."""
+
+    kind: str
+    account: str = "*"
+    endpoint: str = "*"
+    times: int = 1  # how many matching calls it affects; 0 = every one
+    http_status: int = 500
+    code: int = 2
+    subcode: int | None = None
+    message: str = "An unexpected error has occurred. Please retry your request later."
+    latency_ms: int = 0
+    regain_minutes: int = 0  # estimated_time_to_regain_access in X-Business-Use-Case-Usage
+    retry_after: int | None = None
+    used: int = 0
+
+    def matches(self, account: str, endpoint: str) -> bool:
+        return (self.account in ("*", account)) and (self.endpoint in ("*", endpoint)) and (
+            self.times == 0 or self.used < self.times
+        )
+
+
+@dataclass
+class State:
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    latency_ms: int = 0
+    error_rate: float = 0.0  # share of publish calls answered with a transient error (code 2, HTTP 500)
+    ig_quota_total: int = 50
+    video_processing_seconds: float = 1.0
+    ids: Any = field(default_factory=lambda: itertools.count(17_000_000_000_000))
+
+    def next_id(self) -> str:
+        return str(next(self.ids))
+
+
+def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict | None = None) -> web.Response:
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code,
+                             "fbtrace_id": f"Fake{random.randrange(10**9)}"}
+    if subcode:
+        error["error_subcode"] = subcode
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+class FakeMeta:
+    def __init__(self) -> None:
+        self.state = State()
+        self.app = web.Application(middlewares=[self._usage_headers])
+        self.app.add_routes([
+            web.post("/_control/faults", self.add_fault),
+            web.post("/_control/settings", self.settings),
+            web.post("/_control/reset", self.reset),
+            web.get("/_control/posts", self.list_posts),
+            web.get("/_control/calls", self.list_calls),
+            web.get("/_control/webhooks", self.list_webhooks),
+            web.post("/_webhooks/{name}", self.webhook),
+            web.route("*", "/{path:.*}", self.graph),
+        ])
+
+    # --- control -----------------------------------------------------------------------------
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        faults = body if isinstance(body, list) else [body]
+        for item in faults:
+            self.state.faults.append(Fault(**item))
+        return web.json_response({"faults": len(self.state.faults)})
+
+    async def settings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        for key in ("latency_ms", "error_rate", "ig_quota_total", "video_processing_seconds"):
+            if key in body:
+                setattr(self.state, key, type(getattr(self.state, key))(body[key]))
+        return web.json_response({"ok": True})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.state = State()
+        return web.json_response({"ok": True})
+
+    async def list_posts(self, request: web.Request) -> web.Response:
+        return web.json_response({"posts": self.state.posts})
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        return web.json_response({"calls": self.state.calls})
+
+    async def list_webhooks(self, request: web.Request) -> web.Response:
+        return web.json_response({"deliveries": self.state.webhooks})
+
+    # --- behaviour shared by every call ----------------------------------------------------------
+
+    @web.middleware
+    async def _usage_headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if not request.path.startswith("/_control"):
+            recent = sum(1 for c in self.state.calls if c["at"] > time.time() - 60)
+            pct = min(100, recent // 10)
+            response.headers["X-App-Usage"] = json.dumps({"call_count": pct, "total_time": pct, "total_cputime": pct})
+        return response
+
+    async def _faults(self, request: web.Request, account: str, endpoint: str) -> tuple[web.StreamResponse | None, Fault | None]:
+        """Applies latency, drops and errors; returns (answer instead of the real one, ghost fault)."""
+        if self.state.latency_ms:
+            await asyncio.sleep(self.state.latency_ms / 1000)
+        for fault in self.state.faults:
+            if not fault.matches(account, endpoint):
+                continue
+            fault.used += 1
+            if fault.kind == "latency":
+                await asyncio.sleep(fault.latency_ms / 1000)
+                continue
+            if fault.kind == "drop":
+                if request.transport:
+                    request.transport.close()
+                raise ConnectionResetError("fake-meta dropped the connection")
+            if fault.kind == "ghost":
+                return None, fault
+            return self._fault_answer(fault, account), None
+        if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and random.random() < self.state.error_rate:
+            return graph_error(500, 2, "Service temporarily unavailable"), None
+        return None, None
+
+    def _fault_answer(self, fault: Fault, account: str) -> web.Response:
+        headers: dict[str, str] = {}
+        if fault.regain_minutes:
+            headers["X-Business-Use-Case-Usage"] = json.dumps({account: [{
+                "type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
+                "estimated_time_to_regain_access": fault.regain_minutes}]})
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        return graph_error(fault.http_status, fault.code, fault.message, fault.subcode, headers)
+
+    # --- webhooks ------------------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        self.state.calls.append({"at": time.time(), "method": "POST", "account": name, "endpoint": "webhook"})
+        answer, ghost = await self._faults(request, name, "webhook")
+        if answer is not None:
+            return answer
+        body = await request.read()
+        self.state.webhooks.append({
+            "name": name, "body": json.loads(body), "signature": request.headers.get("X-Postsched-Signature", ""),
+            "idempotency_key": request.headers.get("Idempotency-Key", ""), "raw": body.decode(),
+        })
+        post = json.loads(body)
+        self.state.posts.append({"id": f"wh_{self.state.next_id()}", "account": name, "kind": "webhook",
+                                 "message": post.get("text", ""), "created_time": int(time.time())})
+        if ghost:
+            return self._fault_answer(ghost, name)
+        return web.json_response({"id": self.state.posts[-1]["id"]})
+
+    # --- the Graph API ---------------------------------------------------------------------------------
+
+    async def graph(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.match_info["path"].split("/") if p]
+        if parts and VERSION.match(parts[0]):
+            parts = parts[1:]
+        params = dict(request.query)
+        if request.method == "POST":
+            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        token = params.pop("access_token", "") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        node = parts[0] if parts else ""
+        edge = parts[1] if len(parts) > 1 else ""
+        endpoint = edge or "node"
+        self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint})
+        if not token:
+            return graph_error(400, 104, "An access token is required to request this resource.")
+        if token.startswith("invalid"):
+            return graph_error(400, 190, "Error validating access token: Session has expired.", 463)
+        answer, ghost = await self._faults(request, node, endpoint)
+        if answer is not None:
+            return answer
+        handler = {
+            ("POST", "feed"): self._feed, ("POST", "photos"): self._photos, ("POST", "media"): self._media,
+            ("POST", "media_publish"): self._media_publish, ("GET", "published_posts"): self._published_posts,
+            ("GET", "feed"): self._published_posts, ("GET", "content_publishing_limit"): self._publishing_limit,
+            ("GET", ""): self._node,
+        }.get((request.method, edge))
+        if handler is None:
+            return graph_error(400, 100, f"Unsupported {request.method} request to /{'/'.join(parts)}")
+        response = handler(node, params)
+        if ghost and 200 <= response.status < 300:
+            return self._fault_answer(ghost, node)  # done, but answered with an error
+        return response
+
+    def _feed(self, page: str, p: dict[str, str]) -> web.Response:
+        if not p.get("message") and not p.get("link") and not p.get("attached_media"):
+            return graph_error(400, 100, "(#100) Missing message or attachment")
+        post_id = f"{page}_{self.state.next_id()}"
+        attached = json.loads(p["attached_media"]) if p.get("attached_media") else []
+        self.state.posts.append({"id": post_id, "account": page, "kind": "feed", "message": p.get("message", ""),
+                                 "link": p.get("link", ""), "media": [a["media_fbid"] for a in attached],
+                                 "created_time": int(time.time())})
+        return web.json_response({"id": post_id})
+
+    def _photos(self, page: str, p: dict[str, str]) -> web.Response:
+        if not p.get("url"):
+            return graph_error(400, 100, "(#100) param url must be a valid URL")
+        photo_id = self.state.next_id()
+        if p.get("published", "true") == "false":
+            return web.json_response({"id": photo_id})
+        post_id = f"{page}_{self.state.next_id()}"
+        self.state.posts.append({"id": post_id, "account": page, "kind": "photo",
+                                 "message": p.get("caption") or p.get("message", ""), "media": [p["url"]],
+                                 "created_time": int(time.time())})
+        return web.json_response({"id": photo_id, "post_id": post_id})
+
+    def _published_posts(self, page: str, p: dict[str, str]) -> web.Response:
+        since = int(p.get("since", "0") or 0)
+        data = [
+            {"id": post["id"], "message": post["message"], "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(post["created_time"]))}
+            for post in reversed(self.state.posts)
+            if post["account"] == page and post["kind"] in ("feed", "photo") and post["created_time"] >= since
+        ]
+        return web.json_response({"data": data[: int(p.get("limit", "25"))]})
+
+    def _media(self, ig: str, p: dict[str, str]) -> web.Response:
+        media_type = p.get("media_type", "IMAGE")
+        if media_type == "CAROUSEL":
+            children = [c for c in p.get("children", "").split(",") if c]
+            if not 2 <= len(children) <= 10 or any(c not in self.state.containers for c in children):
+                return graph_error(400, 100, "(#100) children must be 2 to 10 existing carousel item containers")
+        elif not p.get("image_url") and not p.get("video_url"):
+            return graph_error(400, 100, "(#100) image_url or video_url is required")
+        else:
+            children = []
+        container = self.state.next_id()
+        video = bool(p.get("video_url"))
+        self.state.containers[container] = {
+            "account": ig, "media_type": media_type, "caption": p.get("caption", ""), "children": children,
+            "ready_at": time.time() + (self.state.video_processing_seconds if video else 0), "status": "IN_PROGRESS",
+            "url": p.get("image_url") or p.get("video_url"),
+        }
+        return web.json_response({"id": container})
+
+    def _container_status(self, container: dict[str, Any]) -> str:
+        if container["status"] == "IN_PROGRESS" and time.time() >= container["ready_at"]:
+            container["status"] = "FINISHED"
+        return str(container["status"])
+
+    def _node(self, node: str, p: dict[str, str]) -> web.Response:
+        container = self.state.containers.get(node)
+        if container is None:
+            return graph_error(400, 100, f"(#100) Unsupported get request. Object with ID '{node}' does not exist")
+        return web.json_response({"status_code": self._container_status(container), "id": node})
+
+    def _ig_published_last_day(self, ig: str) -> int:
+        day_ago = time.time() - 86400
+        return sum(1 for post in self.state.posts if post["account"] == ig and post["kind"] == "ig_media"
+                   and post["created_time"] >= day_ago)
+
+    def _media_publish(self, ig: str, p: dict[str, str]) -> web.Response:
+        container = self.state.containers.get(p.get("creation_id", ""))
+        if container is None or container["account"] != ig:
+            return graph_error(400, 24, "The requested resource does not exist", 2207008)
+        status = self._container_status(container)
+        if status == "PUBLISHED":
+            return graph_error(400, 9007, "The media has already been published", 2207027)
+        if status != "FINISHED":
+            return graph_error(400, 9007, "Media ID is not available", 2207027)
+        if self._ig_published_last_day(ig) >= self.state.ig_quota_total:
+            return graph_error(400, 9, "Application request limit reached", 2207042)
+        container["status"] = "PUBLISHED"
+        media_id = self.state.next_id()
+        self.state.posts.append({"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
+                                 "container": p["creation_id"], "children": container["children"],
+                                 "created_time": int(time.time())})
+        return web.json_response({"id": media_id})
+
+    def _publishing_limit(self, ig: str, p: dict[str, str]) -> web.Response:
+        return web.json_response({"data": [{
+            "quota_usage": self._ig_published_last_day(ig),
+            "config": {"quota_total": self.state.ig_quota_total, "quota_duration": 86400},
+        }]})
+
+
+async def serve(host: str, port: int) -> None:
+    """Runs fake-meta until SIGINT/SIGTERM."""
+    from postsched.grpc_server import wait_for_shutdown_signal
+
+    runner = web.AppRunner(FakeMeta().app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    print(f"fake-meta listening on http://{host}:{port}/v21.0 (control API: /_control, webhooks: /_webhooks/NAME)", flush=True)
+    await wait_for_shutdown_signal()
+    await runner.cleanup()

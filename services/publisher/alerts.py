@@ -1,0 +1,26 @@
+"""Alerts: a post that ends FAILED is announced on postsched.alerts.post_failed (kept in the
+POSTSCHED_ALERTS stream) and in an error-level log line; the processing log has its entry too."""
+
+from __future__ import annotations
+
+import json
+
+import nats.errors
+import structlog
+from nats.aio.client import Client as NATS
+
+from postsched.store.publishing import ClaimedPost
+
+log = structlog.get_logger("postsched.publisher")
+SUBJECT = "postsched.alerts.post_failed"
+
+
+async def post_failed(nc: NATS, post: ClaimedPost, reason: str) -> None:
+    log.error("post failed", post_id=str(post.id), account_id=str(post.account_id), tenant_id=post.tenant_id,
+              platform=post.platform, attempts=post.attempts, reason=reason)
+    body = {"post_id": str(post.id), "account_id": str(post.account_id), "tenant_id": post.tenant_id,
+            "platform": post.platform, "attempts": post.attempts, "reason": reason}
+    try:
+        await nc.publish(SUBJECT, json.dumps(body).encode())
+    except nats.errors.Error as exc:
+        log.warning("could not publish the alert", post_id=str(post.id), error=str(exc))

@@ -1,0 +1,170 @@
+"""Consumption: pull from the shared durable consumer, claim, publish, record, then ack.
+
+For each fetched batch: one statement claims every post still QUEUED under its message's
+generation; a message whose post was not claimed (stale generation, duplicate, cancelled, or being
+published elsewhere) is acked and dropped. Each claimed post is published concurrently (up to
+`concurrency` at a time); its outcome is recorded, and only then is the message acked, nak'ed with
+a delay (transient error, deliveries left) or terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import nats.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from postsched.broker import CONSUMER, STREAM, PublishMessage
+from postsched.clock import Clock
+from postsched.errors import PostschedError
+from postsched.store.publishing import ClaimedPost, PublishingStore
+from services.publisher import alerts
+from services.publisher.attempt import Attempts, Decision
+from services.publisher.recorder import OutcomeRecorder
+from services.publisher.stats import PublisherStats
+
+log = structlog.get_logger("postsched.publisher")
+FETCH_MAX = 256
+CLAIM_RETRY_DELAY = 5.0
+
+
+class Consumer:
+    def __init__(
+        self,
+        nc: NATS,
+        store: PublishingStore,
+        attempts: Attempts,
+        recorder: OutcomeRecorder,
+        clock: Clock,
+        stats: PublisherStats,
+        *,
+        owner: str,
+        concurrency: int,
+        publish_timeout: float,
+        ack_wait: float,
+    ) -> None:
+        self._nc = nc
+        self._store = store
+        self._attempts = attempts
+        self._recorder = recorder
+        self._clock = clock
+        self._stats = stats
+        self._owner = owner
+        self._concurrency = concurrency
+        self._publish_timeout = publish_timeout
+        self._keepalive_every = max(1.0, ack_wait / 3)
+        self._tasks: set[asyncio.Task] = set()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Fetches and dispatches messages until stop() is called."""
+        sub = await self._nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
+        try:
+            while not self._stopping.is_set():
+                free = self._concurrency - len(self._tasks)
+                if free <= 0:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                    continue
+                try:
+                    messages = await sub.fetch(min(free, FETCH_MAX), timeout=1.0)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    continue
+                except nats.errors.Error as exc:
+                    log.warning("fetch failed; retrying", error=str(exc) or type(exc).__name__)
+                    await asyncio.sleep(0.5)
+                    continue
+                await self._dispatch(messages)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def stop(self, grace: float) -> int:
+        """Stops fetching and lets attempts in flight finish for up to `grace` seconds; returns how
+        many were abandoned (not acked: JetStream redelivers them, and the rescuer reconciles)."""
+        self._stopping.set()
+        self._slot_freed.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        abandoned = [t for t in self._tasks if not t.done()]
+        for task in abandoned:
+            task.cancel()
+        return len(abandoned)
+
+    async def _dispatch(self, messages: list[Msg]) -> None:
+        decoded: list[tuple[Msg, PublishMessage]] = []
+        for msg in messages:
+            try:
+                decoded.append((msg, PublishMessage.decode(msg.data)))
+            except (ValueError, KeyError, TypeError):
+                log.error("unreadable message terminated", subject=msg.subject)
+                await msg.term()
+        try:
+            claimed = await self._store.claim(
+                [(m.post_id, m.generation) for _, m in decoded], owner=self._owner, now=self._clock.now(),
+                timeout=self._publish_timeout,
+            )
+        except PostschedError as exc:
+            log.warning("claim failed; messages come back later", error=str(exc), messages=len(decoded))
+            for msg, _ in decoded:
+                await msg.nak(delay=CLAIM_RETRY_DELAY)
+            return
+        by_key = {(c.id, c.generation): c for c in claimed}
+        for msg, body in decoded:
+            post = by_key.pop((body.post_id, body.generation), None)
+            if post is None:
+                self._stats.dropped += 1
+                await msg.ack()
+                continue
+            task = asyncio.create_task(self._process(msg, post))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        self._stats.in_flight = len(self._tasks)
+        self._slot_freed.set()
+
+    async def _process(self, msg: Msg, post: ClaimedPost) -> None:
+        self._stats.in_flight = len(self._tasks)
+        keepalive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            decision = await self._attempts.run(post, delivery=msg.metadata.num_delivered)
+        finally:
+            keepalive.cancel()
+        await self._finish(msg, post, decision)
+
+    async def _finish(self, msg: Msg, post: ClaimedPost, decision: Decision) -> None:
+        if decision.outcome is not None:
+            try:
+                recorded = await self._recorder.record(decision.outcome)
+            except Exception as exc:
+                # Not acked: JetStream redelivers, the claim then finds the post PUBLISHING and drops
+                # the message, and the rescuer reconciles the attempt once its lease expires.
+                log.warning("outcome not recorded; leaving it to reconciliation", post_id=str(post.id), error=str(exc))
+                return
+            if not recorded:
+                log.warning("outcome not recorded: the attempt was taken over", post_id=str(post.id))
+            elif decision.outcome.status == "FAILED":
+                await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
+        try:
+            if decision.reply == "nak":
+                await msg.nak(delay=decision.delay)
+            elif decision.reply == "term":
+                await msg.term()
+            else:
+                await msg.ack()
+        except nats.errors.Error as exc:
+            log.warning("could not answer JetStream; the message will come back and be dropped",
+                        post_id=str(post.id), error=str(exc))
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Tells JetStream the message is being worked on, so a long attempt is not redelivered."""
+        while True:
+            await asyncio.sleep(self._keepalive_every)
+            with contextlib.suppress(nats.errors.Error):
+                await msg.in_progress()

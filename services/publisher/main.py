@@ -1,0 +1,101 @@
+"""`postsched serve publisher`: the publisher as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import aiohttp
+import structlog
+
+from postsched import broker
+from postsched.auth import OperatorToken
+from postsched.clock import Clock
+from postsched.credentials import CredentialBox
+from postsched.grpc_server import start_server, wait_for_shutdown_signal
+from postsched.settings import PublisherSettings
+from postsched.store.database import Database
+from postsched.store.publishing import PublishingStore
+from postsched.v1 import publisher_pb2, publisher_pb2_grpc
+from services.publisher.attempt import Attempts
+from services.publisher.consumer import Consumer
+from services.publisher.platforms.facebook import FacebookPage
+from services.publisher.platforms.graph_api import GraphClient, Usage
+from services.publisher.platforms.instagram import Instagram, InstagramQuota
+from services.publisher.platforms.webhook import Webhook
+from services.publisher.recorder import OutcomeRecorder
+from services.publisher.rescuer import PublishingRescuer
+from services.publisher.retry import RetryPolicy
+from services.publisher.servicer import PublisherServicer
+from services.publisher.stats import PublisherStats
+
+log = structlog.get_logger("postsched.publisher")
+
+SERVICE_NAME = publisher_pb2.DESCRIPTOR.services_by_name["PublisherService"].full_name
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+async def serve(settings: PublisherSettings) -> None:
+    clock = Clock()
+    instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    db = await Database(settings.database_url, max_size=max(10, min(50, settings.concurrency // 4))).open()
+    nc = await broker.connect(settings.nats_urls, name=f"postsched-publisher-{instance_id}")
+    await broker.ensure_jetstream(nc.jetstream(), settings.jetstream)
+    stats = PublisherStats(started_at=clock.now())
+
+    def usage_sink(external_id: str, usage: Usage) -> None:
+        rate = stats.accounts.get(external_id)  # registered by the attempt that made the call
+        if rate is not None:
+            rate.app_usage_pct = usage.app_call_pct
+            rate.business_usage_pct = usage.business_call_pct
+
+    # One HTTP session for the whole process: connection reuse matters more than anything else here.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=settings.concurrency, ttl_dns_cache=300))
+    graph = GraphClient(session, settings.meta_graph_url, timeout=settings.http_timeout, usage_sink=usage_sink)
+    quota = InstagramQuota()
+    adapters = {
+        "facebook_page": FacebookPage(graph),
+        "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,
+                               poll_timeout=settings.publish_timeout / 2, quota=quota),
+        "webhook": Webhook(session, timeout=settings.http_timeout),
+    }
+    store = PublishingStore(db)
+    attempts = Attempts(
+        adapters, store, CredentialBox(settings.secret_key), clock,
+        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats,
+        max_deliveries=settings.jetstream.max_deliveries, handover_timeout=settings.handover_timeout,
+    )
+    recorder = OutcomeRecorder(store, clock)
+    consumer = Consumer(
+        nc, store, attempts, recorder, clock, stats, owner=instance_id, concurrency=settings.concurrency,
+        publish_timeout=settings.publish_timeout, ack_wait=settings.jetstream.effective_ack_wait,
+    )
+    rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
+                                publish_timeout=settings.publish_timeout)
+    servicer = PublisherServicer(stats, quota, nc, instance_id=instance_id, concurrency=settings.concurrency)
+    server = await start_server(
+        settings.listen_addr,
+        registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],
+        service_names=[SERVICE_NAME],
+        authenticator=OperatorToken(settings.admin_token),
+    )
+    recording = asyncio.create_task(recorder.run(), name="recorder")
+    consuming = asyncio.create_task(consumer.run(), name="consumer")
+    rescuing = asyncio.create_task(rescuer.run(), name="rescuer")
+    log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
+             graph_url=settings.meta_graph_url, concurrency=settings.concurrency)
+    await wait_for_shutdown_signal()
+    log.info("publisher stopping: finishing attempts in flight")
+    rescuing.cancel()
+    abandoned = await consumer.stop(SHUTDOWN_GRACE_SECONDS)
+    await asyncio.gather(consuming, rescuing, return_exceptions=True)
+    recording.cancel()
+    await asyncio.gather(recording, return_exceptions=True)
+    await server.stop(5.0)
+    await session.close()
+    await nc.drain()
+    await db.close()
+    log.info("publisher stopped", abandoned=abandoned)
+

@@ -1,0 +1,1 @@
+"""Platform adapters: HTTP calls and error classification. They never touch the store."""

@@ -1,0 +1,140 @@
+"""The Meta Graph API over HTTP (aiohttp): requests, usage headers, and error classification."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import aiohttp
+
+from services.publisher.platforms.outcomes import Permanent, PlatformError, RateLimited, Transient
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
+
+# Error codes, from Meta's error-handling and rate-limiting pages (see shared/META-GRAPH.md).
+TRANSIENT_CODES = {-2, -1, 1, 2}
+RATE_LIMIT_CODES = {4, 9, 17, 32, 341, 613, *range(80000, 80015)}
+PERMANENT_CODES = {10, 100, 104, 190, 368, 506, 1609005, *range(200, 300)}
+GHOST_SUBCODES = {(1, 99), (4, 2207051)}  # an error although the post went out
+IG_QUOTA_SUBCODE = 2207042
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+IG_QUOTA_WAIT = 3600.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Rate-limit headers of one answer, in percent of the allowance."""
+
+    app_call_pct: float | None = None
+    business_call_pct: float | None = None
+    regain_access_seconds: float | None = None  # estimated_time_to_regain_access (minutes) * 60
+
+
+def parse_usage(headers: Any) -> Usage:
+    app_pct = business_pct = regain = None
+    try:
+        app = json.loads(headers.get("X-App-Usage", "null") or "null")
+        if isinstance(app, dict):
+            app_pct = float(max(app.get("call_count", 0), app.get("total_time", 0), app.get("total_cputime", 0)))
+    except (ValueError, TypeError):
+        pass
+    try:
+        buc = json.loads(headers.get("X-Business-Use-Case-Usage", "null") or "null")
+        if isinstance(buc, dict):
+            for entries in buc.values():
+                for entry in entries if isinstance(entries, list) else []:
+                    pct = float(max(entry.get("call_count", 0), entry.get("total_time", 0), entry.get("total_cputime", 0)))
+                    business_pct = max(business_pct or 0.0, pct)
+                    minutes = float(entry.get("estimated_time_to_regain_access", 0) or 0)
+                    if minutes:
+                        regain = max(regain or 0.0, minutes * 60)
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return Usage(app_call_pct=app_pct, business_call_pct=business_pct, regain_access_seconds=regain)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformError:
+    """The PlatformError for a Graph API error answer."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        if status >= 500 or status == 429:
+            return Transient(f"HTTP {status} from the Graph API", retry_after=_retry_after(headers))
+        return Permanent(f"HTTP {status} from the Graph API without an error body")
+    code = int(error.get("code", 0) or 0)
+    subcode = int(error.get("error_subcode", 0) or 0)
+    text = f"Meta error {code}" + (f"/{subcode}" if subcode else "") + f": {error.get('message', '')}".rstrip(": ")
+    if (code, subcode) in GHOST_SUBCODES:
+        return Transient(text, maybe_published=True)
+    if subcode == IG_QUOTA_SUBCODE:
+        return RateLimited(text + " (Instagram 24-hour publishing limit)", retry_after=IG_QUOTA_WAIT)
+    if code in RATE_LIMIT_CODES or status == 429:
+        wait = max(filter(None, [usage.regain_access_seconds, _retry_after(headers), DEFAULT_RATE_LIMIT_WAIT]))
+        return RateLimited(text, retry_after=wait)
+    if code == 190:
+        return Permanent(text + " (the account needs new credentials)", needs_credentials=True)
+    if code in PERMANENT_CODES:
+        return Permanent(text)
+    if code in TRANSIENT_CODES or status >= 500 or error.get("is_transient"):
+        return Transient(text, retry_after=_retry_after(headers))
+    return Permanent(text)
+
+
+UsageSink = Callable[[str, Usage], None]
+
+
+class GraphClient:
+    """One shared aiohttp session per process; every call reports its usage headers to `usage_sink`."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, *, timeout: float, usage_sink: UsageSink) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._usage_sink = usage_sink
+
+    async def call(
+        self, method: str, path: str, *, token: str, account: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One Graph API request; returns the JSON body or raises a PlatformError.
+
+        The token travels in the Authorization header, never in a URL that could end up in a log.
+        """
+        url = f"{self._base}/{path.lstrip('/')}"
+        headers = {"Authorization": f"Bearer {token}"}
+        fields = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            if method == "GET":
+                request = self._session.get(url, params=fields, headers=headers, timeout=self._timeout)
+            else:
+                request = self._session.post(url, data=fields, headers=headers, timeout=self._timeout)
+            async with request as response:
+                usage = parse_usage(response.headers)
+                self._usage_sink(account, usage)
+                try:
+                    body = await response.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    body = None
+                if response.status >= 400 or (isinstance(body, dict) and "error" in body):
+                    raise classify(response.status, body, response.headers, usage)
+                if not isinstance(body, dict):
+                    raise Transient(f"HTTP {response.status} with an unreadable body", maybe_published=method == "POST")
+                return body
+        except PlatformError:
+            raise
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent
+            raise Transient(f"cannot connect to the Graph API: {exc.os_error or exc}") from exc
+        except (asyncio.TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
+                aiohttp.ClientOSError) as exc:
+            # The request may have been received and acted on.
+            raise Transient(f"no answer from the Graph API ({type(exc).__name__})", maybe_published=method == "POST") from exc
+        except aiohttp.ClientError as exc:
+            raise Transient(f"Graph API request failed: {exc}", maybe_published=method == "POST") from exc

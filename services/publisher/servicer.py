@@ -1,0 +1,42 @@
+"""PublisherService handlers."""
+
+from __future__ import annotations
+
+import grpc
+from nats.aio.client import Client as NATS
+
+from postsched.messages import PLATFORM_TO_API, timestamp
+from postsched.v1 import publisher_pb2, publisher_pb2_grpc
+from services.publisher.platforms.instagram import InstagramQuota
+from services.publisher.stats import PublisherStats
+
+Context = grpc.aio.ServicerContext
+
+
+class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
+    def __init__(self, stats: PublisherStats, quota: InstagramQuota, nc: NATS, *, instance_id: str, concurrency: int) -> None:
+        self._stats = stats
+        self._quota = quota
+        self._nc = nc
+        self._instance_id = instance_id
+        self._concurrency = concurrency
+
+    async def GetPublisherStatus(
+        self, request: publisher_pb2.GetPublisherStatusRequest, context: Context
+    ) -> publisher_pb2.PublisherStatus:
+        s = self._stats
+        accounts = []
+        for external_id, rate in sorted(s.accounts.items()):
+            used, total, _ = self._quota.usage.get(external_id, (0, 0, 0.0))
+            accounts.append(publisher_pb2.AccountRateState(
+                platform=PLATFORM_TO_API.get(rate.platform, 0), external_id=external_id,
+                throttled_until=timestamp(rate.throttled_until), reason=rate.reason,
+                app_usage_pct=rate.app_usage_pct or 0.0, business_usage_pct=rate.business_usage_pct or 0.0,
+                instagram_quota_used=used, instagram_quota_total=total,
+            ))
+        return publisher_pb2.PublisherStatus(
+            instance_id=self._instance_id, started_at=timestamp(s.started_at), in_flight=s.in_flight,
+            concurrency=self._concurrency, published_total=s.published, failed_total=s.failed,
+            retried_total=s.retried, rate_limited_total=s.rate_limited, dropped_total=s.dropped,
+            reconciled_total=s.reconciled, accounts=accounts, nats_connected=self._nc.is_connected,
+        )

@@ -1,0 +1,29 @@
+"""Counters and per-account rate-limit state the publisher reports in GetPublisherStatus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class AccountRate:
+    platform: str
+    external_id: str
+    throttled_until: datetime | None = None
+    reason: str = ""
+    app_usage_pct: float | None = None
+    business_usage_pct: float | None = None
+
+
+@dataclass
+class PublisherStats:
+    started_at: datetime
+    in_flight: int = 0
+    published: int = 0
+    failed: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    dropped: int = 0
+    reconciled: int = 0
+    accounts: dict[str, AccountRate] = field(default_factory=dict)  # by the platform's account id
