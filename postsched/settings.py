@@ -149,7 +149,10 @@ class JetStreamSettings:
     duplicate_window: float = 120.0
     max_deliveries: int = 3
     ack_wait: float = 60.0
-    backoff: tuple[float, ...] = (60.0, 300.0)
+    # Off by default: with a BackOff list, nats-server 2.15 did not honour nak(delay) on the second
+    # and later deliveries (seen here: the third delivery of a nak'ed message never came), and
+    # the publisher's retries rely on nak(delay).
+    backoff: tuple[float, ...] = ()
     max_ack_pending: int = 20_000
 
     @property
@@ -164,7 +167,7 @@ class JetStreamSettings:
             duplicate_window=positive_number(env, "POSTSCHED_DUPLICATE_WINDOW", 120.0),
             max_deliveries=int(positive_number(env, "POSTSCHED_MAX_DELIVERIES", 3, integer=True)),
             ack_wait=positive_number(env, "POSTSCHED_ACK_WAIT", 60.0),
-            backoff=seconds_list(env, "POSTSCHED_BACKOFF", (60.0, 300.0)),
+            backoff=seconds_list(env, "POSTSCHED_BACKOFF", ()),
         )
         if settings.replicas not in (1, 3, 5):
             raise ConfigError("POSTSCHED_STREAM_REPLICAS must be 1, 3 or 5")

@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres
+from tests.fake_meta import FakeMeta
 from tests.infra import Databases, ServiceProcess, Suite
 
 TENANT_TOKENS = {"acme": "tok-acme", "globex": "tok-globex"}
@@ -118,3 +119,12 @@ def suite(database_url: str, nats_url: str, secret_key: str, tmp_path: Path) -> 
         yield running
     finally:
         running.stop_all()
+
+
+@pytest.fixture
+def fake_meta(tmp_path: Path) -> Iterator[FakeMeta]:
+    server = FakeMeta(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()

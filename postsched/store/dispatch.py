@@ -23,28 +23,31 @@ class LeasedPost:
     generation: int
     scheduled_at: datetime
     trace_context: str | None
+    # When to hand it over: its scheduled time, or later if the platform asked its account to wait.
+    due_at: datetime
 
 
 # Due posts of accounts that are neither paused nor waiting for new credentials, oldest first;
 # SKIP LOCKED lets any number of dispatchers lease side by side without ever sharing a row.
+# A post of an account the platform asked to wait (throttled_until) is due when the wait ends.
 LEASE = """
 WITH due AS (
-    SELECT p.id
+    SELECT p.id, greatest(p.scheduled_at, a.throttled_until) AS due_at
     FROM posts p JOIN accounts a ON a.id = p.account_id
     WHERE p.status = 'SCHEDULED' AND p.scheduled_at <= %(horizon)s
       AND NOT a.paused AND NOT a.needs_credentials
-      AND (a.throttled_until IS NULL OR a.throttled_until <= %(now)s)
+      AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
     ORDER BY p.scheduled_at
     LIMIT %(batch)s
     FOR UPDATE OF p SKIP LOCKED
 ), leased AS (
     UPDATE posts p
     SET status = 'QUEUED', dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
-        lease_expires_at = greatest(p.scheduled_at, %(now)s) + make_interval(secs => %(grace)s),
+        lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
         handed_over_at = NULL, updated_at = %(now)s
     FROM due
     WHERE p.id = due.id
-    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context
+    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at
 ), logged AS (
     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
     SELECT id, tenant_id, account_id, 'queued', 'SCHEDULED', 'QUEUED',
@@ -52,7 +55,7 @@ WITH due AS (
     FROM leased
 )
 SELECT l.id, l.tenant_id, l.account_id, a.platform::text AS platform, l.dispatch_generation AS generation,
-       l.scheduled_at, l.trace_context
+       l.scheduled_at, l.trace_context, l.due_at
 FROM leased l JOIN accounts a ON a.id = l.account_id
 """
 

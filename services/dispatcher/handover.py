@@ -63,7 +63,7 @@ class Handover:
 
     def add(self, posts: list[LeasedPost]) -> None:
         for post in posts:
-            heapq.heappush(self._heap, (post.scheduled_at, next(self._seq), post, 0))
+            heapq.heappush(self._heap, (post.due_at, next(self._seq), post, 0))
         if posts:
             self._wake.set()
 
@@ -146,7 +146,7 @@ class Handover:
         for post, attempts in failed:
             delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS) - 1)]
             retry_at = now + timedelta(seconds=delay)
-            if retry_at >= post.scheduled_at + self._lease_grace:
+            if retry_at >= post.due_at + self._lease_grace:
                 dropped += 1  # the lease is running out: leave the post to the rescuer
                 continue
             heapq.heappush(self._heap, (retry_at, next(self._seq), post, attempts + 1))

@@ -28,7 +28,12 @@ VERSION = re.compile(r"^v\d+\.\d+$")
 
 @dataclass
 class Fault:
-    """What to do to matching calls. kind: error | ghost | drop | latency."""
+    """What to do to matching calls.
+
+    kind: error (answer with an error, do nothing), ghost (do it, then answer with an error),
+    drop (close the connection without doing it), latency (wait, then go on), late (do it, then
+    wait before answering: a client that times out never learns it succeeded).
+    """
 
     kind: str
     account: str = "*"
@@ -130,7 +135,7 @@ class FakeMeta:
         return response
 
     async def _faults(self, request: web.Request, account: str, endpoint: str) -> tuple[web.StreamResponse | None, Fault | None]:
-        """Applies latency, drops and errors; returns (answer instead of the real one, ghost fault)."""
+        """Applies latency, drops and errors; returns (answer instead of the real one, ghost or late fault)."""
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         for fault in self.state.faults:
@@ -144,7 +149,7 @@ class FakeMeta:
                 if request.transport:
                     request.transport.close()
                 raise ConnectionResetError("fake-meta dropped the connection")
-            if fault.kind == "ghost":
+            if fault.kind in ("ghost", "late"):
                 return None, fault
             return self._fault_answer(fault, account), None
         if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and random.random() < self.state.error_rate:
@@ -177,9 +182,16 @@ class FakeMeta:
         post = json.loads(body)
         self.state.posts.append({"id": f"wh_{self.state.next_id()}", "account": name, "kind": "webhook",
                                  "message": post.get("text", ""), "created_time": int(time.time())})
-        if ghost:
-            return self._fault_answer(ghost, name)
-        return web.json_response({"id": self.state.posts[-1]["id"]})
+        return await self._after(ghost, name, web.json_response({"id": self.state.posts[-1]["id"]}))
+
+    async def _after(self, fault: Fault | None, account: str, response: web.Response) -> web.Response:
+        """The answer to a call that was carried out, as a ghost or late fault would give it."""
+        if fault is None or not 200 <= response.status < 300:
+            return response
+        if fault.kind == "late":
+            await asyncio.sleep(fault.latency_ms / 1000)
+            return response
+        return self._fault_answer(fault, account)  # done, but answered with an error
 
     # --- the Graph API ---------------------------------------------------------------------------------
 
@@ -210,10 +222,7 @@ class FakeMeta:
         }.get((request.method, edge))
         if handler is None:
             return graph_error(400, 100, f"Unsupported {request.method} request to /{'/'.join(parts)}")
-        response = handler(node, params)
-        if ghost and 200 <= response.status < 300:
-            return self._fault_answer(ghost, node)  # done, but answered with an error
-        return response
+        return await self._after(ghost, node, handler(node, params))
 
     def _feed(self, page: str, p: dict[str, str]) -> web.Response:
         if not p.get("message") and not p.get("link") and not p.get("attached_media"):

@@ -7,6 +7,7 @@ Where the platform cannot tell, the post fails with reason `outcome_unknown` for
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from services.publisher.retry import RetryPolicy
 from services.publisher.stats import AccountRate, PublisherStats
 
 log = structlog.get_logger("postsched.publisher")
+SECOND_LOOK_DELAY = 3.0
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ class Attempts:
         published: an ordinary retry is safe)."""
         try:
             found = await adapter.find(post, target)
+            if not found:  # a post accepted a moment ago may take a little while to be listed
+                await asyncio.sleep(SECOND_LOOK_DELAY)
+                found = await adapter.find(post, target)
         except OutcomeUnknown as unknown:
             return self._fail(claimed, f"outcome_unknown: {exc.message}; {unknown.message}", reply="term")
         except PlatformError as lookup:

@@ -14,7 +14,7 @@ from nats.aio.client import Client as NATS
 
 from postsched.clock import Clock
 from postsched.errors import PostschedError
-from postsched.store.publishing import PublishingStore
+from postsched.store.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
 from services.publisher.attempt import Attempts
 from services.publisher.recorder import OutcomeRecorder
@@ -46,17 +46,19 @@ class PublishingRescuer:
     async def run_once(self) -> int:
         """Reconciles what it can take over now; returns how many attempts it settled."""
         stuck = await self._store.take_over_stuck(owner=self._owner, now=self._clock.now(), timeout=self._timeout)
-        settled = 0
-        for post in stuck:
-            decision = await self._attempts.reconcile(post)
-            if decision is None or decision.outcome is None:
-                continue
-            if await self._recorder.record(decision.outcome):
-                settled += 1
-                log.warning("reconciled an abandoned attempt", post_id=str(post.id), outcome=decision.outcome.status)
-                if decision.outcome.status == "FAILED":
-                    await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
-        return settled
+        settled = await asyncio.gather(*(self._settle(post) for post in stuck))
+        return sum(settled)
+
+    async def _settle(self, post: ClaimedPost) -> bool:
+        decision = await self._attempts.reconcile(post)
+        if decision is None or decision.outcome is None:
+            return False
+        if not await self._recorder.record(decision.outcome):
+            return False
+        log.warning("reconciled an abandoned attempt", post_id=str(post.id), outcome=decision.outcome.status)
+        if decision.outcome.status == "FAILED":
+            await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
+        return True
 
     async def run(self) -> None:
         while True:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 
@@ -11,7 +10,6 @@ from services.publisher.platforms.outcomes import Checkpoint, OutcomeUnknown, Po
 
 # Reconciliation looks at the page's posts created since shortly before the attempt started.
 LOOKBACK = timedelta(minutes=2)
-SECOND_LOOK_DELAY = 3.0  # a post accepted a moment ago may take a little while to be listed
 
 
 def message_of(post: Post) -> str:
@@ -60,14 +58,11 @@ class FacebookPage:
             raise OutcomeUnknown("a post without text cannot be recognised among the page's posts")
         page, token = target.external_id, target.credentials["access_token"]
         since = int((post.claimed_at - LOOKBACK).timestamp())
-        for attempt in range(2):
-            body = await self._graph.call(
-                "GET", f"{page}/published_posts", token=token, account=page,
-                params={"fields": "id,message,created_time", "since": since, "limit": 100},
-            )
-            for item in body.get("data", []):
-                if item.get("message") == message:
-                    return str(item["id"])
-            if attempt == 0:
-                await asyncio.sleep(SECOND_LOOK_DELAY)
+        body = await self._graph.call(
+            "GET", f"{page}/published_posts", token=token, account=page,
+            params={"fields": "id,message,created_time", "since": since, "limit": 100},
+        )
+        for item in body.get("data", []):
+            if item.get("message") == message:
+                return str(item["id"])
         return None

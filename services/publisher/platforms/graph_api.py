@@ -78,7 +78,8 @@ def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformErro
     if subcode == IG_QUOTA_SUBCODE:
         return RateLimited(text + " (Instagram 24-hour publishing limit)", retry_after=IG_QUOTA_WAIT)
     if code in RATE_LIMIT_CODES or status == 429:
-        wait = max(filter(None, [usage.regain_access_seconds, _retry_after(headers), DEFAULT_RATE_LIMIT_WAIT]))
+        # The platform's own estimate wins; a minute when it gives none.
+        wait = usage.regain_access_seconds or _retry_after(headers) or DEFAULT_RATE_LIMIT_WAIT
         return RateLimited(text, retry_after=wait)
     if code == 190:
         return Permanent(text + " (the account needs new credentials)", needs_credentials=True)

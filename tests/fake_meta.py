@@ -1,0 +1,62 @@
+"""`postsched fake-meta` as a real process, and a client for its control API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from postsched.embedded import free_port, wait_for_port
+from tests.infra import ROOT
+
+
+class FakeMeta:
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.graph_url = f"{self.base}/v21.0"
+        self.log_path = log_dir / f"fake-meta-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "FakeMeta":
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "postsched.cli", "fake-meta", "--port", str(self.port)],
+                stdout=log, stderr=log, cwd=ROOT, env=dict(os.environ),
+            )
+        wait_for_port("127.0.0.1", self.port, self.proc, self.log_path, timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def fault(self, **fault: Any) -> None:
+        self._call("POST", "/_control/faults", fault)
+
+    def settings(self, **settings: Any) -> None:
+        self._call("POST", "/_control/settings", settings)
+
+    def posts(self, account: str | None = None) -> list[dict]:
+        posts = self._call("GET", "/_control/posts")["posts"]
+        return [p for p in posts if account is None or p["account"] == account]
+
+    def calls(self, account: str | None = None, endpoint: str | None = None) -> list[dict]:
+        calls = self._call("GET", "/_control/calls")["calls"]
+        return [c for c in calls if (account is None or c["account"] == account)
+                and (endpoint is None or c["endpoint"] == endpoint)]
+
+    def webhooks(self) -> list[dict]:
+        return self._call("GET", "/_control/webhooks")["deliveries"]
