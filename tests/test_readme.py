@@ -13,11 +13,12 @@ from typing import Iterator
 import pytest
 
 from postsched.suite import DEV_ADMIN_TOKEN, DEV_TENANT_TOKENS
+from tests.fake_meta import FakeMeta
 from tests.infra import ROOT, Suite
 
 pytestmark = pytest.mark.e2e
 README = (ROOT / "README.md").read_text()
-DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052}
+DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "fake-meta": 8089}
 
 
 def readme_blocks() -> list[str]:
@@ -25,10 +26,12 @@ def readme_blocks() -> list[str]:
 
 
 @pytest.fixture
-def dev_suite(suite: Suite) -> Iterator[dict[str, int]]:
-    """The services with `postsched up`'s dev tokens; returns {service: port}."""
-    suite.base_env.update(POSTSCHED_API_TOKENS=DEV_TENANT_TOKENS, POSTSCHED_ADMIN_TOKEN=DEV_ADMIN_TOKEN)
-    yield {name: suite.start(name).port for name in DEFAULT_PORTS}
+def dev_suite(suite: Suite, fake_meta: FakeMeta) -> Iterator[dict[str, int]]:
+    """The services with `postsched up`'s dev tokens, publishing to fake-meta; returns {name: port}."""
+    suite.base_env.update(POSTSCHED_API_TOKENS=DEV_TENANT_TOKENS, POSTSCHED_ADMIN_TOKEN=DEV_ADMIN_TOKEN,
+                          POSTSCHED_META_GRAPH_URL=fake_meta.graph_url)
+    ports = {name: suite.start(name).port for name in DEFAULT_PORTS if name != "fake-meta"}
+    yield {**ports, "fake-meta": fake_meta.port}
 
 
 def run_sh(script: str, ports: dict[str, int]) -> subprocess.CompletedProcess:
@@ -39,7 +42,16 @@ def run_sh(script: str, ports: dict[str, int]) -> subprocess.CompletedProcess:
 
 
 def json_objects(text: str) -> list[dict]:
-    return [json.loads(chunk) for chunk in re.split(r"(?<=\n})\n(?=\{)", text.strip())]
+    """The JSON values printed one after another (grpcurl's pretty ones, or curl's unseparated ones)."""
+    decoder, objects, at = json.JSONDecoder(), [], 0
+    text = text.strip()
+    while at < len(text):
+        value, end = decoder.raw_decode(text, at)
+        objects.append(value)
+        at = end
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return objects
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -51,7 +63,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_scheduling_then_dispatch_examples(dev_suite: dict[str, int]) -> None:
-    scheduling, dispatching = readme_blocks()
+    scheduling, dispatching, _, _ = readme_blocks()
     result = run_sh(scheduling, dev_suite)
     assert result.returncode == 0, result.stderr
     created, listed = json_objects(result.stdout)
@@ -70,3 +82,16 @@ def test_list_example(dev_suite: dict[str, int]) -> None:
     result = run_sh("grpcurl -plaintext localhost:50051 list", dev_suite)
     assert result.returncode == 0, result.stderr
     assert "postsched.v1.SchedulerService" in result.stdout.split()
+
+
+def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
+    _, _, status_block, fake_meta_block = readme_blocks()
+    result = run_sh(status_block, dev_suite)
+    assert result.returncode == 0, result.stderr
+    (status,) = json_objects(result.stdout)
+    assert status["nats_connected"] is True and status["concurrency"] == 200
+    result = run_sh(fake_meta_block, dev_suite)
+    assert result.returncode == 0, result.stderr
+    answers = json_objects(result.stdout)
+    assert answers[0] == {"posts": []} and "calls" in answers[1]
+    assert answers[2] == {"faults": 1} and answers[3] == {"ok": True}

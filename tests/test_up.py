@@ -79,6 +79,16 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         post = json.loads(result.stdout)
         assert post["status"] == "SCHEDULED" and post["text"] == "Hello from postsched"
+        # The suite publishes it, to its own fake-meta.
+        get = example.replace("SchedulerService/CreatePost", "SchedulerService/GetPost")
+        get = re.sub(r"-d '\{.*?\}'", f"-d '{{\"post_id\": \"{post['post_id']}\"}}'", get)
+        deadline = time.monotonic() + 30
+        while True:
+            state = json.loads(subprocess.run(["bash", "-c", get], capture_output=True, text=True, env=env).stdout)
+            if state["status"] == "PUBLISHED" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert state["status"] == "PUBLISHED" and state["platform_post_id"].startswith("1000000001_")
     finally:
         out = _stop(proc, state_dir)
     assert "stopped" in out

@@ -57,6 +57,7 @@ class Consumer:
         self._publish_timeout = publish_timeout
         self._keepalive_every = max(1.0, ack_wait / 3)
         self._tasks: set[asyncio.Task] = set()
+        self._working: dict[asyncio.Task, Msg] = {}
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -64,9 +65,12 @@ class Consumer:
         """Fetches and dispatches messages until stop() is called."""
         sub = await self._nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
         try:
+            # Refill in batches: fetching (and claiming) as soon as one slot frees up would turn
+            # into one fetch and one claim statement per message, which caps throughput.
+            refill_at = max(1, min(FETCH_MAX, self._concurrency // 4))
             while not self._stopping.is_set():
                 free = self._concurrency - len(self._tasks)
-                if free <= 0:
+                if free < refill_at and self._tasks:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                     continue
@@ -122,20 +126,18 @@ class Consumer:
                 continue
             task = asyncio.create_task(self._process(msg, post))
             self._tasks.add(task)
+            self._working[task] = msg
             task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
+        self._working.pop(task, None)
         self._stats.in_flight = len(self._tasks)
         self._slot_freed.set()
 
     async def _process(self, msg: Msg, post: ClaimedPost) -> None:
         self._stats.in_flight = len(self._tasks)
-        keepalive = asyncio.create_task(self._keep_alive(msg))
-        try:
-            decision = await self._attempts.run(post, delivery=msg.metadata.num_delivered)
-        finally:
-            keepalive.cancel()
+        decision = await self._attempts.run(post, delivery=msg.metadata.num_delivered)
         await self._finish(msg, post, decision)
 
     async def _finish(self, msg: Msg, post: ClaimedPost, decision: Decision) -> None:
@@ -162,9 +164,12 @@ class Consumer:
             log.warning("could not answer JetStream; the message will come back and be dropped",
                         post_id=str(post.id), error=str(exc))
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        """Tells JetStream the message is being worked on, so a long attempt is not redelivered."""
+    async def keep_alive(self) -> None:
+        """Tells JetStream that the messages being worked on are in progress, so a long attempt
+        (an Instagram video, a slow platform) is not redelivered while it runs."""
         while True:
             await asyncio.sleep(self._keepalive_every)
-            with contextlib.suppress(nats.errors.Error):
-                await msg.in_progress()
+            for task, msg in list(self._working.items()):
+                if not task.done():
+                    with contextlib.suppress(nats.errors.Error):
+                        await msg.in_progress()

@@ -6,6 +6,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -116,7 +117,10 @@ class GraphClient:
             if method == "GET":
                 request = self._session.get(url, params=fields, headers=headers, timeout=self._timeout)
             else:
-                request = self._session.post(url, data=fields, headers=headers, timeout=self._timeout)
+                # Encoded here: aiohttp's FormData path costs several times more CPU per request.
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                body = urlencode({k: str(v) for k, v in fields.items()}).encode()
+                request = self._session.post(url, data=body, headers=headers, timeout=self._timeout)
             async with request as response:
                 usage = parse_usage(response.headers)
                 self._usage_sink(account, usage)
