@@ -16,6 +16,7 @@ SERVICES = {
     "scheduler": ("services.scheduler.main", "postsched.settings:SchedulerSettings"),
     "dispatcher": ("services.dispatcher.main", "postsched.settings:DispatcherSettings"),
     "publisher": ("services.publisher.main", "postsched.settings:PublisherSettings"),
+    "admin": ("services.admin.main", "postsched.settings:AdminSettings"),
 }
 
 

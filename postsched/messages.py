@@ -54,4 +54,5 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at),
         idempotency_key=record.idempotency_key or "",
+        tenant_id=record.tenant_id,
     )

@@ -260,3 +260,24 @@ class PublisherSettings:
         if settings.http_timeout >= settings.publish_timeout:
             raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")
         return settings
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    database_url: str
+    nats_urls: list[str]
+    listen_addr: str
+    admin_token: str
+    # Published posts older than this are deleted by the hourly clean-up.
+    retention_days: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AdminSettings":
+        env = os.environ if env is None else env
+        return cls(
+            database_url=database_url(env),
+            nats_urls=nats_urls(env),
+            listen_addr=listen_addr(env, "admin"),
+            admin_token=admin_token(env),
+            retention_days=positive_number(env, "POSTSCHED_RETENTION_DAYS", 30.0),
+        )

@@ -18,11 +18,16 @@ from tests.infra import ROOT, Suite
 
 pytestmark = pytest.mark.e2e
 README = (ROOT / "README.md").read_text()
-DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "fake-meta": 8089}
+DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "admin": 50054, "fake-meta": 8089}
 
 
 def readme_blocks() -> list[str]:
     return re.findall(r"<!-- this block is run by tests/test_readme.py -->\n```sh\n(.*?)```", README, re.S)
+
+
+def block(containing: str) -> str:
+    (found,) = [b for b in readme_blocks() if containing in b]
+    return found
 
 
 @pytest.fixture
@@ -34,10 +39,10 @@ def dev_suite(suite: Suite, fake_meta: FakeMeta) -> Iterator[dict[str, int]]:
     yield {**ports, "fake-meta": fake_meta.port}
 
 
-def run_sh(script: str, ports: dict[str, int]) -> subprocess.CompletedProcess:
+def run_sh(script: str, ports: dict[str, int], **env_vars: str) -> subprocess.CompletedProcess:
     for name, default in DEFAULT_PORTS.items():
         script = script.replace(f"localhost:{default}", f"localhost:{ports[name]}")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env_vars}
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -63,7 +68,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_scheduling_then_dispatch_examples(dev_suite: dict[str, int]) -> None:
-    scheduling, dispatching, _, _ = readme_blocks()
+    scheduling, dispatching = block("SchedulerService/CreatePost"), block("DispatchNow")
     result = run_sh(scheduling, dev_suite)
     assert result.returncode == 0, result.stderr
     created, listed = json_objects(result.stdout)
@@ -85,7 +90,7 @@ def test_list_example(dev_suite: dict[str, int]) -> None:
 
 
 def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
-    _, _, status_block, fake_meta_block = readme_blocks()
+    status_block, fake_meta_block = block("GetPublisherStatus"), block("_control/posts")
     result = run_sh(status_block, dev_suite)
     assert result.returncode == 0, result.stderr
     (status,) = json_objects(result.stdout)
@@ -95,3 +100,34 @@ def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
     answers = json_objects(result.stdout)
     assert answers[0] == {"posts": []} and "calls" in answers[1]
     assert answers[2] == {"faults": 1} and answers[3] == {"ok": True}
+
+
+def test_operations_examples(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite) -> None:
+    from postsched.v1 import resources_pb2, scheduler_pb2
+    from tests.client import Tenant
+
+    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", "dev-token")
+    page = client.page_account("424242")
+    fake_meta.fault(kind="error", account="424242", endpoint="feed", times=1, http_status=400, code=100)
+    post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="ops example"))
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "FAILED", params=(post.post_id,))
+    result = run_sh(block("AdminService/GetQueueStats"), dev_suite, POST_ID=post.post_id, ACCOUNT_ID=page.account_id)
+    assert result.returncode == 0, result.stderr
+    (stats, tenant_stats, account_stats, story, failures, failed_posts, retried, retry_all, cleared,
+     paused, resumed) = json_objects(result.stdout)
+    assert stats["failed"] == "1" and tenant_stats["failed"] == "1" and account_stats["failed"] == "1"
+    assert [e["event"] for e in story["entries"]][0] == "failed"
+    assert failures["entries"][0]["post_id"] == post.post_id
+    assert failed_posts["posts"][0]["post_id"] == post.post_id and "100" in failed_posts["posts"][0]["last_error"]
+    assert retried["status"] == "SCHEDULED" and retry_all == {} and cleared == {}
+    assert paused["paused"] is True and "paused" not in resumed
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
+    assert [p["message"] for p in fake_meta.posts("424242")] == ["ops example"]
+    assert client.GetPost(scheduler_pb2.GetPostRequest(post_id=post.post_id)).status == resources_pb2.PUBLISHED
+
+
+def test_watch_example(dev_suite: dict[str, int]) -> None:
+    result = run_sh("timeout 3 " + block("AdminService/WatchQueue").strip(), dev_suite)
+    assert result.returncode == 124, result.stderr  # streams until stopped
+    (first,) = json_objects(result.stdout)
+    assert "at" in first

@@ -102,6 +102,10 @@ posts = Table(
     Index("posts_leased", "lease_expires_at", postgresql_where=text("status = 'QUEUED'")),
     # The publishing rescuer looks for attempts whose publisher went away.
     Index("posts_publishing", "lease_expires_at", postgresql_where=text("status = 'PUBLISHING'")),
+    # Admin: overdue posts in flight, failed posts newest first, published posts to clear.
+    Index("posts_in_flight", "scheduled_at", postgresql_where=text("status IN ('QUEUED', 'PUBLISHING')")),
+    Index("posts_failed", "updated_at", "id", postgresql_where=text("status = 'FAILED'")),
+    Index("posts_published", "published_at", postgresql_where=text("status = 'PUBLISHED'")),
     Index("posts_tenant_schedule", "tenant_id", "scheduled_at", "id"),
     Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
     Index(
@@ -132,4 +136,22 @@ processing_logs = Table(
     Index("processing_logs_post", "post_id", "id"),
     Index("processing_logs_account", "account_id", "id"),
     Index("processing_logs_created", "created_at"),
+)
+
+# Kept by triggers (migration 0004): posts per (account, status), and outcomes per (minute, account).
+post_counts = Table(
+    "post_counts",
+    metadata,
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("status", post_status, primary_key=True),
+    Column("n", BigInteger, nullable=False, server_default="0"),
+)
+
+post_outcomes = Table(
+    "post_outcomes",
+    metadata,
+    Column("minute", Timestamp, primary_key=True),
+    Column("account_id", UUID(as_uuid=True), primary_key=True),
+    Column("published", BigInteger, nullable=False, server_default="0"),
+    Column("failed", BigInteger, nullable=False, server_default="0"),
 )

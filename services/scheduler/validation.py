@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from postsched.errors import FieldViolation, InvalidArgument
+from postsched.identifiers import id_violation, parse_id
 from postsched.messages import PLATFORM_FROM_API
 from postsched.store.records import NewAccount, NewPost
 from postsched.v1 import scheduler_pb2
@@ -48,24 +49,6 @@ def url_problem(value: str) -> str | None:
         return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http:// or https:// URL"
-    return None
-
-
-def parse_id(value: str, field: str) -> uuid.UUID:
-    """A resource id (UUID) from a request field, or INVALID_ARGUMENT."""
-    violation = id_violation(value, field)
-    if violation:
-        raise InvalidArgument([violation])
-    return uuid.UUID(value)
-
-
-def id_violation(value: str, field: str) -> FieldViolation | None:
-    if not value:
-        return FieldViolation(field, "is required")
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return FieldViolation(field, f"{value[:64]!r} is not a valid id")
     return None
 
 

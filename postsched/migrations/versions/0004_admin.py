@@ -1,0 +1,102 @@
+"""Admin: counters kept by triggers, so queue stats stay cheap at millions of posts.
+
+post_counts holds the number of posts per (account, status); post_outcomes the number published
+and failed per (minute, account). Statement-level triggers with transition tables keep both up to
+date in the same transaction as the change, one upsert per (account, status) per statement. Rows
+are upserted in key order so concurrent statements take their row locks in the same order.
+Also: partial indexes for overdue in-flight posts, failed posts and old published posts.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+COUNT_FUNCTION = """
+CREATE FUNCTION postsched_count_posts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO post_counts (account_id, status, n)
+        SELECT account_id, status, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (account_id, status) DO UPDATE SET n = post_counts.n + EXCLUDED.n;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO post_counts (account_id, status, n)
+        SELECT account_id, status, -count(*) FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (account_id, status) DO UPDATE SET n = post_counts.n + EXCLUDED.n;
+    ELSE
+        INSERT INTO post_counts (account_id, status, n)
+        SELECT account_id, status, sum(d) FROM (
+            SELECT o.account_id, o.status, -1 AS d FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status <> o.status
+            UNION ALL
+            SELECT n.account_id, n.status, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status <> o.status
+        ) changes
+        GROUP BY 1, 2 HAVING sum(d) <> 0 ORDER BY 1, 2
+        ON CONFLICT (account_id, status) DO UPDATE SET n = post_counts.n + EXCLUDED.n;
+        INSERT INTO post_outcomes (minute, account_id, published, failed)
+        SELECT date_trunc('minute', now()), n.account_id,
+               count(*) FILTER (WHERE n.status = 'PUBLISHED'), count(*) FILTER (WHERE n.status = 'FAILED')
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE n.status <> o.status AND n.status IN ('PUBLISHED', 'FAILED')
+        GROUP BY 2 ORDER BY 2
+        ON CONFLICT (minute, account_id) DO UPDATE
+        SET published = post_outcomes.published + EXCLUDED.published, failed = post_outcomes.failed + EXCLUDED.failed;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "post_counts",
+        sa.Column("account_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("status", postgresql.ENUM(name="post_status", create_type=False), primary_key=True),
+        sa.Column("n", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    op.create_table(
+        "post_outcomes",
+        sa.Column("minute", postgresql.TIMESTAMP(timezone=True), primary_key=True),
+        sa.Column("account_id", postgresql.UUID(as_uuid=True), primary_key=True),
+        sa.Column("published", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("failed", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    op.execute(COUNT_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER posts_count_insert AFTER INSERT ON posts REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION postsched_count_posts()"
+    )
+    op.execute(
+        "CREATE TRIGGER posts_count_update AFTER UPDATE ON posts REFERENCING OLD TABLE AS old_rows "
+        "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION postsched_count_posts()"
+    )
+    op.execute(
+        "CREATE TRIGGER posts_count_delete AFTER DELETE ON posts REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION postsched_count_posts()"
+    )
+    op.execute("INSERT INTO post_counts (account_id, status, n) SELECT account_id, status, count(*) FROM posts GROUP BY 1, 2")
+    op.create_index("posts_in_flight", "posts", ["scheduled_at"],
+                    postgresql_where=sa.text("status IN ('QUEUED', 'PUBLISHING')"))
+    op.create_index("posts_failed", "posts", ["updated_at", "id"], postgresql_where=sa.text("status = 'FAILED'"))
+    op.create_index("posts_published", "posts", ["published_at"], postgresql_where=sa.text("status = 'PUBLISHED'"))
+
+
+def downgrade() -> None:
+    op.drop_index("posts_published", "posts")
+    op.drop_index("posts_failed", "posts")
+    op.drop_index("posts_in_flight", "posts")
+    for event in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER posts_count_{event} ON posts")
+    op.execute("DROP FUNCTION postsched_count_posts()")
+    op.drop_table("post_outcomes")
+    op.drop_table("post_counts")

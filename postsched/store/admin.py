@@ -1,0 +1,257 @@
+"""The admin service's SQL: stats from trigger-kept counters, logs, failed posts, retries, clean-up, pausing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from postsched.errors import FailedPrecondition, NotFound
+from postsched.store import processing_log
+from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
+from postsched.store.database import Database
+from postsched.store.posts import COLUMNS as POST_COLUMNS
+from postsched.store.processing_log import LogEntry
+from postsched.store.records import AccountRecord, PageCursor, PostRecord
+
+CLEAR_BATCH = 1000
+# Entries kept when a published post is cleared: its history of trouble, for later questions.
+KEPT_LOG_EVENTS = ("attempt_failed", "failed", "rate_limited", "lease_expired", "published_reconciled",
+                   "reconciled_not_published", "retried")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which posts a stat or action covers: all, one tenant's, or one account's."""
+
+    tenant_id: str | None = None
+    account_id: uuid.UUID | None = None
+
+    def where(self, tenant_column: str = "tenant_id", account_column: str = "account_id") -> tuple[str, dict[str, Any]]:
+        """An ' AND …' SQL fragment (empty for all) and its parameters."""
+        clauses, params = [], {}
+        if self.tenant_id:
+            clauses.append(f"{tenant_column} = %(tenant)s")
+            params["tenant"] = self.tenant_id
+        if self.account_id:
+            clauses.append(f"{account_column} = %(account)s")
+            params["account"] = self.account_id
+        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+
+@dataclass(frozen=True)
+class PostStats:
+    by_status: dict[str, int]
+    oldest_overdue: datetime | None
+    published_last_minute: int
+    failed_last_minute: int
+    published_last_hour: int
+    failed_last_hour: int
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    id: int
+    post_id: uuid.UUID | None
+    tenant_id: str | None
+    account_id: uuid.UUID | None
+    event: str
+    from_status: str | None
+    to_status: str | None
+    attempt: int | None
+    message: str
+    trace_id: str | None
+    created_at: datetime
+
+
+class AdminStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def stats(self, scope: Scope, now: datetime) -> PostStats:
+        account_filter, params = scope.where("a.tenant_id", "a.id")
+        post_filter, _ = scope.where()
+        params["now"] = now
+        params["window_start"] = now.replace(second=0, microsecond=0) - timedelta(minutes=60)
+        async with self._db.connection() as conn:
+            counts = await conn.execute(
+                "SELECT c.status::text AS status, sum(c.n)::bigint AS n FROM post_counts c "
+                f"JOIN accounts a ON a.id = c.account_id WHERE true {account_filter} GROUP BY 1",
+                params,
+            )
+            by_status = {row["status"]: row["n"] for row in await counts.fetchall()}
+            overdue = await conn.execute(
+                f"""SELECT least(
+                        (SELECT min(scheduled_at) FROM posts WHERE status = 'SCHEDULED' AND scheduled_at < %(now)s {post_filter}),
+                        (SELECT min(scheduled_at) FROM posts WHERE status IN ('QUEUED', 'PUBLISHING')
+                           AND scheduled_at < %(now)s {post_filter})) AS oldest""",
+                params,
+            )
+            oldest = (await overdue.fetchone())["oldest"]  # type: ignore[index]
+            outcomes = await conn.execute(
+                "SELECT o.minute, sum(o.published)::bigint AS published, sum(o.failed)::bigint AS failed "
+                f"FROM post_outcomes o JOIN accounts a ON a.id = o.account_id "
+                f"WHERE o.minute >= %(window_start)s {account_filter} GROUP BY 1",
+                params,
+            )
+            minutes = {row["minute"]: (row["published"], row["failed"]) for row in await outcomes.fetchall()}
+        return PostStats(by_status, oldest, *_sliding(minutes, now, 1), *_sliding(minutes, now, 60))
+
+    async def list_logs(
+        self, *, post_id: uuid.UUID | None, account_id: uuid.UUID | None, event: str | None,
+        since: datetime | None, until: datetime | None, limit: int, before_id: int | None,
+    ) -> list[LogRecord]:
+        """Newest first, keyset-paged on id."""
+        where, params = ["true"], {"limit": limit}
+        for column, value in (("post_id", post_id), ("account_id", account_id), ("event", event)):
+            if value:
+                where.append(f"{column} = %({column})s")
+                params[column] = value
+        if since:
+            where.append("created_at >= %(since)s")
+            params["since"] = since
+        if until:
+            where.append("created_at < %(until)s")
+            params["until"] = until
+        if before_id:
+            where.append("id < %(before)s")
+            params["before"] = before_id
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, post_id, tenant_id, account_id, event, from_status::text AS from_status, "
+                "to_status::text AS to_status, attempt, message, trace_id, created_at "
+                f"FROM processing_logs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %(limit)s",
+                params,
+            )
+            return [LogRecord(**row) for row in await cur.fetchall()]
+
+    async def failed_posts(self, scope: Scope, *, limit: int, after: PageCursor | None) -> list[PostRecord]:
+        """Newest failure first, keyset-paged on (updated_at, id)."""
+        scope_filter, params = scope.where()
+        params["limit"] = limit
+        keyset = ""
+        if after is not None:
+            keyset = " AND (updated_at, id) < (%(at)s, %(id)s)"
+            params.update(at=after.at, id=after.id)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {POST_COLUMNS} FROM posts WHERE status = 'FAILED' {scope_filter}{keyset} "
+                "ORDER BY updated_at DESC, id DESC LIMIT %(limit)s",
+                params,
+            )
+            return [PostRecord.from_row(row) for row in await cur.fetchall()]
+
+    async def retry_failed(self, scope: Scope, now: datetime) -> int:
+        """FAILED -> SCHEDULED due now with a fresh delivery budget, in batches; returns how many."""
+        scope_filter, params = scope.where()
+        params["now"] = now
+        total = 0
+        while True:
+            async with self._db.connection() as conn:
+                cur = await conn.execute(
+                    f"""
+                    WITH picked AS (
+                        SELECT id FROM posts WHERE status = 'FAILED' {scope_filter}
+                        LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
+                    ), retried AS (
+                        UPDATE posts p SET status = 'SCHEDULED', scheduled_at = %(now)s, attempts = 0, last_error = NULL,
+                            lease_owner = NULL, lease_expires_at = NULL, platform_state = NULL, updated_at = %(now)s
+                        FROM picked WHERE p.id = picked.id
+                        RETURNING p.id, p.tenant_id, p.account_id
+                    )
+                    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+                    SELECT id, tenant_id, account_id, 'retried', 'FAILED', 'SCHEDULED', 'retried by an operator', %(now)s
+                    FROM retried RETURNING post_id
+                    """,
+                    params,
+                )
+                count = len(await cur.fetchall())
+            total += count
+            if count < CLEAR_BATCH:
+                return total
+
+    async def retry_post(self, post_id: uuid.UUID, now: datetime) -> PostRecord:
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE id = %s FOR UPDATE", (post_id,))
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"post {post_id} not found")
+            current = PostRecord.from_row(row)
+            if current.status != "FAILED":
+                raise FailedPrecondition(f"post {post_id} is {current.status}; only FAILED posts can be retried")
+            cur = await conn.execute(
+                f"""UPDATE posts SET status = 'SCHEDULED', scheduled_at = %s, attempts = 0, last_error = NULL,
+                        lease_owner = NULL, lease_expires_at = NULL, platform_state = NULL, updated_at = %s
+                    WHERE id = %s RETURNING {POST_COLUMNS}""",
+                (now, now, post_id),
+            )
+            updated = await cur.fetchone()
+            await processing_log.append(conn, [LogEntry(
+                post_id, current.tenant_id, current.account_id, "retried", "FAILED", "SCHEDULED",
+                message=f"retried by an operator; last error: {current.last_error or ''}",
+            )])
+        return PostRecord.from_row(updated)  # type: ignore[arg-type]
+
+    async def clear_published(self, cutoff: datetime) -> int:
+        """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no
+        lock is held for long, with their audit entries except those of trouble (KEPT_LOG_EVENTS)."""
+        total = 0
+        while True:
+            async with self._db.transaction() as conn:
+                cur = await conn.execute(
+                    f"""
+                    WITH doomed AS (
+                        SELECT id FROM posts WHERE status = 'PUBLISHED' AND published_at < %(cutoff)s
+                        ORDER BY published_at LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
+                    ), logs AS (
+                        DELETE FROM processing_logs l USING doomed
+                        WHERE l.post_id = doomed.id AND l.event <> ALL(%(kept)s)
+                    )
+                    DELETE FROM posts p USING doomed WHERE p.id = doomed.id RETURNING p.id
+                    """,
+                    {"cutoff": cutoff, "kept": list(KEPT_LOG_EVENTS)},
+                )
+                count = len(await cur.fetchall())
+            total += count
+            if count < CLEAR_BATCH:
+                break
+        async with self._db.connection() as conn:  # outcome counters older than the stats window
+            await conn.execute("DELETE FROM post_outcomes WHERE minute < now() - interval '2 hours'")
+        return total
+
+    async def set_paused(self, account_id: uuid.UUID, paused: bool, now: datetime) -> AccountRecord:
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+                (paused, now, account_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"account {account_id} not found")
+            await processing_log.append(conn, [LogEntry(
+                None, row["tenant_id"], account_id, "account_paused" if paused else "account_resumed",
+                message="by an operator",
+            )])
+            if not paused:  # its due posts can go now: tell the dispatchers (see migration 0002)
+                await conn.execute("SELECT pg_notify('postsched_due', extract(epoch FROM %s::timestamptz)::text)", (now,))
+        return AccountRecord.from_row(row)
+
+
+def _sliding(minutes: dict[datetime, tuple[int, int]], now: datetime, span: int) -> tuple[int, int]:
+    """(published, failed) in the last `span` minutes: whole minute buckets inside the window, and
+    the oldest bucket weighted by the part of it still inside (a sliding-window estimate)."""
+    current = now.replace(second=0, microsecond=0)
+    inside = (now - current).total_seconds() / 60
+    published = failed = 0.0
+    for minute, (p, f) in minutes.items():
+        age = (current - minute).total_seconds() / 60  # 0 for the current bucket
+        if age < span:
+            weight = 1.0
+        elif age == span:
+            weight = 1.0 - inside
+        else:
+            continue
+        published += p * weight
+        failed += f * weight
+    return round(published), round(failed)

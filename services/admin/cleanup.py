@@ -1,0 +1,36 @@
+"""The hourly clean-up: published posts older than POSTSCHED_RETENTION_DAYS are deleted."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+
+from postsched.clock import Clock
+from postsched.errors import PostschedError
+from postsched.store.admin import AdminStore
+
+log = structlog.get_logger("postsched.admin")
+PERIOD_SECONDS = 3600.0
+
+
+class RetentionCleaner:
+    def __init__(self, store: AdminStore, clock: Clock, *, retention_days: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._retention = timedelta(days=retention_days)
+
+    async def run_once(self) -> int:
+        deleted = await self._store.clear_published(self._clock.now() - self._retention)
+        if deleted:
+            log.info("cleared published posts past retention", deleted=deleted)
+        return deleted
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except PostschedError as exc:
+                log.warning("retention clean-up failed; next hour will retry", error=str(exc))
+            await asyncio.sleep(PERIOD_SECONDS)

@@ -1,0 +1,47 @@
+"""`postsched serve admin`: the admin service as its own process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from postsched import broker
+from postsched.auth import OperatorToken
+from postsched.clock import Clock
+from postsched.grpc_server import start_server, wait_for_shutdown_signal
+from postsched.settings import AdminSettings
+from postsched.store.admin import AdminStore
+from postsched.store.database import Database
+from postsched.v1 import admin_pb2, admin_pb2_grpc
+from services.admin.cleanup import RetentionCleaner
+from services.admin.servicer import AdminServicer
+
+log = structlog.get_logger("postsched.admin")
+
+SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+async def serve(settings: AdminSettings) -> None:
+    clock = Clock()
+    db = await Database(settings.database_url).open()
+    nc = await broker.connect(settings.nats_urls, name="postsched-admin")
+    store = AdminStore(db)
+    servicer = AdminServicer(store, nc, clock, retention_days=settings.retention_days)
+    server = await start_server(
+        settings.listen_addr,
+        registrars=[lambda s: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, s)],
+        service_names=[SERVICE_NAME],
+        authenticator=OperatorToken(settings.admin_token),
+    )
+    cleaning = asyncio.create_task(RetentionCleaner(store, clock, retention_days=settings.retention_days).run())
+    log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
+    await wait_for_shutdown_signal()
+    log.info("admin stopping")
+    cleaning.cancel()
+    await asyncio.gather(cleaning, return_exceptions=True)
+    await server.stop(SHUTDOWN_GRACE_SECONDS)
+    await nc.drain()
+    await db.close()
+    log.info("admin stopped")

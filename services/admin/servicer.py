@@ -1,0 +1,160 @@
+"""AdminService handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta, timezone
+from typing import AsyncIterator
+
+import grpc
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+
+from postsched.broker import CONSUMER, STREAM
+from postsched.clock import Clock
+from postsched.errors import FieldViolation, InvalidArgument
+from postsched.identifiers import parse_id
+from postsched.messages import account_message, post_message, timestamp
+from postsched.paging import decode_token, encode_token, page_size
+from postsched.store.admin import AdminStore, LogRecord, Scope
+from postsched.store.records import PageCursor
+from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
+
+Context = grpc.aio.ServicerContext
+WATCH_PERIOD = 1.0
+
+
+def _scope(tenant_id: str, account_id: str) -> Scope:
+    return Scope(tenant_id=tenant_id or None, account_id=parse_id(account_id, "account_id") if account_id else None)
+
+
+def _status(name: str | None) -> int:
+    return resources_pb2.PostStatus.Value(name) if name else 0
+
+
+def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
+    return admin_pb2.ProcessingLogEntry(
+        id=entry.id, post_id=str(entry.post_id or ""), tenant_id=entry.tenant_id or "",
+        account_id=str(entry.account_id or ""), event=entry.event, from_status=_status(entry.from_status),
+        to_status=_status(entry.to_status), attempt=entry.attempt or 0, message=entry.message,
+        trace_id=entry.trace_id or "", created_at=timestamp(entry.created_at),
+    )
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, store: AdminStore, nc: NATS, clock: Clock, *, retention_days: float) -> None:
+        self._store = store
+        self._nc = nc
+        self._clock = clock
+        self._retention = timedelta(days=retention_days)
+
+    async def _stats(self, scope: Scope) -> admin_pb2.QueueStats:
+        now = self._clock.now()
+        stats = await self._store.stats(scope, now)
+        counts = stats.by_status
+        oldest = (now - stats.oldest_overdue).total_seconds() if stats.oldest_overdue else 0.0
+        return admin_pb2.QueueStats(
+            scheduled=counts.get("SCHEDULED", 0), queued=counts.get("QUEUED", 0),
+            publishing=counts.get("PUBLISHING", 0), published=counts.get("PUBLISHED", 0),
+            failed=counts.get("FAILED", 0), cancelled=counts.get("CANCELLED", 0),
+            consumer=await self._consumer(), oldest_overdue_seconds=round(oldest, 3),
+            published_last_minute=stats.published_last_minute, failed_last_minute=stats.failed_last_minute,
+            published_last_hour=stats.published_last_hour, failed_last_hour=stats.failed_last_hour,
+            at=timestamp(now),
+        )
+
+    async def _consumer(self) -> admin_pb2.ConsumerStats:
+        try:
+            info = await self._nc.jetstream().consumer_info(STREAM, CONSUMER, timeout=2)
+        except (nats.js.errors.NotFoundError, nats.errors.Error, asyncio.TimeoutError):
+            return admin_pb2.ConsumerStats()  # no consumer yet, or NATS unreachable: report zeros
+        return admin_pb2.ConsumerStats(
+            pending=info.num_pending or 0, ack_pending=info.num_ack_pending or 0,
+            redelivered=info.num_redelivered or 0, waiting=info.num_waiting or 0,
+        )
+
+    async def GetQueueStats(self, request: admin_pb2.GetQueueStatsRequest, context: Context) -> admin_pb2.QueueStats:
+        return await self._stats(_scope(request.tenant_id, request.account_id))
+
+    async def WatchQueue(self, request: admin_pb2.WatchQueueRequest, context: Context) -> AsyncIterator[admin_pb2.QueueStats]:
+        scope = _scope(request.tenant_id, request.account_id)
+        last: admin_pb2.QueueStats | None = None
+        while True:
+            stats = await self._stats(scope)
+            comparable = admin_pb2.QueueStats()
+            comparable.CopyFrom(stats)
+            comparable.ClearField("at")
+            # Neither the age of the oldest overdue post (it grows by itself) nor the publishers'
+            # waiting pull requests (they come and go every second) count as a change.
+            comparable.oldest_overdue_seconds = round(comparable.oldest_overdue_seconds)
+            comparable.consumer.waiting = 0
+            if comparable != last:
+                last = comparable
+                yield stats
+            await asyncio.sleep(WATCH_PERIOD)
+
+    async def ListProcessingLogs(
+        self, request: admin_pb2.ListProcessingLogsRequest, context: Context
+    ) -> admin_pb2.ListProcessingLogsResponse:
+        limit = page_size(request.page_size)
+        before = None
+        if request.page_token:
+            try:
+                before = int(request.page_token)
+            except ValueError:
+                raise InvalidArgument([FieldViolation("page_token", "not a token this API returned")]) from None
+        entries = await self._store.list_logs(
+            post_id=parse_id(request.post_id, "post_id") if request.post_id else None,
+            account_id=parse_id(request.account_id, "account_id") if request.account_id else None,
+            event=request.event or None,
+            since=request.since.ToDatetime(tzinfo=timezone.utc) if request.HasField("since") else None,
+            until=request.until.ToDatetime(tzinfo=timezone.utc) if request.HasField("until") else None,
+            limit=limit + 1, before_id=before,
+        )
+        token = ""
+        if len(entries) > limit:
+            entries = entries[:limit]
+            token = str(entries[-1].id)
+        return admin_pb2.ListProcessingLogsResponse(entries=[_log_message(e) for e in entries], next_page_token=token)
+
+    async def ListFailedPosts(
+        self, request: admin_pb2.ListFailedPostsRequest, context: Context
+    ) -> admin_pb2.ListFailedPostsResponse:
+        limit = page_size(request.page_size)
+        posts = await self._store.failed_posts(
+            _scope(request.tenant_id, request.account_id), limit=limit + 1, after=decode_token(request.page_token)
+        )
+        token = ""
+        if len(posts) > limit:
+            posts = posts[:limit]
+            token = encode_token(PageCursor(at=posts[-1].updated_at, id=posts[-1].id))
+        return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
+
+    async def RetryFailed(self, request: admin_pb2.RetryFailedRequest, context: Context) -> admin_pb2.RetryFailedResponse:
+        retried = await self._store.retry_failed(_scope(request.tenant_id, request.account_id), self._clock.now())
+        return admin_pb2.RetryFailedResponse(retried=retried)
+
+    async def RetryPost(self, request: admin_pb2.RetryPostRequest, context: Context) -> resources_pb2.Post:
+        return post_message(await self._store.retry_post(parse_id(request.post_id, "post_id"), self._clock.now()))
+
+    async def ClearCompleted(
+        self, request: admin_pb2.ClearCompletedRequest, context: Context
+    ) -> admin_pb2.ClearCompletedResponse:
+        now = self._clock.now()
+        if request.HasField("older_than"):
+            try:
+                cutoff = request.older_than.ToDatetime(tzinfo=timezone.utc)
+            except (ValueError, OverflowError):
+                raise InvalidArgument([FieldViolation("older_than", "is not a valid timestamp")]) from None
+            if cutoff > now:
+                raise InvalidArgument([FieldViolation("older_than", "must not be in the future")])
+        else:
+            cutoff = now - self._retention
+        return admin_pb2.ClearCompletedResponse(deleted=await self._store.clear_published(cutoff))
+
+    async def PauseAccount(self, request: admin_pb2.PauseAccountRequest, context: Context) -> resources_pb2.Account:
+        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), True, self._clock.now()))
+
+    async def ResumeAccount(self, request: admin_pb2.ResumeAccountRequest, context: Context) -> resources_pb2.Account:
+        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), False, self._clock.now()))
