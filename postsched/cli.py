@@ -28,11 +28,17 @@ def _settings_class(path: str) -> type:
 def serve(service: str) -> int:
     from postsched import logging_setup
 
+    from postsched import telemetry
+
     module_name, settings_path = SERVICES[service]
     logging_setup.configure(service)
     settings = _settings_class(settings_path).from_env()
+    telemetry.setup(service)
     module = importlib.import_module(module_name)
-    asyncio.run(module.serve(settings))
+    try:
+        asyncio.run(module.serve(settings))
+    finally:
+        telemetry.shutdown()
     return 0
 
 

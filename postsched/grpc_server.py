@@ -15,7 +15,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from postsched import errors
+from postsched import errors, telemetry
 from postsched.auth import Authenticator, bearer_token, set_principal
 
 log = structlog.get_logger("postsched.grpc")
@@ -166,7 +166,8 @@ async def start_server(
 ) -> RunningServer:
     """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection."""
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(authenticator)],
+        # OpenTelemetry's server span wraps ours, so it sees the status our error mapping sets.
+        interceptors=[*telemetry.grpc_server_interceptors(), ServiceInterceptor(authenticator)],
         options=[
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
             # Without this a second process could bind the same port and silently share it.

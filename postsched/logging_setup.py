@@ -7,8 +7,18 @@ import os
 import sys
 
 import structlog
+from opentelemetry import trace
 
 from postsched.errors import ConfigError
+
+def add_trace_ids(logger: object, method: str, event: dict) -> dict:
+    """trace_id and span_id of the active span, in every line written inside one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -22,6 +32,7 @@ def configure(service: str, level: str | None = None) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

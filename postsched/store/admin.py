@@ -171,9 +171,12 @@ class AdminStore:
             if count < CLEAR_BATCH:
                 return total
 
-    async def retry_post(self, post_id: uuid.UUID, now: datetime) -> PostRecord:
+    async def retry_post(self, post_id: uuid.UUID, now: datetime) -> tuple[PostRecord, str | None]:
+        """Returns the retried post and its trace context (the CreatePost call's)."""
         async with self._db.transaction() as conn:
-            cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE id = %s FOR UPDATE", (post_id,))
+            cur = await conn.execute(
+                f"SELECT {POST_COLUMNS}, trace_context FROM posts WHERE id = %s FOR UPDATE", (post_id,)
+            )
             row = await cur.fetchone()
             if row is None:
                 raise NotFound(f"post {post_id} not found")
@@ -191,7 +194,7 @@ class AdminStore:
                 post_id, current.tenant_id, current.account_id, "retried", "FAILED", "SCHEDULED",
                 message=f"retried by an operator; last error: {current.last_error or ''}",
             )])
-        return PostRecord.from_row(updated)  # type: ignore[arg-type]
+        return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
     async def clear_published(self, cutoff: datetime) -> int:
         """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no

@@ -11,6 +11,9 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
 
+from opentelemetry import trace
+
+from postsched import instruments, telemetry
 from postsched.broker import CONSUMER, STREAM
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument
@@ -23,6 +26,7 @@ from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
 
 Context = grpc.aio.ServicerContext
 WATCH_PERIOD = 1.0
+TRACER = telemetry.tracer("postsched.admin")
 
 
 def _scope(tenant_id: str, account_id: str) -> Scope:
@@ -53,6 +57,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         now = self._clock.now()
         stats = await self._store.stats(scope, now)
         counts = stats.by_status
+        if scope == Scope():
+            for status, n in counts.items():
+                instruments.queue_depth.set(n, {"status": status})
         oldest = (now - stats.oldest_overdue).total_seconds() if stats.oldest_overdue else 0.0
         return admin_pb2.QueueStats(
             scheduled=counts.get("SCHEDULED", 0), queued=counts.get("QUEUED", 0),
@@ -136,7 +143,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.RetryFailedResponse(retried=retried)
 
     async def RetryPost(self, request: admin_pb2.RetryPostRequest, context: Context) -> resources_pb2.Post:
-        return post_message(await self._store.retry_post(parse_id(request.post_id, "post_id"), self._clock.now()))
+        post_id = parse_id(request.post_id, "post_id")
+        call = trace.get_current_span().get_span_context()
+        record, trace_context = await self._store.retry_post(post_id, self._clock.now())
+        # Recorded in the post's own trace, linked to this call, so the retry is part of its story.
+        with telemetry.post_span(TRACER, "admin.retry_post", trace_context, **{"postsched.post_id": str(post_id)}) as span:
+            if call.is_valid:
+                span.add_link(call)
+        return post_message(record)
 
     async def ClearCompleted(
         self, request: admin_pb2.ClearCompletedRequest, context: Context

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import structlog
 
+from postsched import telemetry
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.dispatch import DispatchStore
@@ -22,6 +23,7 @@ from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
 
 log = structlog.get_logger("postsched.dispatcher")
+TRACER = telemetry.tracer("postsched.dispatcher")
 
 # Lease a little past the next tick, so a tick that starts late leaves no gap.
 HORIZON_MARGIN = timedelta(seconds=5)
@@ -73,16 +75,18 @@ class Dispatcher:
     async def _lease_until(self, horizon: datetime) -> int:
         total = 0
         async with self._lease_lock:
-            while True:
-                posts = await self._store.lease(
-                    owner=self.instance_id, now=self._clock.now(), horizon=horizon,
-                    batch=self._batch, grace=self._lease_grace,
-                )
-                self._handover.add(posts)
-                total += len(posts)
-                if len(posts) < self._batch:
-                    break
-            self.horizon = max(self.horizon, horizon)
+            with TRACER.start_as_current_span("dispatcher.lease") as span:
+                while True:
+                    posts = await self._store.lease(
+                        owner=self.instance_id, now=self._clock.now(), horizon=horizon,
+                        batch=self._batch, grace=self._lease_grace,
+                    )
+                    self._handover.add(posts)
+                    total += len(posts)
+                    if len(posts) < self._batch:
+                        break
+                self.horizon = max(self.horizon, horizon)
+                span.set_attribute("postsched.leased", total)
         self._stats.leased_total += total
         if total:
             log.info("leased", posts=total, horizon=horizon.isoformat())
@@ -115,6 +119,8 @@ class Dispatcher:
                 await self.tick()
             except PostschedError as exc:
                 log.warning("tick failed; next tick will retry", error=str(exc))
+            except Exception:
+                log.exception("tick crashed; next tick will retry")
             delay = (self._stats.next_tick_at - self._clock.now()).total_seconds()
             await asyncio.sleep(max(0.0, delay))
 
@@ -125,8 +131,11 @@ class Dispatcher:
             self._catch_up.clear()
             try:
                 await self._lease_until(self.horizon)
-            except PostschedError as exc:
-                log.warning("catch-up lease failed", error=str(exc))
+            except Exception as exc:  # a duty must outlive any one failure
+                if isinstance(exc, PostschedError):
+                    log.warning("catch-up lease failed", error=str(exc))
+                else:
+                    log.exception("catch-up lease crashed")
                 await asyncio.sleep(1.0)
                 self._catch_up.set()
 
@@ -139,6 +148,8 @@ class Dispatcher:
                 await self.rescue_once()
             except PostschedError as exc:
                 log.warning("rescue failed", error=str(exc))
+            except Exception:
+                log.exception("rescue crashed")
 
 
 async def listen_for_due(database_url: str, dispatcher: Dispatcher) -> None:

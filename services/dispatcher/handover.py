@@ -20,6 +20,7 @@ import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 
+from postsched import instruments, telemetry
 from postsched.broker import PublishMessage, message_id, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
@@ -27,6 +28,7 @@ from postsched.store.dispatch import DispatchStore, LeasedPost
 from services.dispatcher.stats import DispatcherStats
 
 log = structlog.get_logger("postsched.dispatcher")
+TRACER = telemetry.tracer("postsched.dispatcher")
 
 ACK_TIMEOUT = 5.0  # seconds to wait for JetStream to acknowledge a batch
 MAX_BATCH = 5_000  # posts published per round; keep under the JetStream context's max pending
@@ -99,19 +101,27 @@ class Handover:
 
     async def _publish(self, due: list[tuple[LeasedPost, int]]) -> int:
         futures: list[asyncio.Future | None] = []
+        now = self._clock.now()
         for post, _ in due:
-            headers = {"Nats-Msg-Id": message_id(post.id, post.generation)}
-            if post.trace_context:
-                headers["traceparent"] = post.trace_context
-            try:
-                future = await self._js.publish_async(
-                    publish_subject(post.platform), PublishMessage(post.id, post.generation).encode(),
-                    headers=headers,
-                )
-            except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
-                log.warning("publish to JetStream failed", error=str(exc) or type(exc).__name__)
-                future = None
+            lateness = (now - post.due_at).total_seconds()
+            # A span in the post's own trace (started by CreatePost); its context travels in the message.
+            with telemetry.post_span(TRACER, "dispatcher.hand_over", post.trace_context, **{
+                "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
+                "postsched.generation": post.generation, "postsched.lateness_seconds": lateness,
+            }):
+                headers = telemetry.inject({"Nats-Msg-Id": message_id(post.id, post.generation)})
+                if "traceparent" not in headers and post.trace_context:
+                    headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
+                try:
+                    future = await self._js.publish_async(
+                        publish_subject(post.platform), PublishMessage(post.id, post.generation).encode(),
+                        headers=headers,
+                    )
+                except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
+                    log.warning("publish to JetStream failed", post_id=str(post.id), error=str(exc) or type(exc).__name__)
+                    future = None
             futures.append(future)
+            instruments.handover_lateness.record(max(0.0, lateness))
         pending = [f for f in futures if f is not None]
         if pending:
             await asyncio.wait(pending, timeout=ACK_TIMEOUT)

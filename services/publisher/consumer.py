@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from opentelemetry.trace import Status, StatusCode
+
+from postsched import instruments, telemetry
 from postsched.broker import CONSUMER, STREAM, PublishMessage
 from postsched.clock import Clock
 from postsched.errors import PostschedError
@@ -27,6 +31,7 @@ from services.publisher.recorder import OutcomeRecorder
 from services.publisher.stats import PublisherStats
 
 log = structlog.get_logger("postsched.publisher")
+TRACER = telemetry.tracer("postsched.publisher")
 FETCH_MAX = 256
 CLAIM_RETRY_DELAY = 5.0
 
@@ -137,8 +142,26 @@ class Consumer:
 
     async def _process(self, msg: Msg, post: ClaimedPost) -> None:
         self._stats.in_flight = len(self._tasks)
-        decision = await self._attempts.run(post, delivery=msg.metadata.num_delivered)
-        await self._finish(msg, post, decision)
+        started = time.monotonic()
+        delivery = msg.metadata.num_delivered
+        # A span in the post's own trace, continuing the dispatcher's hand-over span from the headers.
+        with telemetry.post_span(TRACER, "publisher.publish", (msg.headers or {}).get("traceparent"), **{
+            "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
+            "postsched.platform": post.platform, "postsched.attempt": post.attempts, "postsched.delivery": delivery,
+        }) as span, structlog.contextvars.bound_contextvars(post_id=str(post.id)):
+            decision = await self._attempts.run(post, delivery=delivery)
+            outcome = decision.outcome.status if decision.outcome else "UNKNOWN"
+            span.set_attribute("postsched.outcome", outcome)
+            if decision.outcome and decision.outcome.last_error:
+                span.set_attribute("postsched.error", decision.outcome.last_error)
+                if outcome in ("FAILED", "QUEUED"):
+                    span.set_status(Status(StatusCode.ERROR, decision.outcome.last_error))
+            await self._finish(msg, post, decision)
+        instruments.publish_duration.record(time.monotonic() - started, {"platform": post.platform, "outcome": outcome})
+        if outcome == "PUBLISHED":
+            instruments.posts_published.add(1, {"platform": post.platform})
+        elif outcome == "FAILED":
+            instruments.posts_failed.add(1, {"platform": post.platform})
 
     async def _finish(self, msg: Msg, post: ClaimedPost, decision: Decision) -> None:
         if decision.outcome is not None:

@@ -67,3 +67,5 @@ class PublishingRescuer:
                 await self.run_once()
             except PostschedError as exc:
                 log.warning("publishing rescue failed", error=str(exc))
+            except Exception:
+                log.exception("publishing rescue crashed")

@@ -1,0 +1,98 @@
+"""OpenTelemetry for every service, configured only by the standard OTEL_* variables.
+
+With OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, traces and metrics go
+out over OTLP and gRPC, PostgreSQL and HTTP calls are instrumented. With neither set, nothing is
+installed: the API's no-op tracer and meter cost next to nothing and nothing is exported.
+The service name is OTEL_SERVICE_NAME, else "postsched-<service>".
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, Mapping
+
+from contextlib import contextmanager
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+
+_enabled = False
+
+
+def exporting(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    if env.get("OTEL_SDK_DISABLED", "").lower() == "true" or env.get("OTEL_TRACES_EXPORTER", "").lower() == "none":
+        return False
+    return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def setup(service: str) -> bool:
+    """Installs tracing and metrics for `service` if an OTLP endpoint is configured; returns whether it did."""
+    global _enabled
+    if _enabled or not exporting():
+        return _enabled
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or f"postsched-{service}",
+                                "service.namespace": "postsched"})
+    provider = TracerProvider(resource=resource)  # the sampler follows OTEL_TRACES_SAMPLER
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    if os.environ.get("OTEL_METRICS_EXPORTER", "").lower() != "none":
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[
+            PeriodicExportingMetricReader(OTLPMetricExporter())]))
+    PsycopgInstrumentor().instrument(skip_dep_check=True)
+    AioHttpClientInstrumentor().instrument()
+    _enabled = True
+    return True
+
+
+def shutdown() -> None:
+    """Flushes what is buffered (at a clean stop)."""
+    provider: Any = trace.get_tracer_provider()
+    if hasattr(provider, "shutdown"):
+        provider.shutdown()
+    meter_provider: Any = metrics.get_meter_provider()
+    if hasattr(meter_provider, "shutdown"):
+        meter_provider.shutdown()
+
+
+def grpc_server_interceptors() -> list:
+    """The official gRPC server instrumentation, when tracing is on."""
+    if not _enabled:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor()]
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def context_from(traceparent: str | None) -> Context | None:
+    """The trace context a stored or received W3C traceparent stands for (None: none)."""
+    if not traceparent:
+        return None
+    return propagate.extract({"traceparent": traceparent})
+
+
+def inject(headers: dict[str, str]) -> dict[str, str]:
+    """Adds the active span's traceparent (and tracestate) to message headers."""
+    propagate.inject(headers)
+    return headers
+
+
+@contextmanager
+def post_span(tracer_: trace.Tracer, name: str, traceparent: str | None, **attributes: Any) -> Iterator[trace.Span]:
+    """A span in the post's own trace (the CreatePost call's), whatever else is active."""
+    parent = context_from(traceparent)
+    with tracer_.start_as_current_span(name, context=parent, attributes=attributes) as span:
+        yield span

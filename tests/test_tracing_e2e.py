@@ -1,0 +1,112 @@
+"""One post, one trace: CreatePost, the dispatcher's hand-over, the publisher's attempts with their
+HTTP calls, and an admin retry, exported over OTLP by four real service processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import pytest
+
+from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
+from tests.client import Tenant
+from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.fake_meta import FakeMeta
+from tests.infra import Suite
+from tests.otlp import Receiver
+
+pytestmark = pytest.mark.e2e
+SECRET = "EAAB-very-secret-page-token-123"
+SERVICES = {"postsched-scheduler", "postsched-dispatcher", "postsched-publisher", "postsched-admin"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def wait(condition, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta: FakeMeta, receiver: Receiver) -> None:
+    suite.base_env.update(
+        POSTSCHED_META_GRAPH_URL=fake_meta.graph_url,
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="200",
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+    )
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    publisher = suite.start("publisher")
+    admin = suite.start("admin")
+    fake_meta.fault(kind="error", account="8880001", endpoint="feed", times=1, http_status=400, code=100)
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    page = client.page_account("8880001", token=SECRET)
+    post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="traced"))
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "FAILED", params=(post.post_id,))
+    stub = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(admin.addr))
+    stub.RetryPost(admin_pb2.RetryPostRequest(post_id=post.post_id), metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),))
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
+
+    create = []
+    wait(lambda: create.extend(s for s in receiver.spans if s.name.endswith("SchedulerService/CreatePost")) or create,
+         what="the CreatePost span")
+    trace_id = create[0].trace_id
+
+    def story_complete() -> bool:
+        spans = receiver.trace(trace_id)
+        publishes = [s for s in spans if s.name == "publisher.publish"]
+        return {s.service for s in spans} >= SERVICES and len(publishes) == 2
+    wait(story_complete, what="spans of all four services in the post's trace")
+
+    spans = receiver.trace(trace_id)
+    by_name = {}
+    for span in spans:
+        by_name.setdefault(span.name, []).append(span)
+    assert len(by_name["dispatcher.hand_over"]) == 2  # once before the failure, once after the retry
+    outcomes = sorted(s.attributes["postsched.outcome"] for s in by_name["publisher.publish"])
+    assert outcomes == ["FAILED", "PUBLISHED"]
+    for span in by_name["publisher.publish"]:
+        assert span.attributes["postsched.post_id"] == post.post_id
+        assert span.attributes["postsched.account_id"] == page.account_id
+    failed = [s for s in by_name["publisher.publish"] if s.attributes["postsched.outcome"] == "FAILED"][0]
+    assert failed.status_code == 2 and "Meta error 100" in failed.attributes["postsched.error"]  # ERROR, recorded
+    (retry,) = by_name["admin.retry_post"]
+    assert retry.service == "postsched-admin" and retry.links  # linked to the operator's RetryPost call
+    # The HTTP calls to fake-meta are children of the publish spans.
+    publish_ids = {s.span_id for s in by_name["publisher.publish"]}
+    http = [s for s in spans if s.kind == 3 and s.parent_span_id in publish_ids]  # SPAN_KIND_CLIENT
+    assert len(http) >= 2 and any(str(fake_meta.port) in json.dumps(s.attributes) for s in http)
+    # Database spans exist (the instrumented psycopg driver).
+    assert any(s.attributes.get("db.system") == "postgresql" or s.attributes.get("db.system.name") == "postgresql"
+               for s in receiver.spans)
+
+    # Logs written inside a span carry its ids; the token never shows up in a log or a span.
+    failure_lines = [json.loads(line) for line in publisher.log().splitlines() if '"post failed"' in line]
+    assert failure_lines and failure_lines[0]["trace_id"] == trace_id and failure_lines[0]["post_id"] == post.post_id
+    for path in Path(suite.log_dir).glob("*.log"):
+        assert SECRET not in path.read_text(errors="replace"), path
+    assert SECRET not in json.dumps([s.attributes for s in receiver.spans], default=str)
+    wait(lambda: {"postsched.posts.published", "postsched.handover.lateness", "postsched.publish.duration"}
+         <= receiver.metric_names, what="metrics")
+
+
+def test_without_an_endpoint_nothing_is_exported(suite: Suite, receiver: Receiver) -> None:
+    scheduler = suite.start("scheduler")
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    client.webhook_account("quiet")
+    time.sleep(1)
+    assert receiver.spans == []
+    assert suite.sql("SELECT trace_context FROM posts") == []
+    lines = [json.loads(line) for line in scheduler.log().splitlines() if line.startswith("{")]
+    assert all("trace_id" not in line for line in lines)
