@@ -51,7 +51,23 @@ def migrate() -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def health(addr: str, service: str) -> int:
+    """Exit 0 if the gRPC health service at addr says SERVING (for container health checks)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(addr) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
+        except grpc.RpcError as exc:
+            print(f"postsched: {addr}: {exc.code().name}", file=sys.stderr)
+            return 1
+    serving = reply.status == health_pb2.HealthCheckResponse.SERVING
+    print(f"{addr}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+    return 0 if serving else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postsched", description="Schedules social-media posts and publishes them on time, once.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="run the whole suite on this machine (embedded PostgreSQL and NATS unless URLs are set)")
@@ -62,12 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     fake = commands.add_parser("fake-meta", help="a local stand-in for the Meta Graph API (demos and tests)")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8089)
-    args = parser.parse_args(argv)
+    check = commands.add_parser("health", help="check a service's gRPC health (exit 0 when SERVING)")
+    check.add_argument("addr", help="host:port")
+    check.add_argument("--service", default="", help="a service name; empty = the whole server")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "serve":
             return serve(args.service)
         if args.command == "migrate":
             return migrate()
+        if args.command == "health":
+            return health(args.addr, args.service)
         if args.command == "fake-meta":
             from services.fake_meta.app import serve as serve_fake_meta
 

@@ -1,0 +1,108 @@
+"""docker-compose.yml, checked without a Docker engine: the Compose Specification, real postsched
+commands, environment variables the code reads, ports that agree with the defaults, NATS >= 2.10.22."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from postsched.cli import build_parser
+from postsched.embedded import MIN_NATS_VERSION
+from postsched.settings import DEFAULT_ADDRS
+from tests.infra import ROOT
+
+COMPOSE = ROOT / "docker-compose.yml"
+SERVICES = ("scheduler", "dispatcher", "publisher", "admin")
+# Standard OpenTelemetry variables (read by the SDK and exporter, not by postsched's own code).
+OTEL_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+                  "OTEL_RESOURCE_ATTRIBUTES"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return YAML(typ="safe").load(COMPOSE.read_text())
+
+
+def source_text() -> str:
+    return "\n".join(p.read_text() for folder in ("postsched", "services") for p in (ROOT / folder).rglob("*.py"))
+
+
+def test_valid_against_the_compose_specification() -> None:
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run([str(checker), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_whole_suite_is_there(compose: dict) -> None:
+    services = compose["services"]
+    assert set(services) == {"postgres", "nats", "jaeger", "migrate", "fake-meta", *SERVICES}
+    for name in ("migrate", "fake-meta", *SERVICES):
+        assert services[name]["build"] == "." and services[name]["image"] == "postsched:dev"
+    for name in SERVICES:
+        assert services[name]["healthcheck"]["test"][:3] == ["CMD", "postsched", "health"]
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert services[name]["depends_on"]["nats"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["publisher"]["depends_on"]["fake-meta"]["condition"] == "service_started"
+
+
+def test_every_command_is_a_real_postsched_command(compose: dict) -> None:
+    parser = build_parser()
+    for name, service in compose["services"].items():
+        if service.get("build") != ".":
+            continue
+        args = parser.parse_args(service["command"])  # exits (fails the test) on an unknown command
+        assert args.command in ("serve", "migrate", "fake-meta")
+        if args.command == "serve":
+            assert args.service == name
+        for word in service.get("healthcheck", {}).get("test", [])[2:3]:
+            parser.parse_args([word, "localhost:1"])
+
+
+def test_every_environment_variable_is_read_by_the_code(compose: dict) -> None:
+    code = source_text()
+    for name, service in compose["services"].items():
+        if service.get("build") != ".":
+            continue
+        for variable in service["environment"]:
+            if variable.startswith("OTEL_"):
+                assert variable in OTEL_VARIABLES, f"{name}: {variable} is not a standard OTEL variable we use"
+            else:
+                assert variable.startswith("POSTSCHED_"), (name, variable)
+                if variable.endswith("_ADDR"):
+                    assert variable == f"POSTSCHED_{name.upper()}_ADDR"
+                    assert 'f"POSTSCHED_{service.upper()}_ADDR"' in code
+                else:
+                    assert f'"{variable}"' in code, f"{name}: the code never reads {variable}"
+
+
+def test_ports_agree_with_the_defaults(compose: dict) -> None:
+    services = compose["services"]
+    for name in SERVICES:
+        port = DEFAULT_ADDRS[name].rsplit(":", 1)[1]
+        assert services[name]["environment"][f"POSTSCHED_{name.upper()}_ADDR"] == f"0.0.0.0:{port}"
+        assert services[name]["ports"] == [f"{port}:{port}"]
+        assert services[name]["healthcheck"]["test"][3] == f"localhost:{port}"
+    assert "16686:16686" in services["jaeger"]["ports"] and "4317:4317" in services["jaeger"]["ports"]
+    assert services["scheduler"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
+    assert services["publisher"]["environment"]["POSTSCHED_META_GRAPH_URL"].startswith("${POSTSCHED_META_GRAPH_URL:-http://fake-meta:8089/")
+
+
+def test_nats_is_recent_enough_and_has_jetstream(compose: dict) -> None:
+    nats = compose["services"]["nats"]
+    version = tuple(int(x) for x in re.match(r"nats:(\d+)\.(\d+)\.(\d+)", nats["image"]).groups())  # type: ignore[union-attr]
+    assert version >= MIN_NATS_VERSION
+    assert "-js" in nats["command"]
+
+
+def test_dockerfile_builds_the_package_it_runs() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for folder in ("protos", "postsched", "services"):
+        assert f"COPY {folder} {folder}" in dockerfile and (ROOT / folder).is_dir()
+    assert 'ENTRYPOINT ["postsched"]' in dockerfile and "pip install --no-cache-dir ." in dockerfile
