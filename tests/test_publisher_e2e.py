@@ -183,6 +183,15 @@ def test_invalid_token_marks_the_account_and_its_other_posts_wait(pipeline: Pipe
     time.sleep(2)
     assert pipeline.get(second).status == resources_pb2.SCHEDULED  # waits instead of failing
     assert len(pipeline.fake.calls("5550005", "feed")) == 1
+    # New credentials: the waiting post goes out at once.
+    updated = pipeline.client.UpdateAccountCredentials(
+        Req.UpdateAccountCredentialsRequest(account_id=page.account_id, access_token="EAAB-fresh-token"))
+    assert not updated.needs_credentials
+    pipeline.suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(second,))
+    assert [p["message"] for p in pipeline.fake.posts("5550005")] == ["second"]
+    with pytest.raises(grpc.RpcError) as info:
+        pipeline.client.UpdateAccountCredentials(Req.UpdateAccountCredentialsRequest(account_id=page.account_id))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_rate_limit_is_not_a_failed_delivery(pipeline: Pipeline) -> None:

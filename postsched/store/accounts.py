@@ -10,6 +10,7 @@ import psycopg.errors
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.errors import AlreadyExists, NotFound
+from postsched.store.due_notice import announce_due
 from postsched.store.database import Database
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
 
@@ -87,3 +88,18 @@ class AccountStore:
                 params,
             )
             return [AccountRecord.from_row(r) for r in await cur.fetchall()]
+
+    async def replace_credentials(self, tenant_id: str, account_id: uuid.UUID, credentials: dict[str, str]) -> AccountRecord:
+        """Stores new credentials and clears needs_credentials; the posts that waited can go now."""
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                f"""UPDATE accounts SET credentials = %s, needs_credentials = false, updated_at = %s
+                    WHERE id = %s AND tenant_id = %s RETURNING {COLUMNS}""",
+                (self._box.seal(credentials), now, account_id, tenant_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"account {account_id} not found")
+            await announce_due(conn, now)  # its due posts may go at once
+        return AccountRecord.from_row(row)

@@ -10,6 +10,7 @@ from typing import Any
 from postsched.errors import FailedPrecondition, NotFound
 from postsched.store import processing_log
 from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
+from postsched.store.due_notice import announce_due
 from postsched.store.database import Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.processing_log import LogEntry
@@ -236,8 +237,8 @@ class AdminStore:
                 None, row["tenant_id"], account_id, "account_paused" if paused else "account_resumed",
                 message="by an operator",
             )])
-            if not paused:  # its due posts can go now: tell the dispatchers (see migration 0002)
-                await conn.execute("SELECT pg_notify('postsched_due', extract(epoch FROM %s::timestamptz)::text)", (now,))
+            if not paused:
+                await announce_due(conn, now)  # its due posts may go at once
         return AccountRecord.from_row(row)
 
 

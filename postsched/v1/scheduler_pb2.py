@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from postsched.v1 import resources_pb2 as postsched_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/scheduler.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\xae\x01\n\x14\x43reateAccountRequest\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x06 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"f\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08platform\x18\x03 \x01(\x0e\x32\x16.postsched.v1.Platform\"X\n\x14ListAccountsResponse\x12\'\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x15.postsched.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x01\n\x11\x43reatePostRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"L\n\x17\x42\x61tchCreatePostsRequest\x12\x31\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.postsched.v1.CreatePostRequest\"=\n\x18\x42\x61tchCreatePostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"w\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x12\n\naccount_id\x18\x04 \x01(\t\"O\n\x11ListPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x15ReschedulePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11\x43\x61ncelPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t2\xba\x05\n\x10SchedulerService\x12J\n\rCreateAccount\x12\".postsched.v1.CreateAccountRequest\x1a\x15.postsched.v1.Account\x12\x44\n\nGetAccount\x12\x1f.postsched.v1.GetAccountRequest\x1a\x15.postsched.v1.Account\x12U\n\x0cListAccounts\x12!.postsched.v1.ListAccountsRequest\x1a\".postsched.v1.ListAccountsResponse\x12\x41\n\nCreatePost\x12\x1f.postsched.v1.CreatePostRequest\x1a\x12.postsched.v1.Post\x12\x61\n\x10\x42\x61tchCreatePosts\x12%.postsched.v1.BatchCreatePostsRequest\x1a&.postsched.v1.BatchCreatePostsResponse\x12;\n\x07GetPost\x12\x1c.postsched.v1.GetPostRequest\x1a\x12.postsched.v1.Post\x12L\n\tListPosts\x12\x1e.postsched.v1.ListPostsRequest\x1a\x1f.postsched.v1.ListPostsResponse\x12I\n\x0eReschedulePost\x12#.postsched.v1.ReschedulePostRequest\x1a\x12.postsched.v1.Post\x12\x41\n\nCancelPost\x12\x1f.postsched.v1.CancelPostRequest\x1a\x12.postsched.v1.Postb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/scheduler.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\xae\x01\n\x14\x43reateAccountRequest\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x06 \x01(\t\"x\n\x1fUpdateAccountCredentialsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x04 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"f\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08platform\x18\x03 \x01(\x0e\x32\x16.postsched.v1.Platform\"X\n\x14ListAccountsResponse\x12\'\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x15.postsched.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x01\n\x11\x43reatePostRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"L\n\x17\x42\x61tchCreatePostsRequest\x12\x31\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.postsched.v1.CreatePostRequest\"=\n\x18\x42\x61tchCreatePostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"w\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x12\n\naccount_id\x18\x04 \x01(\t\"O\n\x11ListPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x15ReschedulePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11\x43\x61ncelPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t2\x9c\x06\n\x10SchedulerService\x12J\n\rCreateAccount\x12\".postsched.v1.CreateAccountRequest\x1a\x15.postsched.v1.Account\x12\x44\n\nGetAccount\x12\x1f.postsched.v1.GetAccountRequest\x1a\x15.postsched.v1.Account\x12U\n\x0cListAccounts\x12!.postsched.v1.ListAccountsRequest\x1a\".postsched.v1.ListAccountsResponse\x12`\n\x18UpdateAccountCredentials\x12-.postsched.v1.UpdateAccountCredentialsRequest\x1a\x15.postsched.v1.Account\x12\x41\n\nCreatePost\x12\x1f.postsched.v1.CreatePostRequest\x1a\x12.postsched.v1.Post\x12\x61\n\x10\x42\x61tchCreatePosts\x12%.postsched.v1.BatchCreatePostsRequest\x1a&.postsched.v1.BatchCreatePostsResponse\x12;\n\x07GetPost\x12\x1c.postsched.v1.GetPostRequest\x1a\x12.postsched.v1.Post\x12L\n\tListPosts\x12\x1e.postsched.v1.ListPostsRequest\x1a\x1f.postsched.v1.ListPostsResponse\x12I\n\x0eReschedulePost\x12#.postsched.v1.ReschedulePostRequest\x1a\x12.postsched.v1.Post\x12\x41\n\nCancelPost\x12\x1f.postsched.v1.CancelPostRequest\x1a\x12.postsched.v1.Postb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEACCOUNTREQUEST']._serialized_start=110
   _globals['_CREATEACCOUNTREQUEST']._serialized_end=284
-  _globals['_GETACCOUNTREQUEST']._serialized_start=286
-  _globals['_GETACCOUNTREQUEST']._serialized_end=325
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=327
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=429
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=431
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=519
-  _globals['_CREATEPOSTREQUEST']._serialized_start=522
-  _globals['_CREATEPOSTREQUEST']._serialized_end=684
-  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_start=686
-  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_end=762
-  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_start=764
-  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_end=825
-  _globals['_GETPOSTREQUEST']._serialized_start=827
-  _globals['_GETPOSTREQUEST']._serialized_end=860
-  _globals['_LISTPOSTSREQUEST']._serialized_start=862
-  _globals['_LISTPOSTSREQUEST']._serialized_end=981
-  _globals['_LISTPOSTSRESPONSE']._serialized_start=983
-  _globals['_LISTPOSTSRESPONSE']._serialized_end=1062
-  _globals['_RESCHEDULEPOSTREQUEST']._serialized_start=1064
-  _globals['_RESCHEDULEPOSTREQUEST']._serialized_end=1154
-  _globals['_CANCELPOSTREQUEST']._serialized_start=1156
-  _globals['_CANCELPOSTREQUEST']._serialized_end=1192
-  _globals['_SCHEDULERSERVICE']._serialized_start=1195
-  _globals['_SCHEDULERSERVICE']._serialized_end=1893
+  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_start=286
+  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_end=406
+  _globals['_GETACCOUNTREQUEST']._serialized_start=408
+  _globals['_GETACCOUNTREQUEST']._serialized_end=447
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=449
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=551
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=553
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=641
+  _globals['_CREATEPOSTREQUEST']._serialized_start=644
+  _globals['_CREATEPOSTREQUEST']._serialized_end=806
+  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_start=808
+  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_end=884
+  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_start=886
+  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_end=947
+  _globals['_GETPOSTREQUEST']._serialized_start=949
+  _globals['_GETPOSTREQUEST']._serialized_end=982
+  _globals['_LISTPOSTSREQUEST']._serialized_start=984
+  _globals['_LISTPOSTSREQUEST']._serialized_end=1103
+  _globals['_LISTPOSTSRESPONSE']._serialized_start=1105
+  _globals['_LISTPOSTSRESPONSE']._serialized_end=1184
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_start=1186
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_end=1276
+  _globals['_CANCELPOSTREQUEST']._serialized_start=1278
+  _globals['_CANCELPOSTREQUEST']._serialized_end=1314
+  _globals['_SCHEDULERSERVICE']._serialized_start=1317
+  _globals['_SCHEDULERSERVICE']._serialized_end=2113
 # @@protoc_insertion_point(module_scope)

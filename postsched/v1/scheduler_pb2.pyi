@@ -26,6 +26,18 @@ class CreateAccountRequest(_message.Message):
     webhook_secret: str
     def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., access_token: _Optional[str] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
+class UpdateAccountCredentialsRequest(_message.Message):
+    __slots__ = ("account_id", "access_token", "webhook_url", "webhook_secret")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    access_token: str
+    webhook_url: str
+    webhook_secret: str
+    def __init__(self, account_id: _Optional[str] = ..., access_token: _Optional[str] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+
 class GetAccountRequest(_message.Message):
     __slots__ = ("account_id",)
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]

@@ -52,6 +52,11 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.ListAccountsRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListAccountsResponse.FromString,
                 _registered_method=True)
+        self.UpdateAccountCredentials = channel.unary_unary(
+                '/postsched.v1.SchedulerService/UpdateAccountCredentials',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.UpdateAccountCredentialsRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
+                _registered_method=True)
         self.CreatePost = channel.unary_unary(
                 '/postsched.v1.SchedulerService/CreatePost',
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.CreatePostRequest.SerializeToString,
@@ -103,6 +108,14 @@ class SchedulerServiceServicer:
 
     def ListAccounts(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateAccountCredentials(self, request, context):
+        """New credentials for an account (say, after the platform rejected its token): clears
+        needs_credentials, and the posts that waited for them go out.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -160,6 +173,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.ListAccounts,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListAccountsRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_scheduler__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'UpdateAccountCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAccountCredentials,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.UpdateAccountCredentialsRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
             ),
             'CreatePost': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePost,
@@ -275,6 +293,33 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/ListAccounts',
             postsched_dot_v1_dot_scheduler__pb2.ListAccountsRequest.SerializeToString,
             postsched_dot_v1_dot_scheduler__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAccountCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/UpdateAccountCredentials',
+            postsched_dot_v1_dot_scheduler__pb2.UpdateAccountCredentialsRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Account.FromString,
             options,
             channel_credentials,
             insecure,

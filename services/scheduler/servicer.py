@@ -7,6 +7,7 @@ import grpc
 from postsched.auth import current_tenant
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
+from postsched.identifiers import parse_id
 from postsched.messages import PLATFORM_FROM_API, account_message, post_message
 from postsched.paging import decode_token, encode_token, page_size
 from postsched.store.accounts import AccountStore
@@ -30,8 +31,20 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         return account_message(await self._accounts.create(current_tenant(), new))
 
     async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
-        account_id = validation.parse_id(request.account_id, "account_id")
+        account_id = parse_id(request.account_id, "account_id")
         return account_message(await self._accounts.get(current_tenant(), account_id))
+
+    async def UpdateAccountCredentials(
+        self, request: scheduler_pb2.UpdateAccountCredentialsRequest, context: Context
+    ) -> resources_pb2.Account:
+        account_id = parse_id(request.account_id, "account_id")
+        tenant = current_tenant()
+        account = await self._accounts.get(tenant, account_id)
+        violations: list[FieldViolation] = []
+        credentials = validation.credentials_for(account.platform, request, violations)
+        if violations:
+            raise InvalidArgument(violations)
+        return account_message(await self._accounts.replace_credentials(tenant, account_id, credentials))
 
     async def ListAccounts(
         self, request: scheduler_pb2.ListAccountsRequest, context: Context
@@ -83,7 +96,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         return await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
 
     async def GetPost(self, request: scheduler_pb2.GetPostRequest, context: Context) -> resources_pb2.Post:
-        post_id = validation.parse_id(request.post_id, "post_id")
+        post_id = parse_id(request.post_id, "post_id")
         return post_message(await self._posts.get(current_tenant(), post_id))
 
     async def ListPosts(self, request: scheduler_pb2.ListPostsRequest, context: Context) -> scheduler_pb2.ListPostsResponse:
@@ -94,7 +107,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             if request.status not in resources_pb2.PostStatus.values():
                 raise InvalidArgument([FieldViolation("status", "unknown status")])
             status = resources_pb2.PostStatus.Name(request.status)
-        account_id = validation.parse_id(request.account_id, "account_id") if request.account_id else None
+        account_id = parse_id(request.account_id, "account_id") if request.account_id else None
         records = await self._posts.list(
             current_tenant(), status=status, account_id=account_id, limit=limit + 1, after=after
         )
@@ -105,7 +118,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
 
     async def ReschedulePost(self, request: scheduler_pb2.ReschedulePostRequest, context: Context) -> resources_pb2.Post:
-        post_id = validation.parse_id(request.post_id, "post_id")
+        post_id = parse_id(request.post_id, "post_id")
         violations: list[FieldViolation] = []
         at = validation.schedule_time(request, self._clock.now(), "scheduled_at", violations)
         if violations:
@@ -113,5 +126,5 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         return post_message(await self._posts.reschedule(current_tenant(), post_id, at))
 
     async def CancelPost(self, request: scheduler_pb2.CancelPostRequest, context: Context) -> resources_pb2.Post:
-        post_id = validation.parse_id(request.post_id, "post_id")
+        post_id = parse_id(request.post_id, "post_id")
         return post_message(await self._posts.cancel(current_tenant(), post_id))

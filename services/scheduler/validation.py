@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from postsched.errors import FieldViolation, InvalidArgument
-from postsched.identifiers import id_violation, parse_id
+from postsched.identifiers import id_violation
 from postsched.messages import PLATFORM_FROM_API
 from postsched.store.records import NewAccount, NewPost
 from postsched.v1 import scheduler_pb2
@@ -140,6 +140,31 @@ def batch_size(requests: int) -> None:
         raise InvalidArgument([FieldViolation("requests", f"at most {MAX_BATCH} posts per batch, got {requests}")])
 
 
+def credentials_for(
+    platform: str,
+    request: scheduler_pb2.CreateAccountRequest | scheduler_pb2.UpdateAccountCredentialsRequest,
+    violations: list[FieldViolation],
+) -> dict[str, str]:
+    """The credentials a platform needs, from a request; problems go to `violations`."""
+    if platform in ("facebook_page", "instagram"):
+        if not request.access_token.strip():
+            violations.append(FieldViolation("access_token", "is required for Facebook and Instagram accounts"))
+        if request.webhook_url or request.webhook_secret:
+            violations.append(FieldViolation("webhook_url", "only WEBHOOK accounts take webhook_url and webhook_secret"))
+        return {"access_token": request.access_token.strip()}
+    if not request.webhook_url:
+        violations.append(FieldViolation("webhook_url", "is required for WEBHOOK accounts"))
+    else:
+        problem = url_problem(request.webhook_url)
+        if problem:
+            violations.append(FieldViolation("webhook_url", problem))
+    if len(request.webhook_secret) < MIN_WEBHOOK_SECRET:
+        violations.append(FieldViolation("webhook_secret", f"must be at least {MIN_WEBHOOK_SECRET} characters"))
+    if request.access_token:
+        violations.append(FieldViolation("access_token", "WEBHOOK accounts take webhook_secret, not access_token"))
+    return {"webhook_url": request.webhook_url, "webhook_secret": request.webhook_secret}
+
+
 def new_account(request: scheduler_pb2.CreateAccountRequest) -> NewAccount:
     """The account to create, with its credentials, or INVALID_ARGUMENT."""
     violations: list[FieldViolation] = []
@@ -155,25 +180,7 @@ def new_account(request: scheduler_pb2.CreateAccountRequest) -> NewAccount:
         violations.append(FieldViolation("external_id", "Meta page and Instagram user ids are numeric"))
     if len(request.display_name) > MAX_NAME_LENGTH or _has_nul(request.display_name):
         violations.append(FieldViolation("display_name", f"must be at most {MAX_NAME_LENGTH} characters"))
-    credentials: dict[str, str] = {}
-    if platform in ("facebook_page", "instagram"):
-        if not request.access_token.strip():
-            violations.append(FieldViolation("access_token", "is required for Facebook and Instagram accounts"))
-        if request.webhook_url or request.webhook_secret:
-            violations.append(FieldViolation("webhook_url", "only WEBHOOK accounts take webhook_url and webhook_secret"))
-        credentials = {"access_token": request.access_token.strip()}
-    elif platform == "webhook":
-        if not request.webhook_url:
-            violations.append(FieldViolation("webhook_url", "is required for WEBHOOK accounts"))
-        else:
-            problem = url_problem(request.webhook_url)
-            if problem:
-                violations.append(FieldViolation("webhook_url", problem))
-        if len(request.webhook_secret) < MIN_WEBHOOK_SECRET:
-            violations.append(FieldViolation("webhook_secret", f"must be at least {MIN_WEBHOOK_SECRET} characters"))
-        if request.access_token:
-            violations.append(FieldViolation("access_token", "WEBHOOK accounts take webhook_secret, not access_token"))
-        credentials = {"webhook_url": request.webhook_url, "webhook_secret": request.webhook_secret}
+    credentials = credentials_for(platform, request, violations) if platform else {}
     if violations:
         raise InvalidArgument(violations)
     assert platform is not None
