@@ -107,6 +107,18 @@ def test_instagram_image_carousel_and_video(pipeline: Pipeline) -> None:
     assert len(status_polls) > 4
 
 
+@pytest.mark.parametrize("status_code", ["ERROR", "EXPIRED"])
+def test_instagram_container_that_fails_processing_is_permanent(pipeline: Pipeline, status_code: str) -> None:
+    ig = pipeline.client.instagram_account("17841400000000045")
+    pipeline.fake.fault(kind="broken", account="17841400000000045", endpoint="media", times=1, status_code=status_code)
+    post_id = pipeline.post(ig, "unprocessable", media=["https://cdn.example.com/bad.jpg"])
+    pipeline.wait_terminal(1)
+    post = pipeline.get(post_id)
+    assert post.status == resources_pb2.FAILED and post.attempts == 1 and status_code in post.last_error
+    assert pipeline.fake.posts("17841400000000045") == []
+    assert pipeline.fake.calls("17841400000000045", "media_publish") == []
+
+
 def test_webhook_is_signed_and_carries_an_idempotency_key(pipeline: Pipeline) -> None:
     secret = "w" * 32
     account = pipeline.client.CreateAccount(Req.CreateAccountRequest(

@@ -33,7 +33,8 @@ class Fault:
 
     kind: error (answer with an error, do nothing), ghost (do it, then answer with an error),
     drop (close the connection without doing it), latency (wait, then go on), late (do it, then
-    wait before answering: a client that times out never learns it succeeded).
+    wait before answering: a client that times out never learns it succeeded), broken (an
+    Instagram container made by the call ends in status `status_code`, e.g. ERROR or EXPIRED).
     """
 
     kind: str
@@ -47,6 +48,7 @@ class Fault:
     latency_ms: int = 0
     regain_minutes: int = 0  # estimated_time_to_regain_access in X-Business-Use-Case-Usage
     retry_after: int | None = None
+    status_code: str = "ERROR"
     used: int = 0
 
     def matches(self, account: str, endpoint: str) -> bool:
@@ -155,7 +157,7 @@ class FakeMeta:
                 if request.transport:
                     request.transport.close()
                 raise ConnectionResetError("fake-meta dropped the connection")
-            if fault.kind in ("ghost", "late"):
+            if fault.kind in ("ghost", "late", "broken"):
                 return None, fault
             return self._fault_answer(fault, account), None
         if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and random.random() < self.state.error_rate:
@@ -191,8 +193,13 @@ class FakeMeta:
         return await self._after(ghost, name, web.json_response({"id": self.state.posts[-1]["id"]}))
 
     async def _after(self, fault: Fault | None, account: str, response: web.Response) -> web.Response:
-        """The answer to a call that was carried out, as a ghost or late fault would give it."""
+        """The answer to a call that was carried out, as a ghost, late or broken fault would give it."""
         if fault is None or not 200 <= response.status < 300:
+            return response
+        if fault.kind == "broken":
+            container = self.state.containers.get(json.loads(response.body)["id"])  # type: ignore[arg-type]
+            if container is not None:
+                container["status"] = fault.status_code
             return response
         if fault.kind == "late":
             await asyncio.sleep(fault.latency_ms / 1000)
