@@ -87,6 +87,11 @@ class Consumer:
                     log.warning("fetch failed; retrying", error=str(exc) or type(exc).__name__)
                     await asyncio.sleep(0.5)
                     continue
+                if self._stopping.is_set():  # fetched while stopping: hand them straight back
+                    for msg in messages:
+                        with contextlib.suppress(nats.errors.Error):
+                            await msg.nak()
+                    break
                 await self._dispatch(messages)
         finally:
             with contextlib.suppress(Exception):
