@@ -64,10 +64,15 @@ def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta:
     trace_id = create[0].trace_id
 
     def story_complete() -> bool:
+        # Each process exports on its own schedule: wait until every expected span has arrived.
         spans = receiver.trace(trace_id)
-        publishes = [s for s in spans if s.name == "publisher.publish"]
-        return {s.service for s in spans} >= SERVICES and len(publishes) == 2
-    wait(story_complete, what="spans of all four services in the post's trace")
+        names = [s.name for s in spans]
+        publish_ids = {s.span_id for s in spans if s.name == "publisher.publish"}
+        http = [s for s in spans if s.kind == 3 and s.parent_span_id in publish_ids]
+        return ({s.service for s in spans} >= SERVICES and names.count("publisher.publish") == 2
+                and names.count("dispatcher.hand_over") == 2 and names.count("admin.retry_post") == 1
+                and len(http) >= 2)
+    wait(story_complete, what="every span of the post's story in its trace")
 
     spans = receiver.trace(trace_id)
     by_name = {}
