@@ -111,15 +111,11 @@ def test_paused_or_reauth_accounts_are_not_leased(suite: Suite) -> None:
 
 def test_two_dispatchers_put_5000_posts_in_the_stream_once_each(suite: Suite) -> None:
     scheduler = suite.start("scheduler")
-    ids = create_posts(scheduler, 5000)
     settings = dict(POSTSCHED_DISPATCH_INTERVAL="1", POSTSCHED_DISPATCH_BATCH="100")
-    first = ServiceProcess("dispatcher", {**suite.base_env, **settings}, suite.log_dir)
-    second = ServiceProcess("dispatcher", {**suite.base_env, **settings}, suite.log_dir)
-    for service in (first, second):  # start both before waiting, so they race for the same rows
-        with open(service.log_path, "ab") as log:
-            service.proc = subprocess.Popen([sys.executable, "-m", "postsched.cli", "serve", "dispatcher"],
-                                            env=service.env, stdout=log, stderr=log, cwd=ROOT)
-        suite.services.append(service)
+    suite.start("dispatcher", **settings)
+    suite.start("dispatcher", **settings)
+    # Both are up before the posts arrive, so every batch wakes both and they race for the rows.
+    ids = create_posts(scheduler, 5000)
     suite.wait_for("SELECT count(*) FROM posts WHERE handed_over_at IS NOT NULL", 5000, timeout=60)
     assert_each_once(stream_messages(suite.nats_url), ids)
     owners = suite.sql("SELECT count(DISTINCT lease_owner), max(dispatch_generation) FROM posts")

@@ -93,8 +93,8 @@ def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta:
     http = [s for s in spans if s.kind == 3 and s.parent_span_id in publish_ids]  # SPAN_KIND_CLIENT
     assert len(http) >= 2 and any(str(fake_meta.port) in json.dumps(s.attributes) for s in http)
     # Database spans exist (the instrumented psycopg driver).
-    assert any(s.attributes.get("db.system") == "postgresql" or s.attributes.get("db.system.name") == "postgresql"
-               for s in receiver.spans)
+    wait(lambda: any(s.attributes.get("db.system") == "postgresql" or s.attributes.get("db.system.name") == "postgresql"
+                     for s in list(receiver.spans)), what="database spans")
 
     # Logs written inside a span carry its ids; the token never shows up in a log or a span.
     failure_lines = [json.loads(line) for line in publisher.log().splitlines() if '"post failed"' in line]
