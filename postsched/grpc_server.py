@@ -107,12 +107,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._authenticate(context)
                 return await behavior(request, context)
-            except errors.PostschedError as exc:
-                await self._fail(method, context, exc)
-            except grpc.aio.AbortError:
-                raise
-            except Exception:
-                await self._internal(method, context)
+            except Exception as exc:
+                await self._answer_error(method, context, exc)
 
         return wrapped
 
@@ -122,23 +118,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 self._authenticate(context)
                 async for item in behavior(request, context):
                     yield item
-            except errors.PostschedError as exc:
-                await self._fail(method, context, exc)
-            except grpc.aio.AbortError:
-                raise
-            except Exception:
-                await self._internal(method, context)
+            except Exception as exc:
+                await self._answer_error(method, context, exc)
 
         return wrapped
+
+    async def _answer_error(self, method: str, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+        """The one place an exception becomes a gRPC status (aborts, so it never returns)."""
+        if isinstance(exc, grpc.aio.AbortError):
+            raise exc  # the handler aborted on purpose
+        if isinstance(exc, errors.PostschedError):
+            await self._fail(method, context, exc)
+        else:
+            await self._internal(method, context, exc)
 
     async def _fail(self, method: str, context: grpc.aio.ServicerContext, exc: errors.PostschedError) -> None:
         level = "warning" if isinstance(exc, errors.Unavailable) else "info"
         getattr(log, level)("rpc refused", method=method, code=status_code_for(exc).name, reason=exc.message)
         await _abort(context, exc)
 
-    async def _internal(self, method: str, context: grpc.aio.ServicerContext) -> None:
+    async def _internal(self, method: str, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         ref = uuid.uuid4().hex[:12]
-        log.exception("rpc failed", method=method, ref=ref)
+        log.error("rpc failed", method=method, ref=ref, exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has the details")
 
 

@@ -6,12 +6,15 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from typing import Callable, Sequence, TypeVar
 
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.store.records import PageCursor
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+
+T = TypeVar("T")
 
 
 def page_size(requested: int) -> int:
@@ -41,3 +44,11 @@ def decode_token(token: str) -> PageCursor | None:
         raise InvalidArgument(
             [FieldViolation("page_token", "not a token this API returned; pass next_page_token unchanged")]
         ) from None
+
+
+def cut_page(rows: Sequence[T], limit: int, cursor_of: Callable[[T], PageCursor]) -> tuple[Sequence[T], str]:
+    """Rows fetched with LIMIT limit + 1 -> (the page, next_page_token; empty on the last page)."""
+    if len(rows) <= limit:
+        return rows, ""
+    page = rows[:limit]
+    return page, encode_token(cursor_of(page[-1]))

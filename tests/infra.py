@@ -44,19 +44,20 @@ class Databases:
         self._made.append(self.template)
         upgrade(self.url(self.template))
 
-    def fresh(self) -> str:
+    def _create(self, template: str | None) -> str:
         name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
         with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         self._made.append(name)
         return self.url(name)
 
+    def fresh(self) -> str:
+        """A migrated database, cloned from the template."""
+        return self._create(self.template)
+
     def empty(self) -> str:
-        name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
-        with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self._made.append(name)
-        return self.url(name)
+        """A database with no schema at all."""
+        return self._create(None)
 
     def drop_all(self) -> None:
         with self._admin() as conn:

@@ -19,7 +19,7 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.identifiers import parse_id
 from postsched.messages import account_message, post_message, timestamp
-from postsched.paging import decode_token, encode_token, page_size
+from postsched.paging import cut_page, decode_token, page_size
 from postsched.store.admin import AdminStore, LogRecord, Scope
 from postsched.store.records import PageCursor
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
@@ -132,10 +132,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         posts = await self._store.failed_posts(
             _scope(request.tenant_id, request.account_id), limit=limit + 1, after=decode_token(request.page_token)
         )
-        token = ""
-        if len(posts) > limit:
-            posts = posts[:limit]
-            token = encode_token(PageCursor(at=posts[-1].updated_at, id=posts[-1].id))
+        posts, token = cut_page(posts, limit, lambda p: PageCursor(at=p.updated_at, id=p.id))
         return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
     async def RetryFailed(self, request: admin_pb2.RetryFailedRequest, context: Context) -> admin_pb2.RetryFailedResponse:

@@ -9,7 +9,7 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
 from postsched.identifiers import parse_id
 from postsched.messages import PLATFORM_FROM_API, account_message, post_message
-from postsched.paging import decode_token, encode_token, page_size
+from postsched.paging import cut_page, decode_token, page_size
 from postsched.store.accounts import AccountStore
 from postsched.store.posts import PostStore
 from postsched.store.records import NewPost, PageCursor
@@ -57,10 +57,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             if platform is None:
                 raise InvalidArgument([FieldViolation("platform", "unknown platform")])
         records = await self._accounts.list(current_tenant(), platform=platform, limit=limit + 1, after=after)
-        token = ""
-        if len(records) > limit:
-            records = records[:limit]
-            token = encode_token(PageCursor(at=records[-1].created_at, id=records[-1].id))
+        records, token = cut_page(records, limit, lambda r: PageCursor(at=r.created_at, id=r.id))
         return scheduler_pb2.ListAccountsResponse(accounts=[account_message(r) for r in records], next_page_token=token)
 
     async def CreatePost(self, request: scheduler_pb2.CreatePostRequest, context: Context) -> resources_pb2.Post:
@@ -111,10 +108,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         records = await self._posts.list(
             current_tenant(), status=status, account_id=account_id, limit=limit + 1, after=after
         )
-        token = ""
-        if len(records) > limit:
-            records = records[:limit]
-            token = encode_token(PageCursor(at=records[-1].scheduled_at, id=records[-1].id))
+        records, token = cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id))
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
 
     async def ReschedulePost(self, request: scheduler_pb2.ReschedulePostRequest, context: Context) -> resources_pb2.Post:
