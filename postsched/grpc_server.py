@@ -148,6 +148,13 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    service_names: list[str]
+
+    async def set_serving(self, serving: bool) -> None:
+        """SERVING or NOT_SERVING for the whole server and each of its services (duties' health)."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
         """Reports NOT_SERVING, then lets calls in flight finish for up to `grace` seconds."""
@@ -190,7 +197,7 @@ async def start_server(
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server=server, port=port, health=health_servicer)
+    return RunningServer(server=server, port=port, health=health_servicer, service_names=names)
 
 
 async def wait_for_shutdown_signal() -> None:

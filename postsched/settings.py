@@ -225,9 +225,12 @@ class PublisherSettings:
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     # Posts handled at once by one publisher process.
     concurrency: int = 200
-    # The longest one publish attempt may take (Instagram video processing included); past it the
-    # attempt counts as abandoned and the publishing rescuer reconciles it with the platform.
+    # The hard deadline of one publish attempt (Instagram video processing included): the attempt
+    # is cancelled there, its lease is no longer renewed, and the rescuer reconciles it.
     publish_timeout: float = 600.0
+    # The publishing lease: a live attempt renews it a few times per lease; a killed or hung
+    # publisher's posts are taken over (and the old attempt fenced) about a lease after it stopped.
+    publish_lease: float = 30.0
     http_timeout: float = 30.0
     # Exponential back-off between deliveries after a transient error: base * 2^(n-1) * jitter(1..2), capped.
     retry_base: float = 10.0
@@ -251,6 +254,7 @@ class PublisherSettings:
             meta_graph_url=graph_url,
             concurrency=int(positive_number(env, "POSTSCHED_PUBLISH_CONCURRENCY", 200, integer=True)),
             publish_timeout=positive_number(env, "POSTSCHED_PUBLISH_TIMEOUT", 600.0),
+            publish_lease=positive_number(env, "POSTSCHED_PUBLISH_LEASE", 30.0),
             http_timeout=positive_number(env, "POSTSCHED_HTTP_TIMEOUT", 30.0),
             retry_base=positive_number(env, "POSTSCHED_RETRY_BASE", 10.0),
             retry_max=positive_number(env, "POSTSCHED_RETRY_MAX", 900.0),
@@ -259,6 +263,8 @@ class PublisherSettings:
         )
         if settings.http_timeout >= settings.publish_timeout:
             raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")
+        if settings.publish_lease < 1.0:
+            raise ConfigError("POSTSCHED_PUBLISH_LEASE must be at least 1 second")
         return settings
 
 

@@ -49,9 +49,14 @@ class FakeMeta:
     def settings(self, **settings: Any) -> None:
         self._call("POST", "/_control/settings", settings)
 
+    def page_posts(self, account: str, count: int, message: str = "by someone else {i}") -> None:
+        """Posts on a page that postsched did not make."""
+        self._call("POST", "/_control/page_posts", {"account": account, "count": count, "message": message})
+
     def posts(self, account: str | None = None) -> list[dict]:
+        """Posts postsched made (not those added with page_posts)."""
         posts = self._call("GET", "/_control/posts")["posts"]
-        return [p for p in posts if account is None or p["account"] == account]
+        return [p for p in posts if (account is None or p["account"] == account) and not p.get("foreign")]
 
     def calls(self, account: str | None = None, endpoint: str | None = None) -> list[dict]:
         calls = self._call("GET", "/_control/calls")["calls"]

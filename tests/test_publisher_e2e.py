@@ -280,7 +280,7 @@ def test_webhook_timeout_is_outcome_unknown_not_a_second_delivery(suite: Suite, 
 
 
 def test_sigkill_mid_batch_publishes_nothing_twice(suite: Suite, fake_meta: FakeMeta) -> None:
-    pipeline = Pipeline(suite, fake_meta, POSTSCHED_PUBLISH_TIMEOUT="4", POSTSCHED_HTTP_TIMEOUT="2")
+    pipeline = Pipeline(suite, fake_meta, POSTSCHED_PUBLISH_LEASE="2", POSTSCHED_HTTP_TIMEOUT="2")
     fake_meta.settings(latency_ms=300)
     page = pipeline.client.page_account("5550008")
     hook = pipeline.client.CreateAccount(Req.CreateAccountRequest(
@@ -292,7 +292,7 @@ def test_sigkill_mid_batch_publishes_nothing_twice(suite: Suite, fake_meta: Fake
     suite.wait_for("SELECT count(*) > 0 FROM posts WHERE status = 'PUBLISHING'", True)
     pipeline.publisher.stop(signal.SIGKILL)
     fake_meta.settings(latency_ms=0)
-    suite.start("publisher", **FAST, POSTSCHED_PUBLISH_TIMEOUT="4", POSTSCHED_HTTP_TIMEOUT="2")
+    suite.start("publisher", **FAST, POSTSCHED_PUBLISH_LEASE="2", POSTSCHED_HTTP_TIMEOUT="2")
     pipeline.wait_terminal(200, timeout=120)
     published = [p["message"] for p in fake_meta.posts()]
     assert len(published) == len(set(published)), "a post reached the platform twice"

@@ -143,11 +143,15 @@ class AdminStore:
             )
             return [PostRecord.from_row(row) for row in await cur.fetchall()]
 
-    async def retry_failed(self, scope: Scope, now: datetime) -> int:
-        """FAILED -> SCHEDULED due now with a fresh delivery budget, in batches; returns how many."""
+    async def retry_failed(self, scope: Scope, now: datetime) -> tuple[int, int]:
+        """FAILED -> SCHEDULED due now with a fresh delivery budget, in batches; returns how many,
+        and how many of those wait for their account's new credentials before they can go out.
+
+        platform_state is kept: what earlier attempts left (their claim times, an Instagram
+        container) lets the next attempt ask the platform first, never publish blindly again."""
         scope_filter, params = scope.where()
         params["now"] = now
-        total = 0
+        total = waiting = 0
         while True:
             async with self._db.connection() as conn:
                 cur = await conn.execute(
@@ -157,20 +161,26 @@ class AdminStore:
                         LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
                     ), retried AS (
                         UPDATE posts p SET status = 'SCHEDULED', scheduled_at = %(now)s, attempts = 0, last_error = NULL,
-                            lease_owner = NULL, lease_expires_at = NULL, platform_state = NULL, updated_at = %(now)s
+                            lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
                         FROM picked WHERE p.id = picked.id
                         RETURNING p.id, p.tenant_id, p.account_id
                     )
                     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
                     SELECT id, tenant_id, account_id, 'retried', 'FAILED', 'SCHEDULED', 'retried by an operator', %(now)s
-                    FROM retried RETURNING post_id
+                    FROM retried RETURNING account_id
                     """,
                     params,
                 )
-                count = len(await cur.fetchall())
-            total += count
-            if count < CLEAR_BATCH:
-                return total
+                accounts = [row["account_id"] for row in await cur.fetchall()]
+                if accounts:
+                    cur = await conn.execute(
+                        "SELECT id FROM accounts WHERE id = ANY(%s) AND needs_credentials", (list(set(accounts)),)
+                    )
+                    blocked = {row["id"] for row in await cur.fetchall()}
+                    waiting += sum(1 for a in accounts if a in blocked)
+            total += len(accounts)
+            if len(accounts) < CLEAR_BATCH:
+                return total, waiting
 
     async def retry_post(self, post_id: uuid.UUID, now: datetime) -> tuple[PostRecord, str | None]:
         """Returns the retried post and its trace context (the CreatePost call's)."""
@@ -184,9 +194,16 @@ class AdminStore:
             current = PostRecord.from_row(row)
             if current.status != "FAILED":
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only FAILED posts can be retried")
+            cur = await conn.execute("SELECT needs_credentials FROM accounts WHERE id = %s", (current.account_id,))
+            account = await cur.fetchone()
+            if account is not None and account["needs_credentials"]:
+                raise FailedPrecondition(
+                    f"the account {current.account_id} of post {post_id} needs new credentials: call "
+                    "SchedulerService.UpdateAccountCredentials first (the post would only wait for them)"
+                )
             cur = await conn.execute(
                 f"""UPDATE posts SET status = 'SCHEDULED', scheduled_at = %s, attempts = 0, last_error = NULL,
-                        lease_owner = NULL, lease_expires_at = NULL, platform_state = NULL, updated_at = %s
+                        lease_owner = NULL, lease_expires_at = NULL, updated_at = %s
                     WHERE id = %s RETURNING {POST_COLUMNS}""",
                 (now, now, post_id),
             )

@@ -1,8 +1,13 @@
-"""The publisher's SQL: claim a batch of messages' posts, checkpoint, record outcomes in batches.
+"""The publisher's SQL: claim a batch of messages' posts, renew leases, checkpoint, record outcomes.
 
 The claim is a compare-and-set on (status QUEUED, dispatch_generation): a stale or duplicate
-message, or a cancelled post, matches nothing. Outcomes are a compare-and-set on (PUBLISHING,
-generation), so an attempt taken over by the publishing rescuer cannot be overwritten.
+message, or a cancelled post, matches nothing. Each claim and each take-over bumps the post's
+attempt_epoch; every later write of that attempt (lease renewal, checkpoint, outcome) is a
+compare-and-set on (PUBLISHING, attempt_epoch), so an attempt taken over by the publishing
+rescuer can change nothing, however late it wakes.
+
+platform_state survives claims: it holds the time of every claim so far (`claims`, the windows a
+lookup must search) and what attempts learned (an Instagram container id).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from postsched.store.database import Database
 
 CLAIM_COLUMNS = """
     c.id, c.tenant_id, c.account_id, c.dispatch_generation AS generation, c.text, c.media_urls, c.link,
-    c.scheduled_at, c.attempts, c.claimed_at, c.platform_state, c.trace_context,
+    c.scheduled_at, c.attempts, c.claimed_at, c.platform_state, c.trace_context, c.attempt_epoch AS epoch,
     a.platform::text AS platform, a.external_id, a.credentials, a.needs_credentials, a.throttled_until
 """
 
@@ -37,6 +42,7 @@ class ClaimedPost:
     claimed_at: datetime
     platform_state: dict[str, Any] | None
     trace_context: str | None
+    epoch: int  # this attempt's fencing token
     platform: str
     external_id: str
     credentials: bytes
@@ -47,8 +53,10 @@ class ClaimedPost:
 CLAIM = f"""
 WITH claimed AS (
     UPDATE posts p
-    SET status = 'PUBLISHING', attempts = p.attempts + 1, claimed_at = %(now)s, platform_state = NULL,
-        lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s), updated_at = %(now)s
+    SET status = 'PUBLISHING', attempts = p.attempts + 1, claimed_at = %(now)s, attempt_epoch = p.attempt_epoch + 1,
+        platform_state = jsonb_set(coalesce(p.platform_state, '{{}}'), '{{claims}}',
+                                   coalesce(p.platform_state -> 'claims', '[]') || to_jsonb(%(now)s::timestamptz)),
+        lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s), updated_at = %(now)s
     FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)
     WHERE p.id = m.id AND p.dispatch_generation = m.generation AND p.status = 'QUEUED'
     RETURNING p.*
@@ -69,7 +77,8 @@ WITH stuck AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), taken AS (
-    UPDATE posts p SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    UPDATE posts p SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s),
+        attempt_epoch = p.attempt_epoch + 1
     FROM stuck WHERE p.id = stuck.id
     RETURNING p.*
 )
@@ -86,7 +95,7 @@ class Outcome:
     """
 
     post_id: uuid.UUID
-    generation: int
+    epoch: int
     status: str
     event: str
     message: str = ""
@@ -99,10 +108,10 @@ class Outcome:
 
 RECORD = """
 WITH o AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(statuses)s::post_status[], %(events)s::text[],
+    SELECT * FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[], %(statuses)s::post_status[], %(events)s::text[],
                          %(messages)s::text[], %(platform_ids)s::text[], %(errors)s::text[], %(scheduled)s::timestamptz[],
                          %(leases)s::timestamptz[], %(deltas)s::int[])
-        AS o(id, generation, status, event, message, platform_post_id, last_error, scheduled_at, lease_expires_at, delta)
+        AS o(id, epoch, status, event, message, platform_post_id, last_error, scheduled_at, lease_expires_at, delta)
 ), done AS (
     UPDATE posts p
     SET status = o.status,
@@ -115,7 +124,7 @@ WITH o AS (
         lease_expires_at = o.lease_expires_at,
         updated_at = %(now)s
     FROM o
-    WHERE p.id = o.id AND p.dispatch_generation = o.generation AND p.status = 'PUBLISHING'
+    WHERE p.id = o.id AND p.attempt_epoch = o.epoch AND p.status = 'PUBLISHING'
     RETURNING p.id, p.tenant_id, p.account_id, p.attempts, p.status, o.event, o.message
 )
 INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
@@ -129,30 +138,64 @@ class PublishingStore:
         self._db = db
 
     async def claim(
-        self, messages: Sequence[tuple[uuid.UUID, int]], *, owner: str, now: datetime, timeout: float
+        self, messages: Sequence[tuple[uuid.UUID, int]], *, owner: str, now: datetime, lease: float
     ) -> list[ClaimedPost]:
-        """Claims the posts of (post id, generation) messages still QUEUED under that generation."""
+        """Claims the posts of (post id, generation) messages still QUEUED under that generation,
+        each with a publishing lease of `lease` seconds that the attempt must renew."""
         if not messages:
             return []
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 CLAIM,
                 {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
-                 "owner": owner, "now": now, "timeout": timeout},
+                 "owner": owner, "now": now, "lease": lease},
             )
             return [ClaimedPost(**row) for row in await cur.fetchall()]
 
-    async def take_over_stuck(self, *, owner: str, now: datetime, timeout: float, limit: int = 50) -> list[ClaimedPost]:
+    async def take_over_stuck(self, *, owner: str, now: datetime, lease: float, limit: int = 50) -> list[ClaimedPost]:
+        """Takes over attempts whose lease ran out, under a new attempt epoch (fencing the old one)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(TAKE_OVER, {"owner": owner, "now": now, "timeout": timeout, "limit": limit})
+            cur = await conn.execute(TAKE_OVER, {"owner": owner, "now": now, "lease": lease, "limit": limit})
             return [ClaimedPost(**row) for row in await cur.fetchall()]
 
-    async def checkpoint(self, post_id: uuid.UUID, generation: int, state: dict[str, Any]) -> None:
+    async def renew(
+        self, held: Sequence[tuple[uuid.UUID, int]], *, now: datetime, lease: float
+    ) -> set[tuple[uuid.UUID, int]]:
+        """Extends the leases of (post id, epoch) attempts still held; returns those still held."""
+        if not held:
+            return set()
         async with self._db.connection() as conn:
-            await conn.execute(
-                "UPDATE posts SET platform_state = %s WHERE id = %s AND dispatch_generation = %s AND status = 'PUBLISHING'",
-                (Jsonb(state), post_id, generation),
+            cur = await conn.execute(
+                """UPDATE posts p SET lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                   FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[]) AS h(id, epoch)
+                   WHERE p.id = h.id AND p.attempt_epoch = h.epoch AND p.status = 'PUBLISHING'
+                   RETURNING p.id, p.attempt_epoch""",
+                {"ids": [h[0] for h in held], "epochs": [h[1] for h in held], "now": now, "lease": lease},
             )
+            return {(row["id"], row["attempt_epoch"]) for row in await cur.fetchall()}
+
+    async def checkpoint(self, post_id: uuid.UUID, epoch: int, state: dict[str, Any]) -> bool:
+        """Merges `state` into platform_state; False if the attempt no longer holds the post."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                """UPDATE posts SET platform_state = coalesce(platform_state, '{}') || %s
+                   WHERE id = %s AND attempt_epoch = %s AND status = 'PUBLISHING'""",
+                (Jsonb(state), post_id, epoch),
+            )
+            return cur.rowcount == 1
+
+    async def same_text_posts(
+        self, account_id: uuid.UUID, text: str, *, other_than: uuid.UUID, since: datetime
+    ) -> list[tuple[str, str | None]]:
+        """(status, platform post id) of this account's other posts with the same text that were
+        claimed since `since`: posts a lookup by text could mistake for this one."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                """SELECT status::text AS status, platform_post_id FROM posts
+                   WHERE account_id = %s AND text = %s AND id <> %s AND claimed_at >= %s""",
+                (account_id, text, other_than, since),
+            )
+            return [(row["status"], row["platform_post_id"]) for row in await cur.fetchall()]
 
     async def record(self, outcomes: Sequence[Outcome], *, now: datetime) -> set[uuid.UUID]:
         """Records outcomes in one statement; returns the ids whose compare-and-set matched."""
@@ -163,7 +206,7 @@ class PublishingStore:
                 RECORD,
                 {
                     "ids": [o.post_id for o in outcomes],
-                    "generations": [o.generation for o in outcomes],
+                    "epochs": [o.epoch for o in outcomes],
                     "statuses": [o.status for o in outcomes],
                     "events": [o.event for o in outcomes],
                     "messages": [o.message for o in outcomes],

@@ -91,6 +91,10 @@ posts = Table(
     # (an Instagram container id), for reconciling after a crash.
     Column("claimed_at", Timestamp),
     Column("platform_state", JSONB),
+    # Bumped by every claim and take-over; every write of an attempt must match it (fencing).
+    Column("attempt_epoch", BigInteger, nullable=False, server_default="0"),
+    # JetStream sequence of this generation's message: a message that vanished is noticed.
+    Column("stream_seq", BigInteger),
     Column("idempotency_key", Text),
     # W3C traceparent of the CreatePost call, so dispatch and publish spans join its trace.
     Column("trace_context", Text),
@@ -102,6 +106,9 @@ posts = Table(
     Index("posts_leased", "lease_expires_at", postgresql_where=text("status = 'QUEUED'")),
     # The publishing rescuer looks for attempts whose publisher went away.
     Index("posts_publishing", "lease_expires_at", postgresql_where=text("status = 'PUBLISHING'")),
+    # The lost-message check reads handed-over QUEUED posts in hand-over order.
+    Index("posts_handed_over", "handed_over_at",
+          postgresql_where=text("status = 'QUEUED' AND handed_over_at IS NOT NULL")),
     # Admin: overdue posts in flight, failed posts newest first, published posts to clear.
     Index("posts_in_flight", "scheduled_at", postgresql_where=text("status IN ('QUEUED', 'PUBLISHING')")),
     Index("posts_failed", "updated_at", "id", postgresql_where=text("status = 'FAILED'")),

@@ -141,10 +141,12 @@ class RetryFailedRequest(_message.Message):
     def __init__(self, tenant_id: _Optional[str] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class RetryFailedResponse(_message.Message):
-    __slots__ = ("retried",)
+    __slots__ = ("retried", "waiting_for_credentials")
     RETRIED_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     retried: int
-    def __init__(self, retried: _Optional[int] = ...) -> None: ...
+    waiting_for_credentials: int
+    def __init__(self, retried: _Optional[int] = ..., waiting_for_credentials: _Optional[int] = ...) -> None: ...
 
 class RetryPostRequest(_message.Message):
     __slots__ = ("post_id",)

@@ -115,7 +115,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetryPost(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One FAILED post; FAILED_PRECONDITION if its account needs new credentials (UpdateAccountCredentials first).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

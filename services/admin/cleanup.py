@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import structlog
 
 from postsched.clock import Clock
-from postsched.errors import PostschedError
 from postsched.store.admin import AdminStore
 
 log = structlog.get_logger("postsched.admin")
@@ -16,6 +14,8 @@ PERIOD_SECONDS = 3600.0
 
 
 class RetentionCleaner:
+    period = PERIOD_SECONDS
+
     def __init__(self, store: AdminStore, clock: Clock, *, retention_days: float) -> None:
         self._store = store
         self._clock = clock
@@ -26,11 +26,3 @@ class RetentionCleaner:
         if deleted:
             log.info("cleared published posts past retention", deleted=deleted)
         return deleted
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except PostschedError as exc:
-                log.warning("retention clean-up failed; next hour will retry", error=str(exc))
-            await asyncio.sleep(PERIOD_SECONDS)

@@ -9,6 +9,7 @@ import structlog
 from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
+from postsched.duties import Supervisor
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import AdminSettings
 from postsched.store.admin import AdminStore
@@ -35,12 +36,13 @@ async def serve(settings: AdminSettings) -> None:
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
     )
-    cleaning = asyncio.create_task(RetentionCleaner(store, clock, retention_days=settings.retention_days).run())
+    cleaner = RetentionCleaner(store, clock, retention_days=settings.retention_days)
+    duties = Supervisor(health=server.set_serving)
+    duties.periodic("retention-cleanup", cleaner.run_once, cleaner.period, first_delay=0)
     log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
     await wait_for_shutdown_signal()
     log.info("admin stopping")
-    cleaning.cancel()
-    await asyncio.gather(cleaning, return_exceptions=True)
+    await duties.stop()
     await server.stop(SHUTDOWN_GRACE_SECONDS)
     await nc.drain()
     await db.close()

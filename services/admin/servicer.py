@@ -136,8 +136,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
     async def RetryFailed(self, request: admin_pb2.RetryFailedRequest, context: Context) -> admin_pb2.RetryFailedResponse:
-        retried = await self._store.retry_failed(_scope(request.tenant_id, request.account_id), self._clock.now())
-        return admin_pb2.RetryFailedResponse(retried=retried)
+        retried, waiting = await self._store.retry_failed(_scope(request.tenant_id, request.account_id), self._clock.now())
+        return admin_pb2.RetryFailedResponse(retried=retried, waiting_for_credentials=waiting)
 
     async def RetryPost(self, request: admin_pb2.RetryPostRequest, context: Context) -> resources_pb2.Post:
         post_id = parse_id(request.post_id, "post_id")

@@ -17,7 +17,6 @@ import structlog
 
 from postsched import telemetry
 from postsched.clock import Clock
-from postsched.errors import PostschedError
 from postsched.store.dispatch import DispatchStore
 from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
@@ -110,46 +109,26 @@ class Dispatcher:
         if earliest <= self.horizon:
             self._catch_up.set()
 
-    async def run_ticks(self) -> None:
-        """Ticks every `interval` seconds, the first one at once."""
-        while True:
-            started = self._clock.now()
-            self._stats.next_tick_at = started + timedelta(seconds=self.interval)
-            try:
-                await self.tick()
-            except PostschedError as exc:
-                log.warning("tick failed; next tick will retry", error=str(exc))
-            except Exception:
-                log.exception("tick crashed; next tick will retry")
-            delay = (self._stats.next_tick_at - self._clock.now()).total_seconds()
-            await asyncio.sleep(max(0.0, delay))
+    async def tick_once(self) -> int:
+        """The periodic duty: one tick; returns how many posts it leased."""
+        self._stats.next_tick_at = self._clock.now() + timedelta(seconds=self.interval)
+        return (await self.tick()).leased
+
+    @property
+    def rescue_period(self) -> float:
+        """Checks for expired leases a few times per lease grace period."""
+        return max(0.5, min(self._lease_grace / 2, self.interval))
 
     async def run_catch_up(self) -> None:
-        """Leases, within the current window, posts announced by NOTIFY."""
+        """Leases, within the current window, posts announced by NOTIFY (a loop duty)."""
         while True:
             await self._catch_up.wait()
             self._catch_up.clear()
             try:
                 await self._lease_until(self.horizon)
-            except Exception as exc:  # a duty must outlive any one failure
-                if isinstance(exc, PostschedError):
-                    log.warning("catch-up lease failed", error=str(exc))
-                else:
-                    log.exception("catch-up lease crashed")
-                await asyncio.sleep(1.0)
-                self._catch_up.set()
-
-    async def run_rescuer(self) -> None:
-        """Checks for expired leases a few times per lease grace period."""
-        period = max(0.5, min(self._lease_grace / 2, self.interval))
-        while True:
-            await asyncio.sleep(period)
-            try:
-                await self.rescue_once()
-            except PostschedError as exc:
-                log.warning("rescue failed", error=str(exc))
-            except Exception:
-                log.exception("rescue crashed")
+            except BaseException:
+                self._catch_up.set()  # the restarted duty tries again
+                raise
 
 
 async def listen_for_due(database_url: str, dispatcher: Dispatcher) -> None:

@@ -12,6 +12,7 @@ import structlog
 from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
+from postsched.duties import Supervisor
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import DispatcherSettings
 from postsched.store.database import Database
@@ -54,24 +55,20 @@ async def serve(settings: DispatcherSettings) -> None:
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
     )
-    handing_over = asyncio.create_task(handover.run(), name="handover")
-    duties = [
-        asyncio.create_task(listen_for_due(settings.database_url, dispatcher), name="listen"),
-        asyncio.create_task(dispatcher.run_catch_up(), name="catch-up"),
-        asyncio.create_task(dispatcher.run_rescuer(), name="rescuer"),
-        asyncio.create_task(dispatcher.run_ticks(), name="ticks"),
-    ]
+    duties = Supervisor(health=server.set_serving)
+    duties.loop("handover", handover.run)
+    duties.loop("listen", lambda: listen_for_due(settings.database_url, dispatcher))
+    duties.loop("catch-up", dispatcher.run_catch_up)
+    duties.periodic("rescuer", dispatcher.rescue_once, dispatcher.rescue_period)
+    duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    for task in duties:
-        task.cancel()
-    await asyncio.gather(*duties, return_exceptions=True)
+    await duties.stop("listen", "catch-up", "rescuer", "ticks")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
-    handing_over.cancel()
-    await asyncio.gather(handing_over, return_exceptions=True)
+    await duties.stop()
     log.info("released held posts", posts=released)
     await server.stop(SHUTDOWN_GRACE_SECONDS)
     await nc.drain()

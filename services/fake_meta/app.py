@@ -12,6 +12,8 @@ A control API under /_control lets tests and demos inject errors, latency, dropp
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 from collections import deque
 import json
@@ -31,10 +33,12 @@ VERSION = re.compile(r"^v\d+\.\d+$")
 class Fault:
     """What to do to matching calls.
 
-    kind: error (answer with an error, do nothing), ghost (do it, then answer with an error),
-    drop (close the connection without doing it), latency (wait, then go on), late (do it, then
-    wait before answering: a client that times out never learns it succeeded), broken (an
-    Instagram container made by the call ends in status `status_code`, e.g. ERROR or EXPIRED).
+    kind: error (answer with an error, do nothing), ghost (do it, then answer with an error: Meta's
+    1/99, Instagram's 4/2207051, or a rate limit after success with code 4, 17, 32 or 613),
+    drop (close the connection without doing it), ghost_drop (do it, then close the connection
+    without an answer), latency (wait, then go on), late (do it, then wait before answering: a
+    client that times out never learns it succeeded), broken (an Instagram container made by the
+    call ends in status `status_code`, e.g. ERROR or EXPIRED).
     """
 
     kind: str
@@ -60,6 +64,7 @@ class Fault:
 @dataclass
 class State:
     posts: list[dict[str, Any]] = field(default_factory=list)
+    by_account: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the same posts, oldest first
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     recent_calls: deque = field(default_factory=deque)  # call times of the last minute, for X-App-Usage
@@ -73,6 +78,10 @@ class State:
 
     def next_id(self) -> str:
         return str(next(self.ids))
+
+    def add_post(self, post: dict[str, Any]) -> None:
+        self.posts.append(post)
+        self.by_account.setdefault(post["account"], []).append(post)
 
 
 def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict | None = None) -> web.Response:
@@ -91,6 +100,7 @@ class FakeMeta:
             web.post("/_control/faults", self.add_fault),
             web.post("/_control/settings", self.settings),
             web.post("/_control/reset", self.reset),
+            web.post("/_control/page_posts", self.add_page_posts),
             web.get("/_control/posts", self.list_posts),
             web.get("/_control/calls", self.list_calls),
             web.get("/_control/webhooks", self.list_webhooks),
@@ -113,6 +123,16 @@ class FakeMeta:
             if key in body:
                 setattr(self.state, key, type(getattr(self.state, key))(body[key]))
         return web.json_response({"ok": True})
+
+    async def add_page_posts(self, request: web.Request) -> web.Response:
+        """Posts made on a page by someone else (other tools, people): {account, count, message}.
+        A busy page makes a lookup page through hundreds of them."""
+        body = await request.json()
+        for i in range(int(body.get("count", 1))):
+            self.state.add_post({"id": f"{body['account']}_{self.state.next_id()}", "account": body["account"],
+                                 "kind": "feed", "message": str(body.get("message", "by someone else {i}")).format(i=i),
+                                 "created_time": time.time(), "foreign": True})
+        return web.json_response({"posts": len(self.state.by_account.get(body["account"], []))})
 
     async def reset(self, request: web.Request) -> web.Response:
         self.state = State()
@@ -157,7 +177,7 @@ class FakeMeta:
                 if request.transport:
                     request.transport.close()
                 raise ConnectionResetError("fake-meta dropped the connection")
-            if fault.kind in ("ghost", "late", "broken"):
+            if fault.kind in ("ghost", "ghost_drop", "late", "broken"):
                 return None, fault
             return self._fault_answer(fault, account), None
         if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and random.random() < self.state.error_rate:
@@ -188,14 +208,20 @@ class FakeMeta:
             "idempotency_key": request.headers.get("Idempotency-Key", ""), "raw": body.decode(),
         })
         post = json.loads(body)
-        self.state.posts.append({"id": f"wh_{self.state.next_id()}", "account": name, "kind": "webhook",
-                                 "message": post.get("text", ""), "created_time": int(time.time())})
-        return await self._after(ghost, name, web.json_response({"id": self.state.posts[-1]["id"]}))
+        self.state.add_post({"id": f"wh_{self.state.next_id()}", "account": name, "kind": "webhook",
+                             "message": post.get("text", ""), "created_time": int(time.time())})
+        return await self._after(request, ghost, name, web.json_response({"id": self.state.posts[-1]["id"]}))
 
-    async def _after(self, fault: Fault | None, account: str, response: web.Response) -> web.Response:
+    async def _after(
+        self, request: web.Request, fault: Fault | None, account: str, response: web.Response
+    ) -> web.Response:
         """The answer to a call that was carried out, as a ghost, late or broken fault would give it."""
         if fault is None or not 200 <= response.status < 300:
             return response
+        if fault.kind == "ghost_drop":
+            if request.transport:
+                request.transport.close()
+            raise ConnectionResetError("fake-meta dropped the connection after doing the call")
         if fault.kind == "broken":
             container = self.state.containers.get(json.loads(response.body)["id"])  # type: ignore[arg-type]
             if container is not None:
@@ -227,24 +253,27 @@ class FakeMeta:
         answer, ghost = await self._faults(request, node, endpoint)
         if answer is not None:
             return answer
+        def listing(page: str, p: dict[str, str]) -> web.Response:
+            return self._published_posts(page, p, request)
+
         handler = {
             ("POST", "feed"): self._feed, ("POST", "photos"): self._photos, ("POST", "media"): self._media,
-            ("POST", "media_publish"): self._media_publish, ("GET", "published_posts"): self._published_posts,
-            ("GET", "feed"): self._published_posts, ("GET", "content_publishing_limit"): self._publishing_limit,
+            ("POST", "media_publish"): self._media_publish, ("GET", "published_posts"): listing,
+            ("GET", "feed"): listing, ("GET", "content_publishing_limit"): self._publishing_limit,
             ("GET", ""): self._node,
         }.get((request.method, edge))
         if handler is None:
             return graph_error(400, 100, f"Unsupported {request.method} request to /{'/'.join(parts)}")
-        return await self._after(ghost, node, handler(node, params))
+        return await self._after(request, ghost, node, handler(node, params))
 
     def _feed(self, page: str, p: dict[str, str]) -> web.Response:
         if not p.get("message") and not p.get("link") and not p.get("attached_media"):
             return graph_error(400, 100, "(#100) Missing message or attachment")
         post_id = f"{page}_{self.state.next_id()}"
         attached = json.loads(p["attached_media"]) if p.get("attached_media") else []
-        self.state.posts.append({"id": post_id, "account": page, "kind": "feed", "message": p.get("message", ""),
-                                 "link": p.get("link", ""), "media": [a["media_fbid"] for a in attached],
-                                 "created_time": int(time.time())})
+        self.state.add_post({"id": post_id, "account": page, "kind": "feed", "message": p.get("message", ""),
+                             "link": p.get("link", ""), "media": [a["media_fbid"] for a in attached],
+                             "created_time": time.time()})
         return web.json_response({"id": post_id})
 
     def _photos(self, page: str, p: dict[str, str]) -> web.Response:
@@ -254,19 +283,36 @@ class FakeMeta:
         if p.get("published", "true") == "false":
             return web.json_response({"id": photo_id})
         post_id = f"{page}_{self.state.next_id()}"
-        self.state.posts.append({"id": post_id, "account": page, "kind": "photo",
-                                 "message": p.get("caption") or p.get("message", ""), "media": [p["url"]],
-                                 "created_time": int(time.time())})
+        self.state.add_post({"id": post_id, "account": page, "kind": "photo",
+                             "message": p.get("caption") or p.get("message", ""), "media": [p["url"]],
+                             "created_time": time.time()})
         return web.json_response({"id": photo_id, "post_id": post_id})
 
-    def _published_posts(self, page: str, p: dict[str, str]) -> web.Response:
-        since = int(p.get("since", "0") or 0)
-        data = [
-            {"id": post["id"], "message": post["message"], "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(post["created_time"]))}
-            for post in reversed(self.state.posts)
-            if post["account"] == page and post["kind"] in ("feed", "photo") and post["created_time"] >= since
-        ]
-        return web.json_response({"data": data[: int(p.get("limit", "25"))]})
+    def _published_posts(self, page: str, p: dict[str, str], request: web.Request) -> web.Response:
+        """Newest first, within since/until (unix seconds, inclusive), at most `limit` (25 by
+        default, 100 at most) a page, with cursor paging: `paging.cursors.after` and a full
+        `paging.next` URL while more posts remain, as Meta answers."""
+        try:
+            since = float(p.get("since", "0") or 0)
+            until = float(p.get("until", "0") or 0) or float("inf")
+            limit = min(100, max(1, int(p.get("limit", "25") or 25)))
+            offset = int(base64.urlsafe_b64decode(p["after"].encode()).decode()) if p.get("after") else 0
+        except (ValueError, UnicodeError, binascii.Error):
+            return graph_error(400, 100, "(#100) Invalid since, until, limit or after")
+        window = [post for post in reversed(self.state.by_account.get(page, []))
+                  if post["kind"] in ("feed", "photo") and since <= post["created_time"] <= until]
+        chunk = window[offset: offset + limit]
+        data = [{"id": post["id"], "message": post["message"],
+                 "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(post["created_time"]))}
+                for post in chunk]
+        body: dict[str, Any] = {"data": data}
+        if chunk:
+            cursor = lambda n: base64.urlsafe_b64encode(str(n).encode()).decode()  # noqa: E731
+            body["paging"] = {"cursors": {"before": cursor(offset), "after": cursor(offset + len(chunk))}}
+            if offset + len(chunk) < len(window):
+                query = {k: v for k, v in p.items() if k != "access_token"} | {"after": cursor(offset + len(chunk))}
+                body["paging"]["next"] = str(request.url.with_query(query))
+        return web.json_response(body)
 
     def _media(self, ig: str, p: dict[str, str]) -> web.Response:
         media_type = p.get("media_type", "IMAGE")
@@ -300,7 +346,7 @@ class FakeMeta:
 
     def _ig_published_last_day(self, ig: str) -> int:
         day_ago = time.time() - 86400
-        return sum(1 for post in self.state.posts if post["account"] == ig and post["kind"] == "ig_media"
+        return sum(1 for post in self.state.by_account.get(ig, []) if post["kind"] == "ig_media"
                    and post["created_time"] >= day_ago)
 
     def _media_publish(self, ig: str, p: dict[str, str]) -> web.Response:
@@ -316,9 +362,9 @@ class FakeMeta:
             return graph_error(400, 9, "Application request limit reached", 2207042)
         container["status"] = "PUBLISHED"
         media_id = self.state.next_id()
-        self.state.posts.append({"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
-                                 "container": p["creation_id"], "children": container["children"],
-                                 "created_time": int(time.time())})
+        self.state.add_post({"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
+                             "container": p["creation_id"], "children": container["children"],
+                             "created_time": time.time()})
         return web.json_response({"id": media_id})
 
     def _publishing_limit(self, ig: str, p: dict[str, str]) -> web.Response:

@@ -1,8 +1,17 @@
 """One publish attempt, from a claimed post to its recorded outcome.
 
-Never twice: before any second attempt after an answer that may hide a success (a timeout after
-sending, Meta's code 1/99 or Instagram's 4/2207051), the adapter looks the post up on the platform.
-Where the platform cannot tell, the post fails with reason `outcome_unknown` for a person to check.
+Never twice:
+- every attempt after the first of a post (a retry after an error, a redelivery, a retry after a
+  rate limit, an operator's RetryPost) asks the platform first whether an earlier attempt took
+  effect, over every window in which one of them may have reached it, whatever the earlier error
+  said; only a platform whose calls are safe to repeat (a webhook with its Idempotency-Key) skips it;
+- after an answer that may hide a success (a timeout after sending, Meta's code 1/99 or
+  Instagram's 4/2207051) the same attempt looks at once;
+- where a lookup by text finds more than one candidate, or one that another of our posts with the
+  same text may own, or cannot read the whole window, the post fails with reason `outcome_unknown`
+  for a person to check: never a blind second publish, and never "not published" on a guess;
+- the attempt holds a short lease, renewed while it works, and may call the platform only while it
+  holds it; a rescuer that takes it over fences it (see leases.py).
 """
 
 from __future__ import annotations
@@ -10,14 +19,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
 from postsched.store.publishing import ClaimedPost, Outcome, PublishingStore
+from services.publisher.leases import AttemptLease, LeaseKeeper
 from services.publisher.platforms.outcomes import (
     Adapter,
+    Fenced,
     OutcomeUnknown,
     Permanent,
     PlatformError,
@@ -31,6 +43,8 @@ from services.publisher.stats import AccountRate, PublisherStats
 
 log = structlog.get_logger("postsched.publisher")
 SECOND_LOOK_DELAY = 3.0
+# Other posts of ours claimed this long before the earliest attempt can be confused with this one.
+SIBLING_LOOKBACK = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,34 @@ class Decision:
     delay: float = 0.0
 
 
+def claim_times(claimed: ClaimedPost) -> tuple[datetime, ...]:
+    """When each attempt so far was claimed, this one included (kept in platform_state)."""
+    times = []
+    for value in (claimed.platform_state or {}).get("claims", []):
+        try:
+            times.append(datetime.fromisoformat(str(value)))
+        except ValueError:
+            continue
+    return tuple(sorted(times)) or (claimed.claimed_at,)
+
+
+class AttemptProgress:
+    """What an adapter may do mid-attempt: check its lease, save what it learned (fenced)."""
+
+    def __init__(self, store: PublishingStore, lease: AttemptLease) -> None:
+        self._store = store
+        self._lease = lease
+
+    def check(self) -> None:
+        self._lease.check()
+
+    async def save(self, state: dict[str, Any]) -> None:
+        self._lease.check()
+        if not await self._store.checkpoint(self._lease.post_id, self._lease.epoch, state):
+            self._lease.fence("the attempt was taken over before it could save its progress")
+            raise Fenced("the attempt was taken over")
+
+
 class Attempts:
     def __init__(
         self,
@@ -55,9 +97,11 @@ class Attempts:
         clock: Clock,
         policy: RetryPolicy,
         stats: PublisherStats,
+        leases: LeaseKeeper,
         *,
         max_deliveries: int,
         handover_timeout: float,
+        deadline: float,
     ) -> None:
         self._adapters = adapters
         self._store = store
@@ -65,20 +109,41 @@ class Attempts:
         self._clock = clock
         self._policy = policy
         self._stats = stats
+        self._leases = leases
         self._max_deliveries = max_deliveries
         self._handover_timeout = handover_timeout
+        self._deadline = deadline
 
     def _post_and_target(self, claimed: ClaimedPost) -> tuple[Post, Target]:
         post = Post(
             id=claimed.id, text=claimed.text, media_urls=list(claimed.media_urls), link=claimed.link,
             scheduled_at=claimed.scheduled_at, claimed_at=claimed.claimed_at, platform_state=claimed.platform_state,
+            claims=claim_times(claimed),
         )
         target = Target(account_id=claimed.account_id, platform=claimed.platform, external_id=claimed.external_id,
                         credentials=self._box.open(claimed.credentials))
         return post, target
 
     async def run(self, claimed: ClaimedPost, delivery: int) -> Decision:
-        """Publishes a freshly claimed post; `delivery` is JetStream's delivery count of its message."""
+        """Publishes a freshly claimed post; `delivery` is JetStream's delivery count of its message.
+
+        Holds the post's lease while it works, and gives up at the hard deadline: an attempt
+        cancelled there, or fenced, leaves its post to the rescuer (which asks the platform)."""
+        lease = self._leases.hold(claimed.id, claimed.epoch)
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._run(claimed, delivery, AttemptProgress(self._store, lease))
+        except TimeoutError:
+            log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
+                        post_id=str(claimed.id), deadline_s=self._deadline)
+            return Decision(None, reply="ack")
+        except Fenced as exc:
+            log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id), reason=str(exc))
+            return Decision(None, reply="ack")
+        finally:
+            self._leases.release(lease)
+
+    async def _run(self, claimed: ClaimedPost, delivery: int, progress: AttemptProgress) -> Decision:
         now = self._clock.now()
         self._account(claimed)  # known to GetPublisherStatus from its first attempt on
         if claimed.needs_credentials:
@@ -90,12 +155,14 @@ class Attempts:
         except CredentialsUnreadable as exc:
             return self._fail(claimed, str(exc), reply="term")
         adapter = self._adapters[claimed.platform]
-
-        async def checkpoint(state: dict) -> None:
-            await self._store.checkpoint(claimed.id, claimed.generation, state)
-
         try:
-            platform_id = await adapter.publish(post, target, checkpoint)
+            if post.earlier_attempts and not adapter.repeatable:
+                # Look before any second attempt, whatever the earlier one was told.
+                found = await self._find(adapter, post, target, claimed)
+                if found:
+                    self._stats.reconciled += 1
+                    return self._published(claimed, found, "published_reconciled")
+            platform_id = await adapter.publish(post, target, progress)
         except RateLimited as exc:
             until = now + timedelta(seconds=exc.retry_after)
             await self._store.throttle_account(claimed.account_id, until, exc.message, now=now)
@@ -120,26 +187,48 @@ class Attempts:
             self._stats.retried += 1
             lease = now + timedelta(seconds=delay + self._handover_timeout)
             return Decision(
-                Outcome(claimed.id, claimed.generation, "QUEUED", "attempt_failed",
+                Outcome(claimed.id, claimed.epoch, "QUEUED", "attempt_failed",
                         message=f"{exc.message}; retry in {delay:.1f}s", last_error=exc.message, lease_expires_at=lease),
                 reply="nak", delay=delay,
             )
+        except Fenced:
+            raise
         except Exception:
             # A bug of ours, possibly after the platform accepted the post: leave it to reconciliation.
             log.exception("publish attempt crashed; the rescuer will reconcile it", post_id=str(claimed.id))
             return Decision(None, reply="ack")
         return self._published(claimed, platform_id, "published")
 
+    async def _find(self, adapter: Adapter, post: Post, target: Target, claimed: ClaimedPost) -> str | None:
+        """This post's platform id if one of its attempts went out, None if none did; raises
+        OutcomeUnknown when the answer is not certain."""
+        candidates = await adapter.find(post, target)
+        if adapter.identifies_by_text and candidates:
+            others = await self._store.same_text_posts(
+                claimed.account_id, claimed.text, other_than=claimed.id, since=post.claims[0] - SIBLING_LOOKBACK
+            )
+            known = {pid for status, pid in others if status == "PUBLISHED" and pid}
+            unsettled = sum(1 for status, pid in others if not (status == "PUBLISHED" and pid))
+            candidates = [c for c in candidates if c not in known]
+            if candidates and unsettled:
+                raise OutcomeUnknown(
+                    f"{unsettled} other post(s) of this account with the same text were in flight in the same "
+                    "window; the platform's posts cannot be told apart"
+                )
+        if len(candidates) > 1:
+            raise OutcomeUnknown(f"{len(candidates)} posts on the platform match this one; cannot tell which is ours")
+        return candidates[0] if candidates else None
+
     async def _after_ambiguous_answer(
         self, adapter: Adapter, post: Post, target: Target, claimed: ClaimedPost, exc: Transient
     ) -> Decision | None:
         """After an answer that may hide a success: published, failed outcome_unknown, or None (not
-        published: an ordinary retry is safe)."""
+        published: an ordinary retry is safe, and it will look again first)."""
         try:
-            found = await adapter.find(post, target)
+            found = await self._find(adapter, post, target, claimed)
             if not found:  # a post accepted a moment ago may take a little while to be listed
                 await asyncio.sleep(SECOND_LOOK_DELAY)
-                found = await adapter.find(post, target)
+                found = await self._find(adapter, post, target, claimed)
         except OutcomeUnknown as unknown:
             return self._fail(claimed, f"outcome_unknown: {exc.message}; {unknown.message}", reply="term")
         except PlatformError as lookup:
@@ -154,7 +243,7 @@ class Attempts:
         """For an attempt whose publisher went away: find out, and never publish blindly again."""
         try:
             post, target = self._post_and_target(claimed)
-            found = await self._adapters[claimed.platform].find(post, target)
+            found = await self._find(self._adapters[claimed.platform], post, target, claimed)
         except CredentialsUnreadable as exc:
             return self._fail(claimed, f"outcome_unknown: {exc}", reply="ack")
         except OutcomeUnknown as exc:
@@ -168,7 +257,7 @@ class Attempts:
         if claimed.attempts >= self._max_deliveries:
             return self._fail(claimed, f"the publisher stopped during attempt {claimed.attempts}; giving up", reply="ack")
         return Decision(
-            Outcome(claimed.id, claimed.generation, "SCHEDULED", "reconciled_not_published",
+            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "reconciled_not_published",
                     message="the platform does not have it: due again now",
                     last_error="publisher stopped mid-attempt", scheduled_at=self._clock.now()),
             reply="ack",
@@ -177,20 +266,20 @@ class Attempts:
     def _published(self, claimed: ClaimedPost, platform_id: str, event: str) -> Decision:
         self._stats.published += 1
         return Decision(
-            Outcome(claimed.id, claimed.generation, "PUBLISHED", event, message=platform_id, platform_post_id=platform_id),
+            Outcome(claimed.id, claimed.epoch, "PUBLISHED", event, message=platform_id, platform_post_id=platform_id),
             reply="ack",
         )
 
     def _fail(self, claimed: ClaimedPost, reason: str, *, reply: str) -> Decision:
         self._stats.failed += 1
         return Decision(
-            Outcome(claimed.id, claimed.generation, "FAILED", "failed", message=reason, last_error=reason), reply=reply
+            Outcome(claimed.id, claimed.epoch, "FAILED", "failed", message=reason, last_error=reason), reply=reply
         )
 
     def _snooze(self, claimed: ClaimedPost, until: datetime | None, reason: str) -> Decision:
         """Back to SCHEDULED (at `until`, or unchanged), the attempt given back: not the post's fault."""
         return Decision(
-            Outcome(claimed.id, claimed.generation, "SCHEDULED", "rate_limited", message=reason, last_error=reason,
+            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "rate_limited", message=reason, last_error=reason,
                     scheduled_at=until, attempts_delta=-1),
             reply="ack",
         )

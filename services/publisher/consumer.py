@@ -48,7 +48,7 @@ class Consumer:
         *,
         owner: str,
         concurrency: int,
-        publish_timeout: float,
+        lease: float,
         ack_wait: float,
     ) -> None:
         self._nc = nc
@@ -59,8 +59,8 @@ class Consumer:
         self._stats = stats
         self._owner = owner
         self._concurrency = concurrency
-        self._publish_timeout = publish_timeout
-        self._keepalive_every = max(1.0, ack_wait / 3)
+        self._lease = lease
+        self.keepalive_every = max(1.0, ack_wait / 3)
         self._tasks: set[asyncio.Task] = set()
         self._working: dict[asyncio.Task, Msg] = {}
         self._slot_freed = asyncio.Event()
@@ -120,7 +120,7 @@ class Consumer:
         try:
             claimed = await self._store.claim(
                 [(m.post_id, m.generation) for _, m in decoded], owner=self._owner, now=self._clock.now(),
-                timeout=self._publish_timeout,
+                lease=self._lease,
             )
         except PostschedError as exc:
             log.warning("claim failed; messages come back later", error=str(exc), messages=len(decoded))
@@ -192,12 +192,13 @@ class Consumer:
             log.warning("could not answer JetStream; the message will come back and be dropped",
                         post_id=str(post.id), error=str(exc))
 
-    async def keep_alive(self) -> None:
+    async def keep_alive_once(self) -> int:
         """Tells JetStream that the messages being worked on are in progress, so a long attempt
-        (an Instagram video, a slow platform) is not redelivered while it runs."""
-        while True:
-            await asyncio.sleep(self._keepalive_every)
-            for task, msg in list(self._working.items()):
-                if not task.done():
-                    with contextlib.suppress(nats.errors.Error):
-                        await msg.in_progress()
+        (an Instagram video, a slow platform) is not redelivered while it runs; returns how many."""
+        told = 0
+        for task, msg in list(self._working.items()):
+            if not task.done():
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.in_progress()
+                    told += 1
+        return told

@@ -14,6 +14,7 @@ from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
+from postsched.duties import Supervisor
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import PublisherSettings
 from postsched.store.database import Database
@@ -21,6 +22,7 @@ from postsched.store.publishing import PublishingStore
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
 from services.publisher.attempt import Attempts
 from services.publisher.consumer import Consumer
+from services.publisher.leases import LeaseKeeper
 from services.publisher.platforms.facebook import FacebookPage
 from services.publisher.platforms.graph_api import GraphClient, Usage
 from services.publisher.platforms.instagram import Instagram, InstagramQuota
@@ -56,24 +58,26 @@ async def serve(settings: PublisherSettings) -> None:
     graph = GraphClient(session, settings.meta_graph_url, timeout=settings.http_timeout, usage_sink=usage_sink)
     quota = InstagramQuota()
     adapters = {
-        "facebook_page": FacebookPage(graph),
+        "facebook_page": FacebookPage(graph, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,
                                poll_timeout=settings.publish_timeout / 2, quota=quota),
         "webhook": Webhook(session, timeout=settings.http_timeout),
     }
     store = PublishingStore(db)
+    leases = LeaseKeeper(store, clock, lease=settings.publish_lease, max_hold=settings.publish_timeout)
     attempts = Attempts(
         adapters, store, CredentialBox(settings.secret_key), clock,
-        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats,
+        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases,
         max_deliveries=settings.jetstream.max_deliveries, handover_timeout=settings.handover_timeout,
+        deadline=settings.publish_timeout,
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(
         nc, store, attempts, recorder, clock, stats, owner=instance_id, concurrency=settings.concurrency,
-        publish_timeout=settings.publish_timeout, ack_wait=settings.jetstream.effective_ack_wait,
+        lease=settings.publish_lease, ack_wait=settings.jetstream.effective_ack_wait,
     )
     rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
-                                publish_timeout=settings.publish_timeout)
+                                lease=settings.publish_lease)
     servicer = PublisherServicer(stats, quota, nc, instance_id=instance_id, concurrency=settings.concurrency)
     server = await start_server(
         settings.listen_addr,
@@ -81,20 +85,22 @@ async def serve(settings: PublisherSettings) -> None:
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
     )
-    recording = asyncio.create_task(recorder.run(), name="recorder")
-    consuming = asyncio.create_task(consumer.run(), name="consumer")
-    rescuing = asyncio.create_task(rescuer.run(), name="rescuer")
-    keeping_alive = asyncio.create_task(consumer.keep_alive(), name="keep-alive")
+    # The recorder and the lease keeper outlive the consumer at shutdown: attempts finishing in the
+    # grace period still renew their leases and record their outcomes.
+    duties = Supervisor(health=server.set_serving)
+    duties.loop("recorder", recorder.run)
+    duties.periodic("lease-keeper", leases.run_once, leases.period)
+    duties.loop("consumer", consumer.run)
+    duties.periodic("rescuer", rescuer.run_once, rescuer.period)
+    duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              graph_url=settings.meta_graph_url, concurrency=settings.concurrency)
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
-    rescuing.cancel()
+    await duties.stop("rescuer")
     abandoned = await consumer.stop(SHUTDOWN_GRACE_SECONDS)
-    keeping_alive.cancel()
-    await asyncio.gather(consuming, rescuing, keeping_alive, return_exceptions=True)
-    recording.cancel()
-    await asyncio.gather(recording, return_exceptions=True)
+    await duties.stop("consumer", "keep-alive")
+    await duties.stop()
     await server.stop(5.0)
     await session.close()
     await nc.drain()

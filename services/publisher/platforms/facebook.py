@@ -1,15 +1,25 @@
-"""Facebook Page posts: text and link to /feed, one photo to /photos, several photos attached to one feed post."""
+"""Facebook Page posts: text and link to /feed, one photo to /photos, several photos attached to one feed post.
+
+Reconciliation (after an answer that may hide a success, before any second attempt, and for an
+attempt whose publisher went away) reads the page's published posts in every window in which one
+of the post's attempts may have reached Facebook, following `paging.next` to the end of each
+window: a busy page receives hundreds of posts a minute, far more than one page of answers.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.outcomes import Checkpoint, OutcomeUnknown, Post, Target
+from services.publisher.platforms.outcomes import OutcomeUnknown, Post, Progress, Target
 
-# Reconciliation looks at the page's posts created since shortly before the attempt started.
+# Margin around each attempt's window, for clock skew between us and Meta and for Meta's own delay.
 LOOKBACK = timedelta(minutes=2)
+PAGE_LIMIT = 100  # Meta's maximum per page of published_posts
+MAX_PAGES = 100  # per lookup: 10,000 posts; past that the window cannot be read, outcome unknown
 
 
 def message_of(post: Post) -> str:
@@ -19,20 +29,39 @@ def message_of(post: Post) -> str:
     return post.text
 
 
-class FacebookPage:
-    def __init__(self, graph: GraphClient) -> None:
-        self._graph = graph
+def windows(claims: tuple[datetime, ...], attempt_span: float) -> list[tuple[datetime, datetime]]:
+    """The time ranges in which the attempts claimed at `claims` may have created a post: each
+    attempt lasts at most `attempt_span` seconds; overlapping ranges merged."""
+    spans = sorted((c - LOOKBACK, c + timedelta(seconds=attempt_span) + LOOKBACK) for c in claims)
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
-    async def publish(self, post: Post, target: Target, checkpoint: Checkpoint) -> str:
+
+class FacebookPage:
+    repeatable = False
+    identifies_by_text = True
+
+    def __init__(self, graph: GraphClient, *, attempt_span: float) -> None:
+        self._graph = graph
+        self._attempt_span = attempt_span
+
+    async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         page, token = target.external_id, target.credentials["access_token"]
         message = message_of(post)
         if not post.media_urls:
+            progress.check()
             body = await self._graph.call(
                 "POST", f"{page}/feed", token=token, account=page,
                 params={"message": message or None, "link": post.link or None},
             )
             return str(body["id"])
         if len(post.media_urls) == 1:
+            progress.check()
             body = await self._graph.call(
                 "POST", f"{page}/photos", token=token, account=page,
                 params={"url": post.media_urls[0], "caption": message or None},
@@ -44,6 +73,7 @@ class FacebookPage:
                 "POST", f"{page}/photos", token=token, account=page, params={"url": url, "published": "false"}
             )
             photo_ids.append(str(body["id"]))
+        progress.check()
         body = await self._graph.call(
             "POST", f"{page}/feed", token=token, account=page,
             params={"message": message or None,
@@ -51,18 +81,34 @@ class FacebookPage:
         )
         return str(body["id"])
 
-    async def find(self, post: Post, target: Target) -> str | None:
-        """Looks for this attempt's post among the page's recent posts, by its text."""
+    async def find(self, post: Post, target: Target) -> list[str]:
+        """Every post on the page with this post's text, created in one of its attempts' windows."""
         message = message_of(post)
         if not message:
             raise OutcomeUnknown("a post without text cannot be recognised among the page's posts")
+        found: list[str] = []
+        for since, until in windows(post.claims or (post.claimed_at,), self._attempt_span):
+            found += await self._matching(target, message, since, until)
+        return found
+
+    async def _matching(self, target: Target, message: str, since: datetime, until: datetime) -> list[str]:
         page, token = target.external_id, target.credentials["access_token"]
-        since = int((post.claimed_at - LOOKBACK).timestamp())
-        body = await self._graph.call(
-            "GET", f"{page}/published_posts", token=token, account=page,
-            params={"fields": "id,message,created_time", "since": since, "limit": 100},
+        params: dict[str, Any] = {"fields": "id,message,created_time", "since": int(since.timestamp()),
+                                  "until": int(until.timestamp()) + 1, "limit": PAGE_LIMIT}
+        found: list[str] = []
+        for _ in range(MAX_PAGES):
+            body = await self._graph.call("GET", f"{page}/published_posts", token=token, account=page, params=params)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise OutcomeUnknown("Facebook answered the lookup without a list of posts")
+            found += [str(item["id"]) for item in data if isinstance(item, dict) and item.get("message") == message]
+            following = (body.get("paging") or {}).get("next")
+            if not following or not data:
+                return found
+            # Only the next link's query is taken, sent to our own Graph URL with our own token:
+            # a link is never followed to another host.
+            params = {k: v for k, v in parse_qsl(urlsplit(following).query) if k != "access_token"}
+        raise OutcomeUnknown(
+            f"the page has more than {MAX_PAGES * PAGE_LIMIT} posts in the window of this post's attempts; "
+            "it cannot be read completely"
         )
-        for item in body.get("data", []):
-            if item.get("message") == message:
-                return str(item["id"])
-        return None

@@ -1,20 +1,34 @@
 """Instagram content publishing: container(s), wait for FINISHED, then media_publish.
 
-The container id is checkpointed before media_publish: a container whose status_code reads
-PUBLISHED has been published, which is how a crash or an ambiguous error is reconciled.
+media_publish is the one call that cannot be repeated safely. The container id is saved with the
+post as soon as the container exists, and survives later claims: a later attempt (or a rescuer)
+reads the container's status_code first. PUBLISHED means published; a FINISHED container younger
+than a day is published rather than replaced; only an EXPIRED or ERROR one is replaced. After any
+error answer to media_publish (rate limit, permanent, transient, a dropped connection) the status
+is read before anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.outcomes import Checkpoint, Permanent, Post, RateLimited, Target, Transient
+from services.publisher.platforms.outcomes import (
+    Permanent,
+    PlatformError,
+    Post,
+    Progress,
+    RateLimited,
+    Target,
+    Transient,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
-
+# Meta expires an unpublished container after 24 hours; reuse one only well before that.
+CONTAINER_REUSE = timedelta(hours=23)
 
 
 def is_video(url: str) -> bool:
@@ -22,6 +36,9 @@ def is_video(url: str) -> bool:
 
 
 class Instagram:
+    repeatable = False
+    identifies_by_text = False
+
     def __init__(
         self, graph: GraphClient, *, poll_interval: float, poll_timeout: float, quota: "InstagramQuota"
     ) -> None:
@@ -30,32 +47,59 @@ class Instagram:
         self._poll_timeout = poll_timeout
         self._quota = quota
 
-    async def publish(self, post: Post, target: Target, checkpoint: Checkpoint) -> str:
+    async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         ig, token = target.external_id, target.credentials["access_token"]
+        container = await self._reusable_container(post, ig, token)
+        if container and container.startswith("published:"):
+            return f"container:{container.removeprefix('published:')}"
         await self._quota.check(target, self._graph)
-        if len(post.media_urls) == 1:
-            container = await self._container(ig, token, post.media_urls[0], caption=post.text)
-        else:
-            children = [await self._container(ig, token, url, carousel_item=True) for url in post.media_urls]
-            for child in children:
-                await self._wait_finished(child, ig, token)
-            body = await self._graph.call(
-                "POST", f"{ig}/media", token=token, account=ig,
-                params={"media_type": "CAROUSEL", "children": ",".join(children), "caption": post.text or None},
-            )
-            container = str(body["id"])
+        if container is None:
+            container = await self._new_container(post, ig, token)
+            await progress.save({"container_id": container,
+                                 "container_created_at": datetime.now(timezone.utc).isoformat()})
         await self._wait_finished(container, ig, token)
-        await checkpoint({"container_id": container})
+        await progress.save({"publish_sent_at": datetime.now(timezone.utc).isoformat()})  # fenced in the database
         try:
             body = await self._graph.call(
                 "POST", f"{ig}/media_publish", token=token, account=ig, params={"creation_id": container}
             )
-        except Transient as exc:
-            if exc.maybe_published and await self._status(container, ig, token) == "PUBLISHED":
+        except PlatformError:
+            # Whatever the error said, it may have gone out: the container tells.
+            if await self._status(container, ig, token) == "PUBLISHED":
                 self._quota.used(target)
                 return f"container:{container}"
             raise
         self._quota.used(target)
+        return str(body["id"])
+
+    async def _reusable_container(self, post: Post, ig: str, token: str) -> str | None:
+        """The container an earlier attempt made, if it can still be used ("published:<id>" if it
+        already was); None when a new one is needed."""
+        state = post.platform_state or {}
+        container = state.get("container_id")
+        if not container:
+            return None
+        status = await self._status(container, ig, token)
+        if status == "PUBLISHED":
+            return f"published:{container}"
+        try:
+            made = datetime.fromisoformat(str(state.get("container_created_at")))
+        except ValueError:
+            return None
+        if status in ("FINISHED", "IN_PROGRESS") and datetime.now(timezone.utc) - made < CONTAINER_REUSE:
+            return str(container)
+        return None  # EXPIRED, ERROR, or too old to trust: make another
+
+    async def _new_container(self, post: Post, ig: str, token: str) -> str:
+        if len(post.media_urls) == 1:
+            return await self._container(ig, token, post.media_urls[0], caption=post.text)
+        children = [await self._container(ig, token, url, carousel_item=True) for url in post.media_urls]
+        for child in children:
+            await self._wait_finished(child, ig, token)
+        body = await self._graph.call(
+            "POST", f"{ig}/media", token=token, account=ig,
+            params={"media_type": "CAROUSEL", "children": ",".join(children), "caption": post.text or None},
+        )
         return str(body["id"])
 
     async def _container(self, ig: str, token: str, url: str, *, caption: str = "", carousel_item: bool = False) -> str:
@@ -85,12 +129,12 @@ class Instagram:
                 raise Transient(f"Instagram container {container} still {status or 'unknown'} after {self._poll_timeout:.0f}s")
             await asyncio.sleep(self._poll_interval)
 
-    async def find(self, post: Post, target: Target) -> str | None:
+    async def find(self, post: Post, target: Target) -> list[str]:
         container = (post.platform_state or {}).get("container_id")
         if not container:
-            return None  # no container was finished and recorded: nothing can have been published
+            return []  # no container was made and recorded: nothing can have been published
         status = await self._status(container, target.external_id, target.credentials["access_token"])
-        return f"container:{container}" if status == "PUBLISHED" else None
+        return [f"container:{container}"] if status == "PUBLISHED" else []
 
 
 class InstagramQuota:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 
 class PlatformError(Exception):
@@ -52,7 +52,12 @@ class Permanent(PlatformError):
 
 
 class OutcomeUnknown(PlatformError):
-    """The platform offers no way to tell whether the post went out."""
+    """The platform offers no way to tell whether the post went out (or its answer was incomplete)."""
+
+
+class Fenced(Exception):
+    """This attempt no longer holds the post: its lease ran out or a rescuer took it over. It must
+    neither call the platform again nor record anything."""
 
 
 @dataclass(frozen=True)
@@ -72,19 +77,40 @@ class Post:
     media_urls: list[str]
     link: str
     scheduled_at: datetime
-    claimed_at: datetime  # when this attempt started: reconciliation looks from here on
+    claimed_at: datetime  # when this attempt started
     platform_state: dict[str, Any] | None = None
+    # When each attempt so far (this one included) was claimed: a lookup searches every window in
+    # which one of them may have reached the platform.
+    claims: tuple[datetime, ...] = ()
+
+    @property
+    def earlier_attempts(self) -> bool:
+        return len(self.claims) > 1
 
 
-# Adapters call this to persist what they learned mid-publish (an Instagram container id), so a
-# crash before the outcome is recorded can be reconciled rather than published blindly again.
-Checkpoint = Callable[[dict[str, Any]], Awaitable[None]]
+class Progress(Protocol):
+    """What an adapter may do mid-attempt besides calling the platform."""
+
+    def check(self) -> None:
+        """Raises Fenced unless this attempt still holds its lease: call right before any call to
+        the platform that cannot be repeated safely."""
+
+    async def save(self, state: dict[str, Any]) -> None:
+        """Merges `state` into the post's platform_state (an Instagram container id), so a later
+        attempt or a rescuer can reconcile instead of publishing blindly again. Fenced: like check()."""
 
 
 class Adapter(Protocol):
-    async def publish(self, post: Post, target: Target, checkpoint: Checkpoint) -> str:
+    # True when sending the same post again is harmless (a webhook: the receiver drops a repeated
+    # Idempotency-Key); otherwise every attempt after the first asks the platform first.
+    repeatable: bool
+    # True when find() recognises a post by its content, so two of our posts with the same text
+    # can be confused: the publisher then rules out ids it knows belong to other posts.
+    identifies_by_text: bool
+
+    async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         """Publishes the post; returns the platform's post id or raises a PlatformError."""
 
-    async def find(self, post: Post, target: Target) -> str | None:
-        """The platform id of this attempt's post if it went out, None if it surely did not;
-        raises OutcomeUnknown if the platform cannot tell."""
+    async def find(self, post: Post, target: Target) -> list[str]:
+        """The platform ids that may be this post's, from any of its attempts: empty if it surely
+        did not go out; raises OutcomeUnknown if the platform cannot tell."""

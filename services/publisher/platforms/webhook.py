@@ -15,10 +15,10 @@ import time
 import aiohttp
 
 from services.publisher.platforms.outcomes import (
-    Checkpoint,
     OutcomeUnknown,
     Permanent,
     Post,
+    Progress,
     RateLimited,
     Target,
     Transient,
@@ -33,11 +33,16 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 class Webhook:
+    # The receiver drops a repeated Idempotency-Key, so a retry after a 5xx is harmless; only an
+    # answer that never came (a timeout) leaves the outcome unknown.
+    repeatable = True
+    identifies_by_text = False
+
     def __init__(self, session: aiohttp.ClientSession, *, timeout: float) -> None:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def publish(self, post: Post, target: Target, checkpoint: Checkpoint) -> str:
+    async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         body = json.dumps(
             {
                 "post_id": str(post.id),
@@ -55,6 +60,7 @@ class Webhook:
             "Idempotency-Key": str(post.id),
             "User-Agent": "postsched-webhook/1",
         }
+        progress.check()
         try:
             async with self._session.post(
                 target.credentials["webhook_url"], data=body, headers=headers, timeout=self._timeout
@@ -80,5 +86,5 @@ class Webhook:
                 aiohttp.ClientOSError) as exc:
             raise Transient(f"no answer from the webhook ({type(exc).__name__})", maybe_published=True) from exc
 
-    async def find(self, post: Post, target: Target) -> str | None:
+    async def find(self, post: Post, target: Target) -> list[str]:
         raise OutcomeUnknown("a webhook cannot be asked whether it received the post")

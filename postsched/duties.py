@@ -1,0 +1,124 @@
+"""Background duties under one supervisor, so none can die silently (after River's maintenance services).
+
+A duty is either periodic (`run_once()` every `period` seconds, returning a count a test can check)
+or a loop (a coroutine meant to run until the service stops: the consumer, the hand-over). The
+supervisor runs each as a task. An unexpected exception is logged at error level with the duty's
+name and the duty restarts after an exponential backoff; an expected one (the database or NATS
+unavailable) is logged as a warning. While any duty cannot run, the service reports NOT_SERVING on
+grpc.health.v1, and SERVING again once every duty runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+import structlog
+
+from postsched.errors import PostschedError
+
+log = structlog.get_logger("postsched.duties")
+
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+HealthSink = Callable[[bool], Awaitable[None]]
+
+
+def backoff(failures: int) -> float:
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, failures - 1))
+
+
+@dataclass
+class DutyState:
+    name: str
+    runs: int = 0
+    failures: int = 0  # consecutive
+    last_error: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.failures == 0
+
+
+@dataclass
+class Supervisor:
+    """Runs duties, restarts them after failures, and reports health."""
+
+    health: HealthSink | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    states: dict[str, DutyState] = field(default_factory=dict)
+    _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _reported: bool = True
+
+    @property
+    def healthy(self) -> bool:
+        return all(state.healthy for state in self.states.values())
+
+    def periodic(
+        self, name: str, run_once: Callable[[], Awaitable[object]], period: float, *, first_delay: float | None = None
+    ) -> None:
+        """Runs `run_once()` every `period` seconds (the first after `first_delay`, default `period`)."""
+
+        async def body(state: DutyState) -> None:
+            await self.sleep(period if first_delay is None else first_delay)
+            while True:
+                await run_once()
+                state.runs += 1
+                await self._recovered(state)
+                await self.sleep(period)
+
+        self._start(name, body)
+
+    def loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Runs `run()` until it returns; restarts it whenever it raises."""
+
+        async def body(state: DutyState) -> None:
+            state.runs += 1
+            await self._recovered(state)
+            await run()
+
+        self._start(name, body)
+
+    def _start(self, name: str, body: Callable[[DutyState], Awaitable[None]]) -> None:
+        state = self.states[name] = DutyState(name)
+        self._tasks[name] = asyncio.create_task(self._supervise(state, body), name=name)
+
+    async def _supervise(self, state: DutyState, body: Callable[[DutyState], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await body(state)
+                return
+            except Exception as exc:  # a duty must outlive any one failure
+                state.failures += 1
+                state.last_error = str(exc) or type(exc).__name__
+                delay = backoff(state.failures)
+                if isinstance(exc, PostschedError):
+                    log.warning("duty failed; retrying", duty=state.name, error=state.last_error,
+                                failures=state.failures, retry_in_s=delay)
+                else:
+                    log.exception("duty crashed; restarting", duty=state.name, failures=state.failures,
+                                  retry_in_s=delay)
+                await self._report()
+                await self.sleep(delay)
+
+    async def _recovered(self, state: DutyState) -> None:
+        if state.failures:
+            log.info("duty running again", duty=state.name, after_failures=state.failures)
+            state.failures = 0
+            await self._report()
+
+    async def _report(self) -> None:
+        healthy = self.healthy
+        if healthy != self._reported and self.health is not None:
+            self._reported = healthy
+            with contextlib.suppress(Exception):
+                await self.health(healthy)
+
+    async def stop(self, *names: str) -> None:
+        """Stops the named duties, or all of them."""
+        stopping = [self._tasks.pop(name) for name in (names or list(self._tasks)) if name in self._tasks]
+        for task in stopping:
+            task.cancel()
+        await asyncio.gather(*stopping, return_exceptions=True)
