@@ -197,6 +197,10 @@ class DispatcherSettings:
     # How long a handed-over post may stay QUEUED (unclaimed) before it is dispatched again under a
     # new generation; the old message then finds a stale generation and is dropped.
     handover_timeout: float = 3600.0
+    # A post QUEUED this long after JetStream acknowledged its message is checked against the
+    # stream; if the message vanished (lost after its ack, purged, stream recreated) the post is
+    # handed over again under a new generation.
+    lost_message_after: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "DispatcherSettings":
@@ -211,6 +215,7 @@ class DispatcherSettings:
             batch=int(positive_number(env, "POSTSCHED_DISPATCH_BATCH", 500, integer=True)),
             lease_grace=positive_number(env, "POSTSCHED_LEASE_GRACE", 30.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
+            lost_message_after=positive_number(env, "POSTSCHED_LOST_MESSAGE_AFTER", 60.0),
         )
 
 

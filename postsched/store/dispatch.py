@@ -44,7 +44,7 @@ WITH due AS (
     UPDATE posts p
     SET status = 'QUEUED', dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
         lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
-        handed_over_at = NULL, updated_at = %(now)s
+        handed_over_at = NULL, stream_seq = NULL, updated_at = %(now)s
     FROM due
     WHERE p.id = due.id
     RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at
@@ -62,7 +62,7 @@ FROM leased l JOIN accounts a ON a.id = l.account_id
 HANDED_OVER = """
 WITH handed AS (
     UPDATE posts p
-    SET handed_over_at = %(now)s, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    SET handed_over_at = %(now)s, stream_seq = h.seq, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
     FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(sequences)s::bigint[]) AS h(id, generation, seq)
     WHERE p.id = h.id AND p.dispatch_generation = h.generation AND p.status = 'QUEUED'
     RETURNING p.id, p.tenant_id, p.account_id, h.seq
@@ -109,6 +109,43 @@ RETURNING post_id
 """
 
 
+@dataclass(frozen=True)
+class HandedOver:
+    """A post QUEUED under a message that JetStream acknowledged at `seq`."""
+
+    id: uuid.UUID
+    generation: int
+    seq: int
+    handed_over_at: datetime
+
+
+# Oldest hand-overs first, from a cursor, so a long backlog is checked a slice at a time.
+HANDED_OVER_BEFORE = """
+SELECT id, dispatch_generation AS generation, stream_seq AS seq, handed_over_at FROM posts
+WHERE status = 'QUEUED' AND handed_over_at IS NOT NULL AND stream_seq IS NOT NULL
+  AND handed_over_at < %(before)s AND (handed_over_at, id) > (%(after_at)s, %(after_id)s)
+ORDER BY handed_over_at, id
+LIMIT %(limit)s
+"""
+
+# The message of this generation is gone: back to SCHEDULED, so a dispatcher leases the post again
+# under a new generation (the NOTIFY trigger tells it at once). A copy of the old message that
+# comes back after all carries a stale generation and is dropped by the publisher.
+HAND_OVER_AGAIN = """
+WITH again AS (
+    UPDATE posts p
+    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, handed_over_at = NULL,
+        stream_seq = NULL, updated_at = %(now)s
+    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS l(id, generation)
+    WHERE p.id = l.id AND p.dispatch_generation = l.generation AND p.status = 'QUEUED'
+    RETURNING p.id, p.tenant_id, p.account_id
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+SELECT id, tenant_id, account_id, 'message_lost', 'QUEUED', 'SCHEDULED', %(reason)s, %(now)s FROM again
+RETURNING post_id
+"""
+
+
 class DispatchStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -150,6 +187,29 @@ class DispatchStore:
                 RELEASE,
                 {"ids": [p.id for p in posts], "generations": [p.generation for p in posts],
                  "now": now, "reason": reason},
+            )
+            return len(await cur.fetchall())
+
+    async def handed_over_before(
+        self, before: datetime, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[HandedOver]:
+        """QUEUED posts handed over before `before`, oldest first, after the (time, id) cursor."""
+        after_at, after_id = after or (datetime.min.replace(tzinfo=before.tzinfo), uuid.UUID(int=0))
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                HANDED_OVER_BEFORE, {"before": before, "after_at": after_at, "after_id": after_id, "limit": limit}
+            )
+            return [HandedOver(**row) for row in await cur.fetchall()]
+
+    async def hand_over_again(self, posts: Sequence[HandedOver], *, now: datetime, reason: str) -> int:
+        """Returns posts whose message vanished to SCHEDULED (new generation at the next lease)."""
+        if not posts:
+            return 0
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                HAND_OVER_AGAIN,
+                {"ids": [p.id for p in posts], "generations": [p.generation for p in posts], "now": now,
+                 "reason": reason},
             )
             return len(await cur.fetchall())
 

@@ -20,6 +20,7 @@ from postsched.store.dispatch import DispatchStore
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from services.dispatcher.dispatcher import Dispatcher, listen_for_due
 from services.dispatcher.handover import PUBLISH_MAX_PENDING, Handover
+from services.dispatcher.lost_messages import LostMessages
 from services.dispatcher.servicer import DispatcherServicer
 from services.dispatcher.stats import DispatcherStats
 
@@ -61,11 +62,13 @@ async def serve(settings: DispatcherSettings) -> None:
     duties.loop("catch-up", dispatcher.run_catch_up)
     duties.periodic("rescuer", dispatcher.rescue_once, dispatcher.rescue_period)
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
+    lost = LostMessages(js, store, clock, settings.jetstream, lost_after=settings.lost_message_after)
+    duties.periodic("lost-messages", lost.run_once, lost.period)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    await duties.stop("listen", "catch-up", "rescuer", "ticks")
+    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
     await duties.stop()
