@@ -22,6 +22,10 @@ from nats.js import JetStreamContext, api
 from postsched.errors import ConfigError, Unavailable
 from postsched.settings import JetStreamSettings
 
+# 2.10.20-2.10.22 lose whole streams when the process crashes, and earlier pull consumers handle
+# MaxDeliver late (Jepsen's NATS 2.12.1 analysis; fixed in 2.10.23). Checked at every connect.
+MIN_NATS_VERSION = (2, 10, 23)
+
 log = structlog.get_logger("postsched.broker")
 
 STREAM = "POSTSCHED"
@@ -57,6 +61,18 @@ class PublishMessage:
         return cls(post_id=uuid.UUID(body["post_id"]), generation=int(body["generation"]))
 
 
+def check_server_version(nc: NATS) -> None:
+    """Refuses a nats-server older than MIN_NATS_VERSION: 2.10.20-2.10.22 lose whole streams when
+    the process crashes, and earlier pull consumers handle MaxDeliver late."""
+    version = nc.connected_server_version
+    have = (version.major, version.minor, version.patch)
+    if have < MIN_NATS_VERSION:
+        raise ConfigError(
+            f"nats-server {'.'.join(map(str, have))} at {nc.connected_url.netloc if nc.connected_url else '?'} is too old: "
+            f"postsched needs {'.'.join(map(str, MIN_NATS_VERSION))} or newer (2.10.20-2.10.22 lose streams on a crash)"
+        )
+
+
 async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
     """Connects (retrying for up to `timeout` seconds) and keeps reconnecting forever afterwards."""
 
@@ -72,11 +88,13 @@ async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            return await nats.connect(
+            nc = await nats.connect(
                 servers=urls, name=name, connect_timeout=2, allow_reconnect=True,
                 max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                 error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
             )
+            check_server_version(nc)
+            return nc
         except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise Unavailable(f"cannot reach NATS at {','.join(urls)}: {exc}") from exc

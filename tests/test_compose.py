@@ -1,5 +1,5 @@
 """docker-compose.yml, checked without a Docker engine: the Compose Specification, real postsched
-commands, environment variables the code reads, ports that agree with the defaults, NATS >= 2.10.22."""
+commands, environment variables the code reads, ports that agree with the defaults, NATS >= 2.10.23."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from postsched.cli import build_parser
-from postsched.embedded import MIN_NATS_VERSION
+from postsched.broker import MIN_NATS_VERSION
+from postsched.embedded import nats_server_binary
 from postsched.settings import DEFAULT_ADDRS
 from tests.infra import ROOT
 
@@ -98,7 +99,14 @@ def test_nats_is_recent_enough_and_has_jetstream(compose: dict) -> None:
     nats = compose["services"]["nats"]
     version = tuple(int(x) for x in re.match(r"nats:(\d+)\.(\d+)\.(\d+)", nats["image"]).groups())  # type: ignore[union-attr]
     assert version >= MIN_NATS_VERSION
-    assert "-js" in nats["command"]
+    assert nats["command"] == ["-c", "/etc/nats/nats-server.conf"]
+    (mount,) = [v for v in nats["volumes"] if v.endswith(":/etc/nats/nats-server.conf:ro")]
+    config = ROOT / mount.split(":")[0]
+    text = config.read_text()
+    assert "jetstream {" in text and 'sync_interval: "always"' in text and "http_port: 8222" in text
+    # The real nats-server accepts the file (-t: test the configuration and exit).
+    result = subprocess.run([nats_server_binary(), "-t", "-c", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_builds_the_package_it_runs() -> None:
