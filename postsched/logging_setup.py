@@ -28,16 +28,26 @@ def configure(service: str, level: str | None = None) -> None:
     name = (level or os.environ.get("POSTSCHED_LOG_LEVEL", "info")).strip().lower()
     if name not in LEVELS:
         raise ConfigError(f"POSTSCHED_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {name!r}")
-    logging.basicConfig(level=LEVELS[name], stream=sys.stderr, format="%(message)s")
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        add_trace_ids,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
+    # The standard library's loggers (psycopg's pool, asyncio, grpc, aiohttp) and Python warnings
+    # write JSON lines too, with the logger's name: every line a service writes is JSON.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.JSONRenderer()],
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(LEVELS[name])
+    logging.captureWarnings(True)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            add_trace_ids,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[*shared, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[name]),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

@@ -1,0 +1,69 @@
+"""Back at once after PostgreSQL returns: the scheduler as a real process on a PostgreSQL of its
+own, under load, while that PostgreSQL stops for a while and starts again."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from postsched.embedded import EmbeddedPostgres
+from postsched.v1 import scheduler_pb2
+from tests.client import Tenant
+from tests.conftest import TENANT_TOKENS, service_env
+from tests.infra import Databases, ServiceProcess
+
+pytestmark = pytest.mark.e2e
+OUTAGE_SECONDS = 20.0
+
+
+def test_scheduler_answers_within_seconds_of_postgres_coming_back(tmp_path: Path, secret_key: str) -> None:
+    pg = EmbeddedPostgres(tmp_path / "pg", durable=False).start()
+    databases = Databases(pg.url())
+    databases.create_template()
+    scheduler = ServiceProcess("scheduler", service_env(databases.fresh(), secret_key), tmp_path).start()
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    account = client.webhook_account()
+    answers: list[tuple[float, bool]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            at = time.monotonic()
+            try:
+                client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="load"))
+                answers.append((at, True))
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+                answers.append((at, False))
+            time.sleep(0.02)
+
+    threads = [threading.Thread(target=load) for _ in range(20)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        pg.stop()
+        time.sleep(OUTAGE_SECONDS)
+        pg.start()
+        back = time.monotonic()
+        time.sleep(8)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        scheduler.stop()
+        pg.stop()
+    failed_after = [at - back for at, ok in answers if not ok and at > back]
+    succeeded_after = [at - back for at, ok in answers if ok and at > back]
+    gap = max(failed_after, default=0.0)
+    assert any(not ok for _, ok in answers), "the outage should have been noticed"
+    assert succeeded_after and min(succeeded_after) < 2.0
+    assert gap < 2.0, f"UNAVAILABLE for {gap:.1f}s after PostgreSQL was back"
+    lines = scheduler.log().splitlines()
+    records = [json.loads(line) for line in lines]  # every line the service wrote is JSON
+    assert any(r.get("logger", "").startswith("psycopg") for r in records), "the driver's warnings belong in the log"
