@@ -69,7 +69,7 @@ class Supervisor:
                 await self._recovered(state)
                 await self.sleep(period)
 
-        self._start(name, body)
+        self._start(name, body, cap=period)
 
     def loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Runs `run()` until it returns; restarts it whenever it raises."""
@@ -81,11 +81,11 @@ class Supervisor:
 
         self._start(name, body)
 
-    def _start(self, name: str, body: Callable[[DutyState], Awaitable[None]]) -> None:
+    def _start(self, name: str, body: Callable[[DutyState], Awaitable[None]], *, cap: float = BACKOFF_CAP) -> None:
         state = self.states[name] = DutyState(name)
-        self._tasks[name] = asyncio.create_task(self._supervise(state, body), name=name)
+        self._tasks[name] = asyncio.create_task(self._supervise(state, body, cap), name=name)
 
-    async def _supervise(self, state: DutyState, body: Callable[[DutyState], Awaitable[None]]) -> None:
+    async def _supervise(self, state: DutyState, body: Callable[[DutyState], Awaitable[None]], cap: float) -> None:
         while True:
             try:
                 await body(state)
@@ -93,7 +93,7 @@ class Supervisor:
             except Exception as exc:  # a duty must outlive any one failure
                 state.failures += 1
                 state.last_error = str(exc) or type(exc).__name__
-                delay = backoff(state.failures)
+                delay = min(backoff(state.failures), cap)  # a periodic duty retries at least once a period
                 if isinstance(exc, PostschedError):
                     log.warning("duty failed; retrying", duty=state.name, error=state.last_error,
                                 failures=state.failures, retry_in_s=delay)

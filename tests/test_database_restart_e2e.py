@@ -11,7 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from postsched.embedded import EmbeddedPostgres
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from postsched.embedded import EmbeddedNats, EmbeddedPostgres
 from postsched.v1 import scheduler_pb2
 from tests.client import Tenant
 from tests.conftest import TENANT_TOKENS, service_env
@@ -21,11 +23,23 @@ pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 20.0
 
 
-def test_scheduler_answers_within_seconds_of_postgres_coming_back(tmp_path: Path, secret_key: str) -> None:
+def serving(service: ServiceProcess) -> bool:
+    with grpc.insecure_channel(service.addr) as channel:
+        answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+    return answer.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_services_are_back_within_seconds_of_postgres_coming_back(tmp_path: Path, secret_key: str) -> None:
+    """The scheduler answers again within two seconds; the dispatcher, whose duties cannot run
+    while the database is away, says NOT_SERVING meanwhile and SERVING again soon after."""
     pg = EmbeddedPostgres(tmp_path / "pg", durable=False).start()
+    nats_server = EmbeddedNats(tmp_path / "nats").start()
     databases = Databases(pg.url())
     databases.create_template()
-    scheduler = ServiceProcess("scheduler", service_env(databases.fresh(), secret_key), tmp_path).start()
+    url = databases.fresh()
+    scheduler = ServiceProcess("scheduler", service_env(url, secret_key), tmp_path).start()
+    dispatcher = ServiceProcess("dispatcher", {**service_env(url, secret_key, nats_server.url),
+                                               "POSTSCHED_DISPATCH_INTERVAL": "1"}, tmp_path).start()
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
     account = client.webhook_account()
     answers: list[tuple[float, bool]] = []
@@ -49,21 +63,27 @@ def test_scheduler_answers_within_seconds_of_postgres_coming_back(tmp_path: Path
         time.sleep(1.5)
         pg.stop()
         time.sleep(OUTAGE_SECONDS)
+        dispatcher_during = serving(dispatcher)
         pg.start()
         back = time.monotonic()
         time.sleep(8)
+        dispatcher_after = serving(dispatcher)
     finally:
         stop.set()
         for thread in threads:
             thread.join()
         scheduler.stop()
+        dispatcher.stop()
         pg.stop()
+        nats_server.stop()
+    assert not dispatcher_during, "the dispatcher's duties could not run, yet it said SERVING"
+    assert dispatcher_after, "the dispatcher did not say SERVING again after the database came back"
     failed_after = [at - back for at, ok in answers if not ok and at > back]
     succeeded_after = [at - back for at, ok in answers if ok and at > back]
     gap = max(failed_after, default=0.0)
     assert any(not ok for _, ok in answers), "the outage should have been noticed"
     assert succeeded_after and min(succeeded_after) < 2.0
     assert gap < 2.0, f"UNAVAILABLE for {gap:.1f}s after PostgreSQL was back"
-    lines = scheduler.log().splitlines()
-    records = [json.loads(line) for line in lines]  # every line the service wrote is JSON
-    assert any(r.get("logger", "").startswith("psycopg") for r in records), "the driver's warnings belong in the log"
+    for service in (scheduler, dispatcher):
+        records = [json.loads(line) for line in service.log().splitlines()]  # every line is JSON
+        assert any(r.get("logger", "").startswith("psycopg") for r in records), "the driver's warnings belong in the log"

@@ -1,0 +1,113 @@
+"""The duty supervisor: a crashing duty is logged with its name, restarted with backoff, and makes
+the service NOT_SERVING until it runs again; run_once() counts are what the duty returns."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from postsched.duties import BACKOFF_CAP, Supervisor, backoff
+from postsched.errors import Unavailable
+
+
+class Flaky:
+    """Fails `failures` times (with `error`), then counts its runs."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures = failures
+        self.error = error
+        self.runs = 0
+
+    async def run_once(self) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise self.error
+        self.runs += 1
+        return self.runs
+
+
+async def settle(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met"
+        await asyncio.sleep(0.001)
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert backoff(50) == BACKOFF_CAP
+
+
+async def test_a_crashing_duty_is_logged_restarted_and_reported() -> None:
+    health: list[bool] = []
+    slept: list[float] = []
+
+    async def sink(serving: bool) -> None:
+        health.append(serving)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await asyncio.sleep(0)
+
+    duty = Flaky(2, RuntimeError("boom"))
+    supervisor = Supervisor(health=sink, sleep=sleep)
+    with structlog.testing.capture_logs() as logs:
+        supervisor.periodic("flaky", duty.run_once, 10.0)
+        await settle(lambda: duty.runs >= 1)
+        await supervisor.stop()
+    crashes = [entry for entry in logs if entry["event"] == "duty crashed; restarting"]
+    assert [c["duty"] for c in crashes] == ["flaky", "flaky"] and all(c["log_level"] == "error" for c in crashes)
+    assert health == [False, True], "NOT_SERVING while the duty could not run, SERVING once it ran"
+    assert 0.5 in slept and 1.0 in slept  # backoff between restarts
+    assert supervisor.states["flaky"].healthy
+
+
+async def test_an_expected_failure_is_a_warning_and_still_not_serving() -> None:
+    health: list[bool] = []
+
+    async def sink(serving: bool) -> None:
+        health.append(serving)
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    duty = Flaky(1, Unavailable("database unavailable; retry"))
+    supervisor = Supervisor(health=sink, sleep=sleep)
+    with structlog.testing.capture_logs() as logs:
+        supervisor.periodic("rescuer", duty.run_once, 1.0)
+        await settle(lambda: duty.runs >= 1)
+        await supervisor.stop()
+    (entry,) = [e for e in logs if e["event"].startswith("duty")and e["log_level"] != "info"]
+    assert entry["log_level"] == "warning" and entry["duty"] == "rescuer"
+    assert health == [False, True]
+
+
+async def test_a_loop_duty_that_dies_is_restarted() -> None:
+    starts: list[int] = []
+
+    async def loop() -> None:
+        starts.append(1)
+        if len(starts) < 3:
+            raise ValueError("the loop died")
+        await asyncio.Event().wait()
+
+    async def sleep(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    supervisor = Supervisor(sleep=sleep)
+    supervisor.loop("consumer", loop)
+    await settle(lambda: len(starts) == 3)
+    assert supervisor.healthy
+    await supervisor.stop()
+
+
+async def test_stop_stops_only_the_named_duties() -> None:
+    duty = Flaky(0, RuntimeError())
+    supervisor = Supervisor()
+    supervisor.periodic("a", duty.run_once, 0.001)
+    supervisor.periodic("b", duty.run_once, 0.001)
+    await supervisor.stop("a")
+    runs = duty.runs
+    await settle(lambda: duty.runs > runs)  # b still runs
+    await supervisor.stop()
