@@ -53,12 +53,13 @@ class Fault:
     regain_minutes: int = 0  # estimated_time_to_regain_access in X-Business-Use-Case-Usage
     retry_after: int | None = None
     status_code: str = "ERROR"
+    rate: float = 1.0  # share of matching calls it affects (drawn from the seeded generator)
     used: int = 0
 
-    def matches(self, account: str, endpoint: str) -> bool:
+    def matches(self, account: str, endpoint: str, draw: random.Random) -> bool:
         return (self.account in ("*", account)) and (self.endpoint in ("*", endpoint)) and (
             self.times == 0 or self.used < self.times
-        )
+        ) and (self.rate >= 1.0 or draw.random() < self.rate)
 
 
 @dataclass
@@ -74,6 +75,8 @@ class State:
     error_rate: float = 0.0  # share of publish calls answered with a transient error (code 2, HTTP 500)
     ig_quota_total: int = 50
     video_processing_seconds: float = 1.0
+    seed: int = 0
+    draw: random.Random = field(default_factory=lambda: random.Random(0))
     ids: Any = field(default_factory=lambda: itertools.count(17_000_000_000_000))
 
     def next_id(self) -> str:
@@ -119,9 +122,11 @@ class FakeMeta:
 
     async def settings(self, request: web.Request) -> web.Response:
         body = await request.json()
-        for key in ("latency_ms", "error_rate", "ig_quota_total", "video_processing_seconds"):
+        for key in ("latency_ms", "error_rate", "ig_quota_total", "video_processing_seconds", "seed"):
             if key in body:
                 setattr(self.state, key, type(getattr(self.state, key))(body[key]))
+        if "seed" in body:
+            self.state.draw = random.Random(self.state.seed)
         return web.json_response({"ok": True})
 
     async def add_page_posts(self, request: web.Request) -> web.Response:
@@ -167,7 +172,7 @@ class FakeMeta:
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         for fault in self.state.faults:
-            if not fault.matches(account, endpoint):
+            if not fault.matches(account, endpoint, self.state.draw):
                 continue
             fault.used += 1
             if fault.kind == "latency":
@@ -180,7 +185,7 @@ class FakeMeta:
             if fault.kind in ("ghost", "ghost_drop", "late", "broken"):
                 return None, fault
             return self._fault_answer(fault, account), None
-        if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and random.random() < self.state.error_rate:
+        if endpoint in PUBLISH_ENDPOINTS and self.state.error_rate and self.state.draw.random() < self.state.error_rate:
             return graph_error(500, 2, "Service temporarily unavailable"), None
         return None, None
 
