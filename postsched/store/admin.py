@@ -19,7 +19,7 @@ from postsched.store.records import AccountRecord, PageCursor, PostRecord
 CLEAR_BATCH = 1000
 # Entries kept when a published post is cleared: its history of trouble, for later questions.
 KEPT_LOG_EVENTS = ("attempt_failed", "failed", "rate_limited", "lease_expired", "published_reconciled",
-                   "reconciled_not_published", "retried")
+                   "reconciled_not_published", "retried", "message_lost")
 
 
 @dataclass(frozen=True)
