@@ -189,15 +189,21 @@ class Services:
                     return self.running[key].addr
             time.sleep(0.1)
 
-    def paused_publishers(self, during: Callable[[], int], seconds: float = 3.0) -> int:
-        """SIGSTOPs every publisher for `seconds`, runs `during`, and lets them go on."""
+    def paused_publishers(self, during: Callable[[], int], *, least: float = 2.0, most: float = 15.0) -> int:
+        """SIGSTOPs every publisher; after `least` seconds runs `during` until it returns more than
+        0 or `most` seconds have passed; then lets them go on. Returns what `during` returned."""
         with self.lock:
             paused = [s for k, s in self.running.items() if k.startswith("publisher") and s.proc]
         for service in paused:
             service.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
         try:
-            time.sleep(seconds)
-            return during()
+            time.sleep(least)
+            deadline = time.monotonic() + most - least
+            while True:
+                done = during()
+                if done or time.monotonic() > deadline:
+                    return done
+                time.sleep(0.5)
         finally:
             for service in paused:
                 service.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
@@ -362,8 +368,9 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
                     time.sleep(1)
                     cluster.start()
                 elif kind == "lost_messages":
-                    # Publishers paused for a moment so that handed-over messages wait in the
-                    # stream; some of them then vanish, as acknowledged messages do in a power cut.
+                    # Publishers hung (SIGSTOP) until handed-over messages wait in the stream (at
+                    # most 15 s: a dispatcher killed just before may hold the next posts); some of
+                    # them then vanish, as acknowledged messages do in a power cut.
                     report.faults["lost_messages_deleted"] += services.paused_publishers(
                         lambda: delete_messages(cluster.urls, [r[0] for r in sql(
                             url, "SELECT stream_seq FROM posts WHERE status = 'QUEUED' AND stream_seq IS NOT NULL "
