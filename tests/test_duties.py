@@ -34,12 +34,8 @@ async def settle(condition, timeout: float = 5.0) -> None:  # type: ignore[no-un
         await asyncio.sleep(0.001)
 
 
-def test_backoff_grows_and_is_capped() -> None:
-    assert [backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
-    assert backoff(50) == BACKOFF_CAP
-
-
-async def test_a_crashing_duty_is_logged_restarted_and_reported() -> None:
+def recording_supervisor() -> tuple[Supervisor, list[bool], list[float]]:
+    """A supervisor whose health reports and sleeps are recorded (sleeps do not wait)."""
     health: list[bool] = []
     slept: list[float] = []
 
@@ -50,8 +46,17 @@ async def test_a_crashing_duty_is_logged_restarted_and_reported() -> None:
         slept.append(seconds)
         await asyncio.sleep(0)
 
+    return Supervisor(health=sink, sleep=sleep), health, slept
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert backoff(50) == BACKOFF_CAP
+
+
+async def test_a_crashing_duty_is_logged_restarted_and_reported() -> None:
     duty = Flaky(2, RuntimeError("boom"))
-    supervisor = Supervisor(health=sink, sleep=sleep)
+    supervisor, health, slept = recording_supervisor()
     with structlog.testing.capture_logs() as logs:
         supervisor.periodic("flaky", duty.run_once, 10.0)
         await settle(lambda: duty.runs >= 1)
@@ -64,21 +69,13 @@ async def test_a_crashing_duty_is_logged_restarted_and_reported() -> None:
 
 
 async def test_an_expected_failure_is_a_warning_and_still_not_serving() -> None:
-    health: list[bool] = []
-
-    async def sink(serving: bool) -> None:
-        health.append(serving)
-
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(0)
-
     duty = Flaky(1, Unavailable("database unavailable; retry"))
-    supervisor = Supervisor(health=sink, sleep=sleep)
+    supervisor, health, _ = recording_supervisor()
     with structlog.testing.capture_logs() as logs:
         supervisor.periodic("rescuer", duty.run_once, 1.0)
         await settle(lambda: duty.runs >= 1)
         await supervisor.stop()
-    (entry,) = [e for e in logs if e["event"].startswith("duty")and e["log_level"] != "info"]
+    (entry,) = [e for e in logs if e["event"].startswith("duty") and e["log_level"] != "info"]
     assert entry["log_level"] == "warning" and entry["duty"] == "rescuer"
     assert health == [False, True]
 
@@ -92,10 +89,7 @@ async def test_a_loop_duty_that_dies_is_restarted() -> None:
             raise ValueError("the loop died")
         await asyncio.Event().wait()
 
-    async def sleep(seconds: float) -> None:
-        await asyncio.sleep(0)
-
-    supervisor = Supervisor(sleep=sleep)
+    supervisor, _, _ = recording_supervisor()
     supervisor.loop("consumer", loop)
     await settle(lambda: len(starts) == 3)
     assert supervisor.healthy
