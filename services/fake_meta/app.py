@@ -301,21 +301,31 @@ class FakeMeta:
             since = float(p.get("since", "0") or 0)
             until = float(p.get("until", "0") or 0) or float("inf")
             limit = min(100, max(1, int(p.get("limit", "25") or 25)))
-            offset = int(base64.urlsafe_b64decode(p["after"].encode()).decode()) if p.get("after") else 0
+            after = int(base64.urlsafe_b64decode(p["after"].encode()).decode()) if p.get("after") else None
         except (ValueError, UnicodeError, binascii.Error):
             return graph_error(400, 100, "(#100) Invalid since, until, limit or after")
-        window = [post for post in reversed(self.state.by_account.get(page, []))
-                  if post["kind"] in ("feed", "photo") and since <= post["created_time"] <= until]
-        chunk = window[offset: offset + limit]
+        # The cursor names the last post of a page (its place in the page's history), so posts
+        # arriving while a client pages through do not shift what comes next, as with Meta's cursors.
+        posts = self.state.by_account.get(page, [])
+        chunk: list[tuple[int, dict[str, Any]]] = []
+        more = False
+        for index in range(len(posts) - 1 if after is None else after - 1, -1, -1):
+            post = posts[index]
+            if post["kind"] not in ("feed", "photo") or not since <= post["created_time"] <= until:
+                continue
+            if len(chunk) == limit:
+                more = True
+                break
+            chunk.append((index, post))
         data = [{"id": post["id"], "message": post["message"],
                  "created_time": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(post["created_time"]))}
-                for post in chunk]
+                for _, post in chunk]
         body: dict[str, Any] = {"data": data}
         if chunk:
             cursor = lambda n: base64.urlsafe_b64encode(str(n).encode()).decode()  # noqa: E731
-            body["paging"] = {"cursors": {"before": cursor(offset), "after": cursor(offset + len(chunk))}}
-            if offset + len(chunk) < len(window):
-                query = {k: v for k, v in p.items() if k != "access_token"} | {"after": cursor(offset + len(chunk))}
+            body["paging"] = {"cursors": {"before": cursor(chunk[0][0]), "after": cursor(chunk[-1][0])}}
+            if more:
+                query = {k: v for k, v in p.items() if k != "access_token"} | {"after": cursor(chunk[-1][0])}
                 body["paging"]["next"] = str(request.url.with_query(query))
         return web.json_response(body)
 

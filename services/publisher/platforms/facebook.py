@@ -89,7 +89,8 @@ class FacebookPage:
         found: list[str] = []
         for since, until in windows(post.claims or (post.claimed_at,), self._attempt_span):
             found += await self._matching(target, message, since, until)
-        return found
+        # A post can show on two pages of an answer when others arrive while it is read.
+        return list(dict.fromkeys(found))
 
     async def _matching(self, target: Target, message: str, since: datetime, until: datetime) -> list[str]:
         page, token = target.external_id, target.credentials["access_token"]
