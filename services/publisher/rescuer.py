@@ -21,6 +21,7 @@ from services.publisher.attempt import Attempts
 from services.publisher.recorder import OutcomeRecorder
 
 log = structlog.get_logger("postsched.publisher")
+ROUND_LIMIT = 200
 
 
 class PublishingRescuer:
@@ -48,8 +49,10 @@ class PublishingRescuer:
         self.period = max(0.2, lease / 3)
 
     async def run_once(self) -> int:
-        """Reconciles what it can take over now; returns how many attempts it settled."""
-        stuck = await self._store.take_over_stuck(owner=self._owner, now=self._clock.now(), lease=self._lease)
+        """Reconciles what it can take over now, up to ROUND_LIMIT attempts (a killed publisher
+        leaves up to its concurrency behind); returns how many it settled."""
+        stuck = await self._store.take_over_stuck(owner=self._owner, now=self._clock.now(), lease=self._lease,
+                                                  limit=ROUND_LIMIT)
         settled = await asyncio.gather(*(self._settle(post) for post in stuck))
         return sum(settled)
 
