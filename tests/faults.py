@@ -24,6 +24,7 @@ import asyncio
 import json
 import random
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -35,6 +36,7 @@ from typing import Any, Callable
 
 import grpc
 import nats
+import nats.js.errors
 from cryptography.fernet import Fernet
 
 from postsched.broker import STREAM
@@ -226,7 +228,7 @@ class Services:
             if service.proc:
                 try:
                     service.proc.wait(30)
-                except Exception:
+                except subprocess.TimeoutExpired:
                     service.proc.kill()
 
 
@@ -259,8 +261,8 @@ def delete_messages(nats_urls: str, seqs: list[int]) -> int:
                 try:
                     await js.delete_msg(STREAM, seq)
                     deleted += 1
-                except Exception:
-                    pass  # consumed meanwhile
+                except nats.js.errors.APIError:
+                    pass  # consumed meanwhile: nats-server answers 10057 "no message found"
         finally:
             await nc.close()
         return deleted
