@@ -161,7 +161,9 @@ def test_nats_restart_during_hand_over_loses_nothing(suite: Suite, tmp_path: Pat
         ids = create_posts(scheduler, 1000, at=at)
         time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds()) + 1.0)
         nats_server.kill()  # mid-way through the hand-over
-        time.sleep(1.0)
+        # Longer than the hand-over's ack timeout (5 s): nats-py buffers publishes while it
+        # reconnects, so a shorter outage may cost no failed publish at all.
+        time.sleep(6.0)
         nats_server = EmbeddedNats(tmp_path / "own-nats", port=port).start()
         suite.wait_for("SELECT count(*) FROM posts WHERE handed_over_at IS NOT NULL", 1000, timeout=60)
         assert_each_once(stream_messages(url), ids)
