@@ -93,7 +93,11 @@ async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
                 max_reconnect_attempts=-1, reconnect_time_wait=0.5,
                 error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
             )
-            check_server_version(nc)
+            try:
+                check_server_version(nc)
+            except ConfigError:
+                await nc.close()
+                raise
             return nc
         except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
             if asyncio.get_running_loop().time() > deadline:

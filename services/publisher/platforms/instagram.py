@@ -35,6 +35,12 @@ def is_video(url: str) -> bool:
     return url.split("?", 1)[0].lower().endswith(VIDEO_SUFFIXES)
 
 
+def saved_container(post: Post) -> str | None:
+    """The container an earlier attempt of this post made and saved, if any."""
+    container = (post.platform_state or {}).get("container_id")
+    return str(container) if container else None
+
+
 class Instagram:
     repeatable = False
     identifies_by_text = False
@@ -75,15 +81,14 @@ class Instagram:
     async def _reusable_container(self, post: Post, ig: str, token: str) -> str | None:
         """The container an earlier attempt made, if it can still be used ("published:<id>" if it
         already was); None when a new one is needed."""
-        state = post.platform_state or {}
-        container = state.get("container_id")
+        container = saved_container(post)
         if not container:
             return None
         status = await self._status(container, ig, token)
         if status == "PUBLISHED":
             return f"published:{container}"
         try:
-            made = datetime.fromisoformat(str(state.get("container_created_at")))
+            made = datetime.fromisoformat(str((post.platform_state or {}).get("container_created_at")))
         except ValueError:
             return None
         if status in ("FINISHED", "IN_PROGRESS") and datetime.now(timezone.utc) - made < CONTAINER_REUSE:
@@ -130,7 +135,7 @@ class Instagram:
             await asyncio.sleep(self._poll_interval)
 
     async def find(self, post: Post, target: Target) -> list[str]:
-        container = (post.platform_state or {}).get("container_id")
+        container = saved_container(post)
         if not container:
             return []  # no container was made and recorded: nothing can have been published
         status = await self._status(container, target.external_id, target.credentials["access_token"])
