@@ -36,10 +36,19 @@ class EmbeddedError(PostschedError):
     """An embedded server could not start."""
 
 
+# postsched's default ports (services, fake-meta, metrics): a free port is never one of them, so a
+# process on a picked port cannot stand in the way of `postsched up` on the defaults.
+DEFAULT_PORTS = frozenset({50051, 50052, 50053, 50054, 8089, 9101, 9102, 9103, 9104})
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port the kernel says is free, other than postsched's defaults."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in DEFAULT_PORTS:
+            return port
 
 
 def wait_for_port(host: str, port: int, proc: subprocess.Popen, log_file: Path, timeout: float) -> None:
