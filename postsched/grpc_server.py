@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import signal
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from postsched import errors, telemetry
+from postsched import errors, request_checks, telemetry
 from postsched.auth import Authenticator, bearer_token, set_principal
 
 log = structlog.get_logger("postsched.grpc")
@@ -42,16 +43,33 @@ def status_code_for(exc: errors.PostschedError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+# Default gRPC clients refuse trailing metadata over 16 KiB (8 KiB in some): the details of an
+# error stay far below that however many items of a request are wrong.
+MAX_VIOLATIONS_SENT = 20
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 300
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _rich_status(code: grpc.StatusCode, exc: errors.PostschedError) -> bytes | None:
-    """google.rpc.Status with BadRequest field violations, for INVALID_ARGUMENT."""
+    """google.rpc.Status with BadRequest field violations, for INVALID_ARGUMENT (at most 20 listed)."""
     if not isinstance(exc, errors.InvalidArgument):
         return None
-    bad_request = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations
-        ]
-    )
+    listed = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=_short(v.field, MAX_FIELD_CHARS), description=_short(v.description, MAX_DESCRIPTION_CHARS)
+        )
+        for v in exc.violations[:MAX_VIOLATIONS_SENT]
+    ]
+    if len(exc.violations) > MAX_VIOLATIONS_SENT:
+        more = len(exc.violations) - MAX_VIOLATIONS_SENT
+        listed.append(error_details_pb2.BadRequest.FieldViolation(
+            field="", description=f"and {more} more violations, not listed"
+        ))
+    bad_request = error_details_pb2.BadRequest(field_violations=listed)
     detail = any_pb2.Any()
     detail.Pack(bad_request)
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=exc.message, details=[detail])
@@ -66,10 +84,13 @@ async def _abort(context: grpc.aio.ServicerContext, exc: errors.PostschedError) 
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates every call but health and reflection, and maps exceptions to gRPC statuses.
+    """Builds every unary-request handler of a server: the one place requests are let in.
 
-    Domain errors get their own code and message. Anything else is logged here with its traceback
-    and reaches the client as INTERNAL with a reference id, never as a stack trace.
+    It authenticates every call but health and reflection, refuses what no handler could use
+    (undecodable bodies, NUL characters, out-of-range times: `request_checks`), and maps
+    exceptions to gRPC statuses. Domain errors get their own code and message. Anything else is
+    logged here with its traceback and reaches the client as INTERNAL with a reference id, never
+    as a stack trace.
     """
 
     def __init__(self, authenticator: Authenticator) -> None:
@@ -81,41 +102,56 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(OPEN_PREFIXES):
+        if handler is None:
             return handler
         method = details.method
+        # Health needs no token (probes), but a corrupt health request is still refused cleanly.
+        # Reflection (a bidirectional stream) is left to grpcio-reflection.
+        open_method = method.startswith(OPEN_PREFIXES)
+        deserializer = request_checks.tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(method, handler.unary_unary, open_method),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(method, handler.unary_stream, open_method),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
-        token = bearer_token(context.invocation_metadata())
-        set_principal(self._authenticator.authenticate(token))
+    def _admit(self, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
+        """Authenticates the caller, then refuses a request no handler should see."""
+        if not open_method:
+            token = bearer_token(context.invocation_metadata())
+            set_principal(self._authenticator.authenticate(token))
+        problems = request_checks.violations(request)
+        if problems:
+            raise errors.InvalidArgument(problems)
 
-    def _wrap_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _wrap_unary(
+        self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool
+    ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._authenticate(context)
+                self._admit(request, context, open_method)
                 return await behavior(request, context)
             except Exception as exc:
                 await self._answer_error(method, context, exc)
 
         return wrapped
 
-    def _wrap_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _wrap_stream(self, method: str, behavior: Callable[..., Any], open_method: bool) -> Callable[..., Any]:
+        if not inspect.isasyncgenfunction(behavior):
+            # grpc's own servicers (health's Watch) write with context.write instead of yielding.
+            return self._wrap_unary(method, behavior, open_method)
+
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._authenticate(context)
+                self._admit(request, context, open_method)
                 async for item in behavior(request, context):
                     yield item
             except Exception as exc:
@@ -162,6 +198,11 @@ class RunningServer:
         await self.server.stop(grace)
 
 
+# The largest request each service accepts. A scheduler batch of 1000 posts with long texts fits in
+# 32 MiB; the operators' services take only ids, filters and times.
+SCHEDULER_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+OPERATIONS_MAX_REQUEST_BYTES = 1024 * 1024
+
 Registrar = Callable[[grpc.aio.Server], None]
 
 
@@ -171,13 +212,18 @@ async def start_server(
     registrars: Iterable[Registrar],
     service_names: Iterable[str],
     authenticator: Authenticator,
+    max_request_bytes: int = OPERATIONS_MAX_REQUEST_BYTES,
 ) -> RunningServer:
-    """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection."""
+    """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection.
+
+    A request larger than max_request_bytes is refused by gRPC itself with RESOURCE_EXHAUSTED
+    before it is read into memory.
+    """
     server = grpc.aio.server(
         # OpenTelemetry's server span wraps ours, so it sees the status our error mapping sets.
         interceptors=[*telemetry.grpc_server_interceptors(), ServiceInterceptor(authenticator)],
         options=[
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", max_request_bytes),
             # Without this a second process could bind the same port and silently share it.
             ("grpc.so_reuseport", 0),
         ],

@@ -1,8 +1,18 @@
-"""page_size / page_token handling shared by every List call."""
+"""page_size / page_token handling shared by every List call.
+
+A page token is `<payload>.<mac>`: the cursor (urlsafe base64 of a small JSON array) and an
+HMAC-SHA256 over the payload and the token's *binding* (the caller, the method and its filters).
+Only tokens this deployment issued are read, a token works only for the query that produced it,
+and the MAC is checked before anything is parsed, so a forged, tampered, truncated, oversized or
+deeply nested token is refused cheaply with INVALID_ARGUMENT.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import json
 import uuid
 from datetime import datetime
@@ -13,6 +23,9 @@ from postsched.store.records import PageCursor
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_TOKEN_LENGTH = 512  # ours are about 110 characters
+MAC_BYTES = 16
+MAX_LOG_ID = 2**63 - 1  # processing_logs.id is a bigint
 
 T = TypeVar("T")
 
@@ -24,31 +37,85 @@ def page_size(requested: int) -> int:
     return requested or DEFAULT_PAGE_SIZE
 
 
-def encode_token(cursor: PageCursor) -> str:
-    raw = json.dumps({"t": cursor.at.isoformat(), "i": str(cursor.id)}).encode()
+def binding(caller: str, method: str, *filters: object) -> str:
+    """What a token is bound to: who asked, which List call, with which filters."""
+    return json.dumps([caller, method, *[str(f) for f in filters]])
+
+
+def _invalid() -> InvalidArgument:
+    return InvalidArgument(
+        [FieldViolation("page_token", "invalid page_token: pass next_page_token unchanged, with the same filters")],
+        message="invalid page_token",
+    )
+
+
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str) -> PageCursor | None:
-    """The cursor a next_page_token stands for; None for an empty token."""
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        at = datetime.fromisoformat(data["t"])
-        if at.tzinfo is None:
-            raise ValueError("naive time")
-        return PageCursor(at=at, id=uuid.UUID(data["i"]))
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-        raise InvalidArgument(
-            [FieldViolation("page_token", "not a token this API returned; pass next_page_token unchanged")]
-        ) from None
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def cut_page(rows: Sequence[T], limit: int, cursor_of: Callable[[T], PageCursor]) -> tuple[Sequence[T], str]:
-    """Rows fetched with LIMIT limit + 1 -> (the page, next_page_token; empty on the last page)."""
-    if len(rows) <= limit:
-        return rows, ""
-    page = rows[:limit]
-    return page, encode_token(cursor_of(page[-1]))
+class PageTokens:
+    """Issues and reads the page tokens of one deployment (every replica shares the secret)."""
+
+    def __init__(self, secret: bytes) -> None:
+        # A key of its own, derived from the deployment's secret, so tokens never reuse the
+        # encryption or login key itself.
+        self._key = hmac.new(secret, b"postsched page tokens v1", hashlib.sha256).digest()
+
+    def _mac(self, payload: str, bound_to: str) -> bytes:
+        return hmac.new(self._key, f"{bound_to}\n{payload}".encode(), hashlib.sha256).digest()[:MAC_BYTES]
+
+    def _issue(self, values: list[str], bound_to: str) -> str:
+        payload = _b64(json.dumps(values, separators=(",", ":")).encode())
+        return f"{payload}.{_b64(self._mac(payload, bound_to))}"
+
+    def _read(self, token: str, bound_to: str, count: int) -> list[str]:
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+            raise _invalid()
+        payload, _, mac = token.partition(".")
+        try:
+            if not hmac.compare_digest(_unb64(mac), self._mac(payload, bound_to)):
+                raise _invalid()
+            values = json.loads(_unb64(payload))
+        except (ValueError, binascii.Error):  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise _invalid() from None
+        if not isinstance(values, list) or len(values) != count or not all(isinstance(v, str) for v in values):
+            raise _invalid()
+        return values
+
+    def cursor_token(self, cursor: PageCursor, bound_to: str) -> str:
+        return self._issue([cursor.at.isoformat(), str(cursor.id)], bound_to)
+
+    def cursor(self, token: str, bound_to: str) -> PageCursor | None:
+        """The (time, id) cursor a next_page_token stands for; None for an empty token."""
+        if not token:
+            return None
+        at, ident = self._read(token, bound_to, 2)
+        try:
+            return PageCursor(at=datetime.fromisoformat(at), id=uuid.UUID(ident))
+        except ValueError:
+            raise _invalid() from None
+
+    def id_token(self, last_id: int, bound_to: str) -> str:
+        return self._issue([str(last_id)], bound_to)
+
+    def last_id(self, token: str, bound_to: str) -> int | None:
+        """The row id a next_page_token of an id-ordered list stands for; None for an empty token."""
+        if not token:
+            return None
+        (text,) = self._read(token, bound_to, 1)
+        if not text.isdigit() or int(text) > MAX_LOG_ID:
+            raise _invalid()
+        return int(text)
+
+    def cut_page(
+        self, rows: Sequence[T], limit: int, cursor_of: Callable[[T], PageCursor], bound_to: str
+    ) -> tuple[Sequence[T], str]:
+        """Rows fetched with LIMIT limit + 1 -> (the page, next_page_token; empty on the last page)."""
+        if len(rows) <= limit:
+            return rows, ""
+        page = rows[:limit]
+        return page, self.cursor_token(cursor_of(page[-1]), bound_to)

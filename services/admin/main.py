@@ -10,6 +10,7 @@ from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.duties import Supervisor
+from postsched.paging import PageTokens
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import AdminSettings
 from postsched.store.admin import AdminStore
@@ -29,7 +30,9 @@ async def serve(settings: AdminSettings) -> None:
     db = await Database(settings.database_url).open()
     nc = await broker.connect(settings.nats_urls, name="postsched-admin")
     store = AdminStore(db)
-    servicer = AdminServicer(store, nc, clock, retention_days=settings.retention_days)
+    servicer = AdminServicer(
+        store, nc, clock, PageTokens(settings.admin_token.encode()), retention_days=settings.retention_days
+    )
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, s)],

@@ -19,13 +19,14 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.identifiers import parse_id
 from postsched.messages import account_message, post_message, timestamp
-from postsched.paging import cut_page, decode_token, page_size
+from postsched.paging import PageTokens, binding, page_size
 from postsched.store.admin import AdminStore, LogRecord, Scope
 from postsched.store.records import PageCursor
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
 
 Context = grpc.aio.ServicerContext
 WATCH_PERIOD = 1.0
+OPERATORS = "operators"  # the caller every admin page token is bound to
 TRACER = telemetry.tracer("postsched.admin")
 
 
@@ -47,8 +48,9 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, nc: NATS, clock: Clock, *, retention_days: float) -> None:
+    def __init__(self, store: AdminStore, nc: NATS, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
         self._store = store
+        self._tokens = tokens
         self._nc = nc
         self._clock = clock
         self._retention = timedelta(days=retention_days)
@@ -105,12 +107,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.ListProcessingLogsRequest, context: Context
     ) -> admin_pb2.ListProcessingLogsResponse:
         limit = page_size(request.page_size)
-        before = None
-        if request.page_token:
-            try:
-                before = int(request.page_token)
-            except ValueError:
-                raise InvalidArgument([FieldViolation("page_token", "not a token this API returned")]) from None
+        bound_to = binding(
+            OPERATORS, "ListProcessingLogs", request.post_id, request.account_id, request.event,
+            request.since.ToJsonString() if request.HasField("since") else "",
+            request.until.ToJsonString() if request.HasField("until") else "",
+        )
+        before = self._tokens.last_id(request.page_token, bound_to)
         entries = await self._store.list_logs(
             post_id=parse_id(request.post_id, "post_id") if request.post_id else None,
             account_id=parse_id(request.account_id, "account_id") if request.account_id else None,
@@ -122,17 +124,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         token = ""
         if len(entries) > limit:
             entries = entries[:limit]
-            token = str(entries[-1].id)
+            token = self._tokens.id_token(entries[-1].id, bound_to)
         return admin_pb2.ListProcessingLogsResponse(entries=[_log_message(e) for e in entries], next_page_token=token)
 
     async def ListFailedPosts(
         self, request: admin_pb2.ListFailedPostsRequest, context: Context
     ) -> admin_pb2.ListFailedPostsResponse:
         limit = page_size(request.page_size)
-        posts = await self._store.failed_posts(
-            _scope(request.tenant_id, request.account_id), limit=limit + 1, after=decode_token(request.page_token)
-        )
-        posts, token = cut_page(posts, limit, lambda p: PageCursor(at=p.updated_at, id=p.id))
+        scope = _scope(request.tenant_id, request.account_id)
+        bound_to = binding(OPERATORS, "ListFailedPosts", request.tenant_id, request.account_id)
+        posts = await self._store.failed_posts(scope, limit=limit + 1, after=self._tokens.cursor(request.page_token, bound_to))
+        posts, token = self._tokens.cut_page(posts, limit, lambda p: PageCursor(at=p.updated_at, id=p.id), bound_to)
         return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
     async def RetryFailed(self, request: admin_pb2.RetryFailedRequest, context: Context) -> admin_pb2.RetryFailedResponse:

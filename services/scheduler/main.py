@@ -7,7 +7,8 @@ import structlog
 from postsched.auth import TenantTokens
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
-from postsched.grpc_server import RunningServer, start_server, wait_for_shutdown_signal
+from postsched.paging import PageTokens
+from postsched.grpc_server import SCHEDULER_MAX_REQUEST_BYTES, RunningServer, start_server, wait_for_shutdown_signal
 from postsched.settings import SchedulerSettings
 from postsched.store.accounts import AccountStore
 from postsched.store.database import Database
@@ -27,12 +28,13 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     db = await Database(settings.database_url).open()
     accounts = AccountStore(db, CredentialBox(settings.secret_key), clock)
     await accounts.ensure_tenants(settings.api_tokens.values())
-    servicer = SchedulerServicer(accounts, PostStore(db, clock), clock)
+    servicer = SchedulerServicer(accounts, PostStore(db, clock), clock, PageTokens(settings.secret_key))
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=TenantTokens(settings.api_tokens),
+        max_request_bytes=SCHEDULER_MAX_REQUEST_BYTES,
     )
     return server, db
 

@@ -9,7 +9,7 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
 from postsched.identifiers import parse_id
 from postsched.messages import PLATFORM_FROM_API, account_message, post_message
-from postsched.paging import cut_page, decode_token, page_size
+from postsched.paging import PageTokens, binding, page_size
 from postsched.store.accounts import AccountStore
 from postsched.store.posts import PostStore
 from postsched.store.records import NewPost, PageCursor
@@ -21,10 +21,11 @@ Context = grpc.aio.ServicerContext
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
-    def __init__(self, accounts: AccountStore, posts: PostStore, clock: Clock) -> None:
+    def __init__(self, accounts: AccountStore, posts: PostStore, clock: Clock, tokens: PageTokens) -> None:
         self._accounts = accounts
         self._posts = posts
         self._clock = clock
+        self._tokens = tokens
 
     async def CreateAccount(self, request: scheduler_pb2.CreateAccountRequest, context: Context) -> resources_pb2.Account:
         new = validation.new_account(request)
@@ -50,14 +51,16 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self, request: scheduler_pb2.ListAccountsRequest, context: Context
     ) -> scheduler_pb2.ListAccountsResponse:
         limit = page_size(request.page_size)
-        after = decode_token(request.page_token)
         platform = None
         if request.platform:
             platform = PLATFORM_FROM_API.get(request.platform)
             if platform is None:
                 raise InvalidArgument([FieldViolation("platform", "unknown platform")])
-        records = await self._accounts.list(current_tenant(), platform=platform, limit=limit + 1, after=after)
-        records, token = cut_page(records, limit, lambda r: PageCursor(at=r.created_at, id=r.id))
+        tenant = current_tenant()
+        bound_to = binding(tenant, "ListAccounts", platform)
+        after = self._tokens.cursor(request.page_token, bound_to)
+        records = await self._accounts.list(tenant, platform=platform, limit=limit + 1, after=after)
+        records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.created_at, id=r.id), bound_to)
         return scheduler_pb2.ListAccountsResponse(accounts=[account_message(r) for r in records], next_page_token=token)
 
     async def CreatePost(self, request: scheduler_pb2.CreatePostRequest, context: Context) -> resources_pb2.Post:
@@ -98,17 +101,17 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     async def ListPosts(self, request: scheduler_pb2.ListPostsRequest, context: Context) -> scheduler_pb2.ListPostsResponse:
         limit = page_size(request.page_size)
-        after = decode_token(request.page_token)
         status = None
         if request.status:
             if request.status not in resources_pb2.PostStatus.values():
                 raise InvalidArgument([FieldViolation("status", "unknown status")])
             status = resources_pb2.PostStatus.Name(request.status)
         account_id = parse_id(request.account_id, "account_id") if request.account_id else None
-        records = await self._posts.list(
-            current_tenant(), status=status, account_id=account_id, limit=limit + 1, after=after
-        )
-        records, token = cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id))
+        tenant = current_tenant()
+        bound_to = binding(tenant, "ListPosts", status, account_id)
+        after = self._tokens.cursor(request.page_token, bound_to)
+        records = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after)
+        records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id), bound_to)
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
 
     async def ReschedulePost(self, request: scheduler_pb2.ReschedulePostRequest, context: Context) -> resources_pb2.Post:
