@@ -29,6 +29,9 @@ if _version_not_supported:
 class AdminServiceStub:
     """Operations: what the queue holds, what happened to a post, and the fixes. Every call takes the
     operators' token (POSTSCHED_ADMIN_TOKEN) and sees all tenants.
+
+    Limits: as in SchedulerService (no NUL in any string, Timestamps in years 1..9999, ids are UUIDs,
+    signed page tokens bound to their filters), and a request is at most 1 MiB (RESOURCE_EXHAUSTED).
     """
 
     def __init__(self, channel):
@@ -87,6 +90,9 @@ class AdminServiceStub:
 class AdminServiceServicer:
     """Operations: what the queue holds, what happened to a post, and the fixes. Every call takes the
     operators' token (POSTSCHED_ADMIN_TOKEN) and sees all tenants.
+
+    Limits: as in SchedulerService (no NUL in any string, Timestamps in years 1..9999, ids are UUIDs,
+    signed page tokens bound to their filters), and a request is at most 1 MiB (RESOURCE_EXHAUSTED).
     """
 
     def GetQueueStats(self, request, context):
@@ -206,6 +212,9 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """Operations: what the queue holds, what happened to a post, and the fixes. Every call takes the
     operators' token (POSTSCHED_ADMIN_TOKEN) and sees all tenants.
+
+    Limits: as in SchedulerService (no NUL in any string, Timestamps in years 1..9999, ids are UUIDs,
+    signed page tokens bound to their filters), and a request is at most 1 MiB (RESOURCE_EXHAUSTED).
     """
 
     @staticmethod

@@ -28,6 +28,7 @@ if _version_not_supported:
 class DispatcherServiceStub:
     """The dispatcher: leases due posts from PostgreSQL and hands them to JetStream at their time.
     Authenticate with the operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     def __init__(self, channel):
@@ -51,6 +52,7 @@ class DispatcherServiceStub:
 class DispatcherServiceServicer:
     """The dispatcher: leases due posts from PostgreSQL and hands them to JetStream at their time.
     Authenticate with the operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     def DispatchNow(self, request, context):
@@ -91,6 +93,7 @@ def add_DispatcherServiceServicer_to_server(servicer, server):
 class DispatcherService:
     """The dispatcher: leases due posts from PostgreSQL and hands them to JetStream at their time.
     Authenticate with the operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     @staticmethod

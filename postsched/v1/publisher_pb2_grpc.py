@@ -27,6 +27,7 @@ if _version_not_supported:
 
 class PublisherServiceStub:
     """The publisher: takes posts from JetStream to the platforms. Operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     def __init__(self, channel):
@@ -44,6 +45,7 @@ class PublisherServiceStub:
 
 class PublisherServiceServicer:
     """The publisher: takes posts from JetStream to the platforms. Operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     def GetPublisherStatus(self, request, context):
@@ -70,6 +72,7 @@ def add_PublisherServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class PublisherService:
     """The publisher: takes posts from JetStream to the platforms. Operators' token (POSTSCHED_ADMIN_TOKEN).
+    A request is at most 1 MiB (RESOURCE_EXHAUSTED); an undecodable one is INVALID_ARGUMENT.
     """
 
     @staticmethod

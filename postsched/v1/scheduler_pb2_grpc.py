@@ -29,6 +29,10 @@ if _version_not_supported:
 class SchedulerServiceStub:
     """The write API for other backends. Authenticate with metadata `authorization: Bearer TOKEN`,
     a tenant token from POSTSCHED_API_TOKENS. A tenant sees and changes only its own data.
+
+    Limits, on every request (INVALID_ARGUMENT with google.rpc.BadRequest field violations beyond
+    them, at most 20 violations listed): no string may hold a NUL character; Timestamps lie in years
+    1..9999 with nanos 0..999999999; ids are UUIDs; a request is at most 32 MiB (RESOURCE_EXHAUSTED).
     """
 
     def __init__(self, channel):
@@ -92,6 +96,10 @@ class SchedulerServiceStub:
 class SchedulerServiceServicer:
     """The write API for other backends. Authenticate with metadata `authorization: Bearer TOKEN`,
     a tenant token from POSTSCHED_API_TOKENS. A tenant sees and changes only its own data.
+
+    Limits, on every request (INVALID_ARGUMENT with google.rpc.BadRequest field violations beyond
+    them, at most 20 violations listed): no string may hold a NUL character; Timestamps lie in years
+    1..9999 with nanos 0..999999999; ids are UUIDs; a request is at most 32 MiB (RESOURCE_EXHAUSTED).
     """
 
     def CreateAccount(self, request, context):
@@ -220,6 +228,10 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
 class SchedulerService:
     """The write API for other backends. Authenticate with metadata `authorization: Bearer TOKEN`,
     a tenant token from POSTSCHED_API_TOKENS. A tenant sees and changes only its own data.
+
+    Limits, on every request (INVALID_ARGUMENT with google.rpc.BadRequest field violations beyond
+    them, at most 20 violations listed): no string may hold a NUL character; Timestamps lie in years
+    1..9999 with nanos 0..999999999; ids are UUIDs; a request is at most 32 MiB (RESOURCE_EXHAUSTED).
     """
 
     @staticmethod

@@ -108,6 +108,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             status = resources_pb2.PostStatus.Name(request.status)
         account_id = parse_id(request.account_id, "account_id") if request.account_id else None
         tenant = current_tenant()
+        if account_id is not None:
+            await self._accounts.get(tenant, account_id)  # NOT_FOUND for an account that is not the caller's
         bound_to = binding(tenant, "ListPosts", status, account_id)
         after = self._tokens.cursor(request.page_token, bound_to)
         records = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after)

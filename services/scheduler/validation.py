@@ -28,6 +28,7 @@ INSTAGRAM_MAX_CAPTION = 2_200
 INSTAGRAM_MAX_HASHTAGS = 30
 WEBHOOK_MAX_TEXT = FACEBOOK_MAX_TEXT
 MIN_WEBHOOK_SECRET = 16
+MAX_SECRET_LENGTH = 4096  # Meta's tokens are a few hundred characters
 
 HASHTAG = re.compile(r"#\w+")
 
@@ -149,6 +150,8 @@ def credentials_for(
     if platform in ("facebook_page", "instagram"):
         if not request.access_token.strip():
             violations.append(FieldViolation("access_token", "is required for Facebook and Instagram accounts"))
+        elif len(request.access_token) > MAX_SECRET_LENGTH:
+            violations.append(FieldViolation("access_token", f"must be at most {MAX_SECRET_LENGTH} characters"))
         if request.webhook_url or request.webhook_secret:
             violations.append(FieldViolation("webhook_url", "only WEBHOOK accounts take webhook_url and webhook_secret"))
         return {"access_token": request.access_token.strip()}
@@ -158,8 +161,10 @@ def credentials_for(
         problem = url_problem(request.webhook_url)
         if problem:
             violations.append(FieldViolation("webhook_url", problem))
-    if len(request.webhook_secret) < MIN_WEBHOOK_SECRET:
-        violations.append(FieldViolation("webhook_secret", f"must be at least {MIN_WEBHOOK_SECRET} characters"))
+    if not MIN_WEBHOOK_SECRET <= len(request.webhook_secret) <= MAX_SECRET_LENGTH:
+        violations.append(FieldViolation(
+            "webhook_secret", f"must be {MIN_WEBHOOK_SECRET} to {MAX_SECRET_LENGTH} characters"
+        ))
     if request.access_token:
         violations.append(FieldViolation("access_token", "WEBHOOK accounts take webhook_secret, not access_token"))
     return {"webhook_url": request.webhook_url, "webhook_secret": request.webhook_secret}
