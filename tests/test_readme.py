@@ -131,3 +131,11 @@ def test_watch_example(dev_suite: dict[str, int]) -> None:
     assert result.returncode == 124, result.stderr  # streams until stopped
     (first,) = json_objects(result.stdout)
     assert "at" in first
+
+
+def test_bad_input_example(dev_suite: dict[str, int]) -> None:
+    result = run_sh(block("not-an-id"), dev_suite)
+    assert result.returncode == 0, result.stderr
+    assert "exit 67" in result.stdout
+    assert "Code: InvalidArgument" in result.stderr and "post_id" in result.stderr
+    assert "google.rpc.BadRequest" in result.stderr
