@@ -128,9 +128,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if not open_method:
             token = bearer_token(context.invocation_metadata())
             set_principal(self._authenticator.authenticate(token))
-        problems = request_checks.violations(request)
-        if problems:
-            raise errors.InvalidArgument(problems)
+        # The deserializer already checked the request (request_checks.tolerant).
+        if isinstance(request, (request_checks.Undecodable, request_checks.Rejected)):
+            raise errors.InvalidArgument(request_checks.violations(request))
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool

@@ -39,8 +39,16 @@ class Undecodable:
         return FieldViolation("request", f"is not a valid {self.type_name}: {self.reason}")
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """Stands in for a request that decoded but breaks a rule of this module."""
+
+    violations: list[FieldViolation]
+
+
 def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    """A deserializer that returns Undecodable instead of raising.
+    """A deserializer that checks what it decoded, and returns Undecodable or Rejected instead of
+    raising or passing on a request that breaks the rules of this module.
 
     grpc.aio runs the deserializer before any interceptor code, and answers UNKNOWN with the
     exception's class name when it raises; returning a marker lets the wrapped handler answer
@@ -53,11 +61,13 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
     def deserialize(data: bytes) -> Any:
         try:
-            return deserializer(data)
+            request = deserializer(data)
         except protobuf_message.DecodeError as exc:
             # protobuf's text is "Error parsing message with type 'X': <what>"; keep only <what>.
             reason = str(exc).rpartition(": ")[2] or "corrupt or truncated"
             return Undecodable(type_name, reason)
+        problems = violations(request, strings=b"\x00" in data)
+        return Rejected(problems) if problems else request
 
     return deserialize
 
@@ -121,12 +131,83 @@ def _walk(message: Any, prefix: str, out: list[FieldViolation]) -> None:
             _check_value(fd, value, path, out)
 
 
-def violations(request: Any) -> list[FieldViolation]:
-    """Problems any request can have, whatever its method; [] when there are none."""
+# Per message type: the fields that hold a Timestamp or Duration, directly or deeper, as
+# (field name, repeated, its check, the plan inside for a message that holds one deeper); None
+# when the type has a map field or recursion somewhere (those always take the full walk).
+_Check = Callable[[int, int], "str | None"]
+_TimePlan = tuple[tuple[str, bool, "_Check | None", "_TimePlan"], ...]
+_time_plans: dict[str, _TimePlan | None] = {}
+
+
+def _time_plan(descriptor: Any, visiting: frozenset[str] = frozenset()) -> _TimePlan | None:
+    name = descriptor.full_name
+    if name in _time_plans:
+        return _time_plans[name]
+    if name in visiting:
+        return None
+    plan: list[tuple[str, bool, _Check | None, _TimePlan]] = []
+    for fd in descriptor.fields:
+        if fd.message_type is None:
+            continue
+        if fd.message_type.GetOptions().map_entry:
+            plan = None  # type: ignore[assignment]
+            break
+        check = WELL_KNOWN_CHECKS.get(fd.message_type.full_name)
+        if check is not None:
+            plan.append((fd.name, _repeated(fd), check, ()))
+            continue
+        inner = _time_plan(fd.message_type, visiting | {name})
+        if inner is None:
+            plan = None  # type: ignore[assignment]
+            break
+        if inner:
+            plan.append((fd.name, _repeated(fd), None, inner))
+    result = None if plan is None else tuple(plan)
+    _time_plans[name] = result
+    return result
+
+
+def _walk_times(message: Any, plan: _TimePlan, prefix: str, out: list[FieldViolation]) -> None:
+    for name, repeated, check, inner in plan:
+        if repeated:
+            values = getattr(message, name)
+            if check is None:
+                for i, item in enumerate(values):
+                    _walk_times(item, inner, f"{prefix}{name}[{i}].", out)
+            else:
+                for i, item in enumerate(values):
+                    problem = check(item.seconds, item.nanos)
+                    if problem:
+                        out.append(FieldViolation(f"{prefix}{name}[{i}]", problem))
+        elif message.HasField(name):
+            value = getattr(message, name)
+            if check is None:
+                _walk_times(value, inner, f"{prefix}{name}.", out)
+            else:
+                problem = check(value.seconds, value.nanos)
+                if problem:
+                    out.append(FieldViolation(prefix + name, problem))
+
+
+def violations(request: Any, *, strings: bool = True) -> list[FieldViolation]:
+    """Problems any request can have, whatever its method; [] when there are none.
+
+    strings=False skips the NUL check (the caller saw no 0x00 byte on the wire, and a NUL
+    character in a string is always one), leaving only the few Timestamp fields to read:
+    a batch of 1,000 posts then costs well under a millisecond instead of about 13.
+    """
     if isinstance(request, Undecodable):
         return [request.violation()]
+    if isinstance(request, Rejected):
+        return request.violations
     if not isinstance(request, protobuf_message.Message):
         return []
+    plan = None if strings else _time_plan(request.DESCRIPTOR)
+    if plan == ():
+        return []  # nothing to look at: most requests (ids and filters only)
     out: list[FieldViolation] = []
-    _walk(request, "", out)
+    if plan is None:
+        _walk(request, "", out)
+    else:
+        _walk_times(request, plan, "", out)
     return out

@@ -49,3 +49,22 @@ def test_undecodable_bodies_become_a_violation_not_an_exception() -> None:
     assert violation.field == "request"
     assert violation.description == "is not a valid postsched.v1.GetPostRequest: String field had bad UTF-8"
     assert deserialize(b"\x0a\x01x").post_id == "x"
+
+
+def test_the_deserializer_checks_and_its_fast_path_finds_the_same_times() -> None:
+    deserialize = request_checks.tolerant(scheduler_pb2.BatchCreatePostsRequest.FromString)
+    assert deserialize is not None
+    batch = scheduler_pb2.BatchCreatePostsRequest(requests=[
+        scheduler_pb2.CreatePostRequest(text="ok", scheduled_at=Timestamp(seconds=1_800_000_000)),
+        scheduler_pb2.CreatePostRequest(text="late", scheduled_at=Timestamp(seconds=2**40)),
+    ])
+    rejected = deserialize(batch.SerializeToString())
+    assert isinstance(rejected, request_checks.Rejected)
+    assert [v.field for v in rejected.violations] == ["requests[1].scheduled_at"]
+    assert request_checks.violations(batch, strings=False) == request_checks.violations(batch)
+    batch.requests[0].text = "a\x00"
+    assert {v.field for v in request_checks.violations(deserialize(batch.SerializeToString()))} == {
+        "requests[0].text", "requests[1].scheduled_at"}
+    batch.requests[1].scheduled_at.seconds = 1_800_000_000
+    batch.requests[0].text = "ok"
+    assert deserialize(batch.SerializeToString()) == batch
