@@ -6,8 +6,9 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from postsched.store.events import EventRecord
 from postsched.store.records import AccountRecord, PostRecord
-from postsched.v1 import resources_pb2
+from postsched.v1 import resources_pb2, scheduler_pb2
 
 PLATFORM_TO_API = {
     "facebook_page": resources_pb2.FACEBOOK_PAGE,
@@ -55,4 +56,18 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         updated_at=timestamp(record.updated_at),
         idempotency_key=record.idempotency_key or "",
         tenant_id=record.tenant_id,
+    )
+
+
+def event_message(record: EventRecord) -> scheduler_pb2.Event:
+    data = record.data
+    waiting = None
+    if record.type == "post.waiting" and data.get("scheduled_at"):
+        waiting = timestamp(datetime.fromisoformat(data["scheduled_at"]))
+    return scheduler_pb2.Event(
+        event_id=str(record.event_id), sequence=record.sequence, type=record.type, tenant_id=record.tenant_id,
+        post_id=str(record.post_id or ""), account_id=str(record.account_id or ""),
+        occurred_at=timestamp(record.occurred_at), post=post_message(record.post) if record.post else None,
+        message=record.message, platform_post_id=data.get("platform_post_id") or "",
+        attempts=data.get("attempts") or 0, waiting_until=waiting,
     )

@@ -133,6 +133,7 @@ def _valid_values(world: World) -> dict[str, object]:
         "page_size": 1, "page_token": None, "status": None, "event": None,
         "since": int((now - timedelta(days=1)).timestamp()), "until": int((now + timedelta(days=1)).timestamp()),
         "older_than": int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()), "requests": True,
+        "after_sequence": 0, "types": ["post.failed", "post.rescheduled"],
     }
 
 
@@ -162,7 +163,7 @@ def test_generated_bad_input_on_every_method(world: World) -> None:
     for service, name in SERVICES.items():
         found, _ = bad_input.discover(world.channel(service), [name])
         methods.extend(found)
-    assert len(methods) == 22, [m.label for m in methods]
+    assert len(methods) == 23, [m.label for m in methods]
     valid = _valid_values(world)
     tokens = _issued_tokens(world, valid, methods)
     foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id}

@@ -11,6 +11,8 @@ from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.errors import AlreadyExists, NotFound
 from postsched.store.due_notice import announce_due
+from postsched.store import processing_log
+from postsched.store.processing_log import LogEntry
 from postsched.store.database import Database
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
 
@@ -101,5 +103,6 @@ class AccountStore:
             row = await cur.fetchone()
             if row is None:
                 raise NotFound(f"account {account_id} not found")
+            await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "credentials_updated")])
             await announce_due(conn, now)  # its due posts may go at once
         return AccountRecord.from_row(row)

@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 from psycopg.types.json import Jsonb
 
+from postsched.store import processing_log
+from postsched.store.processing_log import LogEntry
 from postsched.store.database import Database
 
 CLAIM_COLUMNS = """
@@ -221,11 +223,15 @@ class PublishingStore:
             return {row["post_id"] for row in await cur.fetchall()}
 
     async def mark_needs_credentials(self, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
-        async with self._db.connection() as conn:
-            await conn.execute(
-                "UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s WHERE id = %s",
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                """UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s
+                   WHERE id = %s AND NOT needs_credentials RETURNING tenant_id""",
                 (reason, now, account_id),
             )
+            row = await cur.fetchone()
+            if row is not None:  # only the first of many posts that hit the dead token tells
+                await processing_log.append(conn, [LogEntry(None, row["tenant_id"], account_id, "needs_credentials", message=reason)])
 
     async def throttle_account(self, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:
         async with self._db.connection() as conn:

@@ -162,3 +162,27 @@ post_outcomes = Table(
     Column("published", BigInteger, nullable=False, server_default="0"),
     Column("failed", BigInteger, nullable=False, server_default="0"),
 )
+
+
+# Post events (migration 0006: written by a trigger on processing_logs), numbered per tenant.
+event_sequences = Table(
+    "event_sequences",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("last", BigInteger, nullable=False, server_default="0"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("sequence", BigInteger, primary_key=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("type", Text, nullable=False),
+    Column("post_id", UUID(as_uuid=True)),
+    Column("account_id", UUID(as_uuid=True)),
+    Column("occurred_at", Timestamp, nullable=False),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("events_occurred", "occurred_at"),
+)

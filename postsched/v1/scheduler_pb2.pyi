@@ -129,3 +129,41 @@ class CancelPostRequest(_message.Message):
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     post_id: str
     def __init__(self, post_id: _Optional[str] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ("after_sequence", "types", "account_id")
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    after_sequence: int
+    types: _containers.RepeatedScalarFieldContainer[str]
+    account_id: str
+    def __init__(self, after_sequence: _Optional[int] = ..., types: _Optional[_Iterable[str]] = ..., account_id: _Optional[str] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("event_id", "sequence", "type", "tenant_id", "post_id", "account_id", "occurred_at", "post", "message", "platform_post_id", "attempts", "waiting_until")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    POST_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    WAITING_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    sequence: int
+    type: str
+    tenant_id: str
+    post_id: str
+    account_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    post: _resources_pb2.Post
+    message: str
+    platform_post_id: str
+    attempts: int
+    waiting_until: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., tenant_id: _Optional[str] = ..., post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ..., message: _Optional[str] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., waiting_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -91,6 +91,11 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.CancelPostRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_resources__pb2.Post.FromString,
                 _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/postsched.v1.SchedulerService/WatchEvents',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.Event.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -164,6 +169,15 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchEvents(self, request, context):
+        """The tenant's events after a cursor, oldest first, then each new one as it is committed; the
+        stream does not end. Reconnect with after_sequence = the last sequence you handled: nothing
+        is missed and nothing is seen twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +230,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.CancelPost,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.CancelPostRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_resources__pb2.Post.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -494,6 +513,33 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/CancelPost',
             postsched_dot_v1_dot_scheduler__pb2.CancelPostRequest.SerializeToString,
             postsched_dot_v1_dot_resources__pb2.Post.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/WatchEvents',
+            postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import AsyncIterator
+
 import grpc
 
 from postsched.auth import current_tenant
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
 from postsched.identifiers import parse_id
-from postsched.messages import PLATFORM_FROM_API, account_message, post_message
+from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message
 from postsched.paging import PageTokens, binding, page_size
 from postsched.store.accounts import AccountStore
+from postsched.store.events import EVENT_TYPES, EventStore
 from postsched.store.posts import PostStore
 from postsched.store.records import NewPost, PageCursor
 from postsched.tracecontext import current_traceparent
@@ -18,12 +22,17 @@ from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 
 Context = grpc.aio.ServicerContext
+EVENT_POLL_SECONDS = 0.2  # how soon a watcher sees a committed event
+EVENT_BATCH = 500
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
-    def __init__(self, accounts: AccountStore, posts: PostStore, clock: Clock, tokens: PageTokens) -> None:
+    def __init__(
+        self, accounts: AccountStore, posts: PostStore, events: EventStore, clock: Clock, tokens: PageTokens
+    ) -> None:
         self._accounts = accounts
         self._posts = posts
+        self._events = events
         self._clock = clock
         self._tokens = tokens
 
@@ -127,3 +136,28 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     async def CancelPost(self, request: scheduler_pb2.CancelPostRequest, context: Context) -> resources_pb2.Post:
         post_id = parse_id(request.post_id, "post_id")
         return post_message(await self._posts.cancel(current_tenant(), post_id))
+
+    async def WatchEvents(
+        self, request: scheduler_pb2.WatchEventsRequest, context: Context
+    ) -> AsyncIterator[scheduler_pb2.Event]:
+        violations: list[FieldViolation] = []
+        if request.after_sequence < 0:
+            violations.append(FieldViolation("after_sequence", "must be 0 (from the oldest) or a sequence you received"))
+        for i, name in enumerate(request.types):
+            if name not in EVENT_TYPES:
+                violations.append(FieldViolation(f"types[{i}]", f"unknown event type; one of {', '.join(EVENT_TYPES)}"))
+        if violations:
+            raise InvalidArgument(violations)
+        tenant = current_tenant()
+        account_id = parse_id(request.account_id, "account_id") if request.account_id else None
+        if account_id is not None:
+            await self._accounts.get(tenant, account_id)  # NOT_FOUND for an account that is not the caller's
+        cursor = request.after_sequence
+        types = list(dict.fromkeys(request.types))
+        while True:
+            batch = await self._events.after(tenant, cursor, types=types, account_id=account_id, limit=EVENT_BATCH)
+            for record in batch:
+                yield event_message(record)
+                cursor = record.sequence
+            if len(batch) < EVENT_BATCH:
+                await asyncio.sleep(EVENT_POLL_SECONDS)

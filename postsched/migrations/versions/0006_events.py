@@ -1,0 +1,115 @@
+"""Post events: one row per fact a calling backend cares about, numbered per tenant.
+
+Written by a statement-level trigger on processing_logs, so every path that records a transition
+(the hot CTEs of the dispatcher and publisher included) emits its event in the same transaction:
+nothing for a change that rolled back, nothing missed for one that committed. The per-tenant
+counter row is locked (in tenant order) until commit, so a tenant's events commit in sequence
+order and a reader that has seen sequence N never later finds an N-1 it missed.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-01
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+TS = postgresql.TIMESTAMP(timezone=True)
+
+EVENT_TYPE = """
+CREATE FUNCTION postsched_event_type(event text, to_status post_status) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN to_status = 'PUBLISHED' THEN 'post.published'
+        WHEN to_status = 'FAILED' THEN 'post.failed'
+        WHEN event = 'cancelled' THEN 'post.cancelled'
+        WHEN event = 'rescheduled' THEN 'post.rescheduled'
+        WHEN event = 'retried' THEN 'post.retried'
+        WHEN event = 'rate_limited' THEN 'post.waiting'
+        WHEN event = 'needs_credentials' THEN 'account.needs_credentials'
+        WHEN event = 'credentials_updated' THEN 'account.credentials_updated'
+    END
+$$
+"""
+
+RECORD_EVENTS = """
+CREATE FUNCTION postsched_record_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM new_logs
+                   WHERE tenant_id IS NOT NULL AND postsched_event_type(event, to_status) IS NOT NULL) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO event_sequences (tenant_id)
+    SELECT DISTINCT tenant_id FROM new_logs
+    WHERE tenant_id IS NOT NULL AND postsched_event_type(event, to_status) IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    -- In tenant order, so two transactions never wait on each other's counters in a cycle.
+    PERFORM 1 FROM event_sequences
+    WHERE tenant_id IN (SELECT tenant_id FROM new_logs WHERE postsched_event_type(event, to_status) IS NOT NULL)
+    ORDER BY tenant_id FOR UPDATE;
+    WITH facts AS (
+        SELECT l.*, postsched_event_type(l.event, l.to_status) AS type,
+               row_number() OVER (PARTITION BY l.tenant_id ORDER BY l.id) AS n
+        FROM new_logs l
+        WHERE l.tenant_id IS NOT NULL AND postsched_event_type(l.event, l.to_status) IS NOT NULL
+    ), inserted AS (
+        INSERT INTO events (tenant_id, sequence, event_id, type, post_id, account_id, occurred_at, message, data)
+        SELECT f.tenant_id, s.last + f.n, gen_random_uuid(), f.type, f.post_id, f.account_id, f.created_at,
+               f.message,
+               CASE WHEN p.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+                   'status', p.status, 'attempts', p.attempts, 'scheduled_at', p.scheduled_at,
+                   'platform_post_id', p.platform_post_id) END
+        FROM facts f
+        JOIN event_sequences s ON s.tenant_id = f.tenant_id
+        LEFT JOIN posts p ON p.id = f.post_id
+        RETURNING tenant_id, sequence
+    )
+    UPDATE event_sequences s SET last = m.top
+    FROM (SELECT tenant_id, max(sequence) AS top FROM inserted GROUP BY tenant_id) m
+    WHERE s.tenant_id = m.tenant_id;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "event_sequences",
+        sa.Column("tenant_id", sa.Text, primary_key=True),
+        sa.Column("last", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    op.create_table(
+        "events",
+        sa.Column("tenant_id", sa.Text, primary_key=True),
+        sa.Column("sequence", sa.BigInteger, primary_key=True),
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("post_id", postgresql.UUID(as_uuid=True)),
+        sa.Column("account_id", postgresql.UUID(as_uuid=True)),
+        sa.Column("occurred_at", TS, nullable=False),
+        sa.Column("message", sa.Text, nullable=False, server_default=""),
+        sa.Column("data", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    )
+    op.create_index("events_occurred", "events", ["occurred_at"])
+    op.execute(EVENT_TYPE)
+    op.execute(RECORD_EVENTS)
+    op.execute(
+        "CREATE TRIGGER processing_logs_events AFTER INSERT ON processing_logs "
+        "REFERENCING NEW TABLE AS new_logs FOR EACH STATEMENT EXECUTE FUNCTION postsched_record_events()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER processing_logs_events ON processing_logs")
+    op.execute("DROP FUNCTION postsched_record_events()")
+    op.execute("DROP FUNCTION postsched_event_type(text, post_status)")
+    op.drop_index("events_occurred", "events")
+    op.drop_table("events")
+    op.drop_table("event_sequences")
