@@ -1,0 +1,131 @@
+"""Post events through WatchEvents, with the suite as real processes and fake-meta."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import grpc
+import pytest
+
+from postsched.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
+from tests.client import Tenant
+from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.fake_meta import FakeMeta
+from tests.infra import Suite
+
+pytestmark = pytest.mark.e2e
+ACME = (("authorization", f"Bearer {TENANT_TOKENS['acme']}"),)
+GLOBEX = (("authorization", f"Bearer {TENANT_TOKENS['globex']}"),)
+
+
+class Watcher:
+    """A backend following its events from a cursor, reconnecting whenever the stream breaks."""
+
+    def __init__(self, addr: str, metadata: tuple, **filters: object) -> None:
+        self.addr, self.metadata, self.filters = addr, metadata, filters
+        self.events: list[scheduler_pb2.Event] = []
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._call = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            after = self.events[-1].sequence if self.events else 0
+            with grpc.insecure_channel(self.addr) as channel:
+                stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
+                self._call = stub.WatchEvents(
+                    scheduler_pb2.WatchEventsRequest(after_sequence=after, **self.filters), metadata=self.metadata
+                )
+                try:
+                    for event in self._call:
+                        self.events.append(event)
+                except grpc.RpcError:
+                    if self._stop.is_set():
+                        return
+                    self.reconnects += 1
+                    time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._call is not None:
+            self._call.cancel()
+        self._thread.join(10)
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(self.events) >= count, f"{len(self.events)} events of {count} within {timeout}s"
+
+
+def test_watching_from_a_cursor_across_a_scheduler_restart_sees_every_event_once_in_order(
+    suite: Suite, fake_meta: FakeMeta
+) -> None:
+    suite.base_env["POSTSCHED_META_GRAPH_URL"] = fake_meta.graph_url
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    suite.start("publisher", POSTSCHED_RETRY_BASE="0.2", POSTSCHED_RETRY_MAX="1")
+    admin = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(suite.start("admin").addr))
+    acme = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    globex = Tenant(scheduler.addr, TENANT_TOKENS["globex"])
+    good, bad = acme.page_account("8880001"), acme.page_account("8880002")
+    theirs = globex.page_account("8880003")
+    fake_meta.fault(kind="error", account="8880002", endpoint="feed", times=0, http_status=400, code=100)
+    watcher = Watcher(scheduler.addr, ACME)
+    published_only = Watcher(scheduler.addr, ACME, types=["post.published"], account_id=good.account_id)
+    other = Watcher(scheduler.addr, GLOBEX)
+
+    def batch(account: str, n: int, text: str, at: datetime | None = None) -> list[str]:
+        requests = [scheduler_pb2.CreatePostRequest(account_id=account, text=f"{text} {i}") for i in range(n)]
+        for r in requests:
+            if at:
+                r.scheduled_at.FromDatetime(at)
+        return [p.post_id for p in acme.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests)).posts]
+
+    later = datetime.now(timezone.utc) + timedelta(days=3)
+    batch(good.account_id, 150, "go")
+    failing = batch(bad.account_id, 20, "fail")
+    waiting = batch(good.account_id, 30, "later", later)
+    globex.CreatePost(scheduler_pb2.CreatePostRequest(account_id=theirs.account_id, text="not acme's"))
+    watcher.wait_for(20)
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "FAILED", params=(failing[0],))
+    scheduler.stop()  # the stream breaks mid-flow; the backend reconnects from its cursor
+    # Changes go on while the scheduler is down (the admin service and the publisher write too).
+    admin.RetryPost(admin_pb2.RetryPostRequest(post_id=failing[0]), metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),))
+    scheduler.start()
+    for post_id in waiting[:10]:
+        acme.CancelPost(scheduler_pb2.CancelPostRequest(post_id=post_id))
+    moved = scheduler_pb2.ReschedulePostRequest(post_id=waiting[10])
+    moved.scheduled_at.FromDatetime(later + timedelta(hours=1))
+    acme.ReschedulePost(moved)
+    acme.UpdateAccountCredentials(scheduler_pb2.UpdateAccountCredentialsRequest(account_id=good.account_id, access_token="EAAB-new"))
+    suite.wait_for("SELECT count(*) FROM posts WHERE status IN ('PUBLISHED', 'FAILED')", 171, timeout=90)
+    expected = suite.sql("SELECT sequence, event_id::text, type, coalesce(post_id::text, '') FROM events "
+                         "WHERE tenant_id = 'acme' ORDER BY sequence")
+    # 150 published + 20 failed + 1 retried + the retried one failing again + 10 cancelled + 1 rescheduled + 1 credentials
+    assert len(expected) == 184, [t for _, _, t, _ in expected]
+    watcher.wait_for(len(expected))
+    published_only.wait_for(150)
+    other.wait_for(1)
+    time.sleep(0.5)
+    for w in (watcher, published_only, other):
+        w.stop()
+    assert watcher.reconnects >= 1
+    got = [(e.sequence, e.event_id, e.type, e.post_id) for e in watcher.events]
+    assert got == [tuple(row) for row in expected]  # every event, once, in order
+    assert [s for s, *_ in got] == list(range(1, len(got) + 1))
+    assert {e.type for e in published_only.events} == {"post.published"}
+    assert len(published_only.events) == 150 and {e.account_id for e in published_only.events} == {good.account_id}
+    assert all(e.platform_post_id and e.post.platform_post_id == e.platform_post_id for e in published_only.events)
+    assert [e.tenant_id for e in other.events] == ["globex"] and other.events[0].type == "post.published"
+    failed = [e for e in watcher.events if e.type == "post.failed"]
+    assert len(failed) == 21 and all("Meta error 100" in e.message for e in failed)
+    assert [e.type for e in watcher.events].count("account.credentials_updated") == 1
+    # A change that is refused (and so rolled back) emits nothing.
+    with pytest.raises(grpc.RpcError):
+        acme.CancelPost(scheduler_pb2.CancelPostRequest(post_id=published_only.events[0].post_id))
+    assert suite.sql("SELECT count(*) FROM events WHERE tenant_id = 'acme'")[0][0] == len(expected)
