@@ -139,3 +139,18 @@ def test_bad_input_example(dev_suite: dict[str, int]) -> None:
     assert "exit 67" in result.stdout
     assert "Code: InvalidArgument" in result.stderr and "post_id" in result.stderr
     assert "google.rpc.BadRequest" in result.stderr
+
+
+def test_watch_events_example(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite) -> None:
+    from postsched.v1 import scheduler_pb2
+    from tests.client import Tenant
+
+    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", "dev-token")
+    page = client.page_account("434343")
+    post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="events example"))
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
+    result = run_sh("timeout 3 " + block("SchedulerService/WatchEvents").strip(), dev_suite)
+    assert result.returncode == 124, result.stderr  # streams until stopped
+    (event,) = json_objects(result.stdout)
+    assert event["type"] == "post.published" and event["post_id"] == post.post_id and event["sequence"] == "1"
+    assert event["platform_post_id"] == event["post"]["platform_post_id"]
