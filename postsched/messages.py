@@ -34,6 +34,7 @@ def account_message(record: AccountRecord) -> resources_pb2.Account:
         display_name=record.display_name,
         paused=record.paused,
         needs_credentials=record.needs_credentials,
+        disabled=record.disabled,
         created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at),
     )
@@ -56,7 +57,18 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         updated_at=timestamp(record.updated_at),
         idempotency_key=record.idempotency_key or "",
         tenant_id=record.tenant_id,
+        permalink=permalink(record),
     )
+
+
+def permalink(record: PostRecord) -> str:
+    """Where a published post can be seen. Facebook feed ids are PAGEID_POSTID."""
+    if record.status != "PUBLISHED" or not record.platform_post_id:
+        return ""
+    if record.platform == "facebook_page" and "_" in record.platform_post_id:
+        page, _, post = record.platform_post_id.partition("_")
+        return f"https://www.facebook.com/{page}/posts/{post}"
+    return ""
 
 
 def event_message(record: EventRecord) -> scheduler_pb2.Event:

@@ -134,6 +134,8 @@ def _valid_values(world: World) -> dict[str, object]:
         "since": int((now - timedelta(days=1)).timestamp()), "until": int((now + timedelta(days=1)).timestamp()),
         "older_than": int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()), "requests": True,
         "after_sequence": 0, "types": ["post.failed", "post.rescheduled"],
+        "scheduled_from": int((now - timedelta(days=1)).timestamp()),
+        "scheduled_until": int((now + timedelta(days=400)).timestamp()),
     }
 
 
@@ -163,7 +165,7 @@ def test_generated_bad_input_on_every_method(world: World) -> None:
     for service, name in SERVICES.items():
         found, _ = bad_input.discover(world.channel(service), [name])
         methods.extend(found)
-    assert len(methods) == 23, [m.label for m in methods]
+    assert len(methods) == 26, [m.label for m in methods]
     valid = _valid_values(world)
     tokens = _issued_tokens(world, valid, methods)
     foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id}

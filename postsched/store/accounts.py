@@ -16,7 +16,10 @@ from postsched.store.processing_log import LogEntry
 from postsched.store.database import Database
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
 
-COLUMNS = "id, tenant_id, platform::text AS platform, external_id, display_name, paused, needs_credentials, created_at, updated_at"
+COLUMNS = (
+    "id, tenant_id, platform::text AS platform, external_id, display_name, paused, disabled, needs_credentials, "
+    "created_at, updated_at"
+)
 
 
 class AccountStore:
@@ -90,6 +93,23 @@ class AccountStore:
                 params,
             )
             return [AccountRecord.from_row(r) for r in await cur.fetchall()]
+
+    async def set_disabled(self, tenant_id: str, account_id: uuid.UUID, disabled: bool) -> AccountRecord:
+        """The tenant's hold on an account: its posts stay SCHEDULED while disabled."""
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE accounts SET disabled = %s, updated_at = %s WHERE id = %s AND tenant_id = %s RETURNING {COLUMNS}",
+                (disabled, now, account_id, tenant_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"account {account_id} not found")
+            event = "account_disabled" if disabled else "account_enabled"
+            await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, event, message="by the tenant")])
+            if not disabled:
+                await announce_due(conn, now)  # its due posts may go at once
+        return AccountRecord.from_row(row)
 
     async def replace_credentials(self, tenant_id: str, account_id: uuid.UUID, credentials: dict[str, str]) -> AccountRecord:
         """Stores new credentials and clears needs_credentials; the posts that waited can go now."""

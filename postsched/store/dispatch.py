@@ -27,7 +27,7 @@ class LeasedPost:
     due_at: datetime
 
 
-# Due posts of accounts that are neither paused nor waiting for new credentials, oldest first;
+# Due posts of accounts that are neither paused (operators), disabled (tenant) nor waiting for new credentials, oldest first;
 # SKIP LOCKED lets any number of dispatchers lease side by side without ever sharing a row.
 # A post of an account the platform asked to wait (throttled_until) is due when the wait ends.
 LEASE = """
@@ -35,7 +35,7 @@ WITH due AS (
     SELECT p.id, greatest(p.scheduled_at, a.throttled_until) AS due_at
     FROM posts p JOIN accounts a ON a.id = p.account_id
     WHERE p.status = 'SCHEDULED' AND p.scheduled_at <= %(horizon)s
-      AND NOT a.paused AND NOT a.needs_credentials
+      AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
       AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
     ORDER BY p.scheduled_at
     LIMIT %(batch)s

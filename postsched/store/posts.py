@@ -21,7 +21,9 @@ from postsched.tracecontext import current_trace_id
 
 COLUMNS = (
     "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
-    "platform_post_id, attempts, last_error, idempotency_key, created_at, updated_at"
+    "platform_post_id, attempts, last_error, idempotency_key, created_at, updated_at, "
+    # The account's platform, for the permalink (unqualified account_id is the post's own).
+    "(SELECT a.platform::text FROM accounts a WHERE a.id = account_id) AS platform"
 )
 CANCELLABLE = ("SCHEDULED", "QUEUED")
 
@@ -114,6 +116,33 @@ class PostStore:
         async with self._db.connection() as conn:
             return await _get(conn, tenant_id, post_id)
 
+    async def get_by_key(self, tenant_id: str, idempotency_key: str) -> PostRecord:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM posts WHERE tenant_id = %s AND idempotency_key = %s", (tenant_id, idempotency_key)
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound("no post with that idempotency_key")
+        return PostRecord.from_row(row)
+
+    async def update_content(self, tenant_id: str, post_id: uuid.UUID, text: str, media_urls: list[str], link: str) -> PostRecord:
+        """New text, media and link, only while SCHEDULED: a compare-and-set on the status, so a
+        post the dispatcher has leased (and the publisher may be sending) never changes."""
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                f"""UPDATE posts SET text = %s, media_urls = %s, link = %s, updated_at = %s
+                    WHERE id = %s AND tenant_id = %s AND status = 'SCHEDULED' RETURNING {COLUMNS}""",
+                (text, media_urls, link, now, post_id, tenant_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                current = await _get(conn, tenant_id, post_id)  # NOT_FOUND if it is not the tenant's
+                raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be updated")
+            await processing_log.append(conn, [LogEntry(post_id, tenant_id, row["account_id"], "updated", "SCHEDULED", "SCHEDULED")])
+        return PostRecord.from_row(row)
+
     async def list(
         self,
         tenant_id: str,
@@ -122,8 +151,10 @@ class PostStore:
         account_id: uuid.UUID | None,
         limit: int,
         after: PageCursor | None,
+        scheduled_from: datetime | None = None,
+        scheduled_until: datetime | None = None,
     ) -> list[PostRecord]:
-        """Up to `limit` posts ordered by (scheduled_at, id), after the cursor."""
+        """Up to `limit` posts ordered by (scheduled_at, id), after the cursor, in [from, until)."""
         where = ["tenant_id = %(tenant)s"]
         if status:
             where.append("status = %(status)s::post_status")
@@ -131,8 +162,13 @@ class PostStore:
             where.append("account_id = %(account)s")
         if after is not None:
             where.append("(scheduled_at, id) > (%(at)s, %(id)s)")
+        if scheduled_from is not None:
+            where.append("scheduled_at >= %(from)s")
+        if scheduled_until is not None:
+            where.append("scheduled_at < %(until)s")
         params = {"tenant": tenant_id, "status": status, "account": account_id, "limit": limit,
-                  "at": after.at if after else None, "id": after.id if after else None}
+                  "at": after.at if after else None, "id": after.id if after else None,
+                  "from": scheduled_from, "until": scheduled_until}
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {COLUMNS} FROM posts WHERE {' AND '.join(where)} ORDER BY scheduled_at, id LIMIT %(limit)s",

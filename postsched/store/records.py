@@ -19,6 +19,7 @@ class AccountRecord:
     needs_credentials: bool
     created_at: datetime
     updated_at: datetime
+    disabled: bool = False
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "AccountRecord":
@@ -50,10 +51,11 @@ class PostRecord:
     idempotency_key: str | None
     created_at: datetime
     updated_at: datetime
+    platform: str | None = None  # the account's, when the query fetched it
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "PostRecord":
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__ if name in row})
 
 
 @dataclass(frozen=True)

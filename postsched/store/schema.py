@@ -56,6 +56,7 @@ accounts = Table(
     # Fernet token (POSTSCHED_SECRET_KEY) of the JSON credentials; never leaves the store in clear.
     Column("credentials", LargeBinary, nullable=False),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("disabled", Boolean, nullable=False, server_default=text("false")),
     Column("needs_credentials", Boolean, nullable=False, server_default=text("false")),
     # The platform said "not before then" (rate limit, publishing quota): posts wait until then.
     Column("throttled_until", Timestamp),

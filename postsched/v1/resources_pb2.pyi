@@ -39,7 +39,7 @@ FAILED: PostStatus
 CANCELLED: PostStatus
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "platform", "external_id", "display_name", "paused", "needs_credentials", "created_at", "updated_at")
+    __slots__ = ("account_id", "platform", "external_id", "display_name", "paused", "needs_credentials", "created_at", "updated_at", "disabled")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class Account(_message.Message):
     NEEDS_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     platform: Platform
     external_id: str
@@ -56,10 +57,11 @@ class Account(_message.Message):
     needs_credentials: bool
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, account_id: _Optional[str] = ..., platform: _Optional[_Union[Platform, str]] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., paused: _Optional[bool] = ..., needs_credentials: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    disabled: bool
+    def __init__(self, account_id: _Optional[str] = ..., platform: _Optional[_Union[Platform, str]] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., paused: _Optional[bool] = ..., needs_credentials: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disabled: _Optional[bool] = ...) -> None: ...
 
 class Post(_message.Message):
-    __slots__ = ("post_id", "account_id", "status", "text", "media_urls", "link", "scheduled_at", "published_at", "platform_post_id", "attempts", "last_error", "created_at", "updated_at", "idempotency_key", "tenant_id")
+    __slots__ = ("post_id", "account_id", "status", "text", "media_urls", "link", "scheduled_at", "published_at", "platform_post_id", "attempts", "last_error", "created_at", "updated_at", "idempotency_key", "tenant_id", "permalink")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +77,7 @@ class Post(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PERMALINK_FIELD_NUMBER: _ClassVar[int]
     post_id: str
     account_id: str
     status: PostStatus
@@ -90,4 +93,5 @@ class Post(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     idempotency_key: str
     tenant_id: str
-    def __init__(self, post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[PostStatus, str]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., tenant_id: _Optional[str] = ...) -> None: ...
+    permalink: str
+    def __init__(self, post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[PostStatus, str]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., tenant_id: _Optional[str] = ..., permalink: _Optional[str] = ...) -> None: ...

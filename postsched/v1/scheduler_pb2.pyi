@@ -91,22 +91,28 @@ class BatchCreatePostsResponse(_message.Message):
     def __init__(self, posts: _Optional[_Iterable[_Union[_resources_pb2.Post, _Mapping]]] = ...) -> None: ...
 
 class GetPostRequest(_message.Message):
-    __slots__ = ("post_id",)
+    __slots__ = ("post_id", "idempotency_key")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     post_id: str
-    def __init__(self, post_id: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, post_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ListPostsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "status", "account_id")
+    __slots__ = ("page_size", "page_token", "status", "account_id", "scheduled_from", "scheduled_until")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_FROM_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     status: _resources_pb2.PostStatus
     account_id: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., account_id: _Optional[str] = ...) -> None: ...
+    scheduled_from: _timestamp_pb2.Timestamp
+    scheduled_until: _timestamp_pb2.Timestamp
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., account_id: _Optional[str] = ..., scheduled_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListPostsResponse(_message.Message):
     __slots__ = ("posts", "next_page_token")
@@ -167,3 +173,27 @@ class Event(_message.Message):
     attempts: int
     waiting_until: _timestamp_pb2.Timestamp
     def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., tenant_id: _Optional[str] = ..., post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ..., message: _Optional[str] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., waiting_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpdatePostRequest(_message.Message):
+    __slots__ = ("post_id", "text", "media_urls", "link")
+    POST_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    post_id: str
+    text: str
+    media_urls: _containers.RepeatedScalarFieldContainer[str]
+    link: str
+    def __init__(self, post_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ...) -> None: ...
+
+class DisableAccountRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class EnableAccountRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...

@@ -96,6 +96,21 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_scheduler__pb2.Event.FromString,
                 _registered_method=True)
+        self.UpdatePost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/UpdatePost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.UpdatePostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Post.FromString,
+                _registered_method=True)
+        self.DisableAccount = channel.unary_unary(
+                '/postsched.v1.SchedulerService/DisableAccount',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.DisableAccountRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
+                _registered_method=True)
+        self.EnableAccount = channel.unary_unary(
+                '/postsched.v1.SchedulerService/EnableAccount',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -178,6 +193,27 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePost(self, request, context):
+        """New text, media_urls and link (all three replaced, validated as in CreatePost) for a post that
+        is still SCHEDULED; FAILED_PRECONDITION once the dispatcher has taken it (compare-and-set).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableAccount(self, request, context):
+        """Holds the account's posts in SCHEDULED until EnableAccount (the operators' PauseAccount is separate).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableAccount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +271,21 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_scheduler__pb2.Event.SerializeToString,
+            ),
+            'UpdatePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.UpdatePostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Post.SerializeToString,
+            ),
+            'DisableAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableAccount,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.DisableAccountRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
+            ),
+            'EnableAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableAccount,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -540,6 +591,87 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/WatchEvents',
             postsched_dot_v1_dot_scheduler__pb2.WatchEventsRequest.SerializeToString,
             postsched_dot_v1_dot_scheduler__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/UpdatePost',
+            postsched_dot_v1_dot_scheduler__pb2.UpdatePostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Post.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/DisableAccount',
+            postsched_dot_v1_dot_scheduler__pb2.DisableAccountRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/EnableAccount',
+            postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Account.FromString,
             options,
             channel_credentials,
             insecure,

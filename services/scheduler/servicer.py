@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timezone
 from typing import AsyncIterator
 
 import grpc
@@ -105,8 +106,37 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         return await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
 
     async def GetPost(self, request: scheduler_pb2.GetPostRequest, context: Context) -> resources_pb2.Post:
+        if request.post_id and request.idempotency_key:
+            raise InvalidArgument([FieldViolation("idempotency_key", "give post_id or idempotency_key, not both")])
+        if request.idempotency_key:
+            if len(request.idempotency_key) > validation.MAX_KEY_LENGTH:
+                raise InvalidArgument([FieldViolation("idempotency_key", f"at most {validation.MAX_KEY_LENGTH} characters")])
+            return post_message(await self._posts.get_by_key(current_tenant(), request.idempotency_key))
         post_id = parse_id(request.post_id, "post_id")
         return post_message(await self._posts.get(current_tenant(), post_id))
+
+    async def UpdatePost(self, request: scheduler_pb2.UpdatePostRequest, context: Context) -> resources_pb2.Post:
+        post_id = parse_id(request.post_id, "post_id")
+        tenant = current_tenant()
+        current = await self._posts.get(tenant, post_id)
+        as_created = scheduler_pb2.CreatePostRequest(
+            account_id=str(current.account_id), text=request.text, media_urls=request.media_urls, link=request.link
+        )
+        new, violations = validation.post_shape(as_created, self._clock.now())
+        if new is not None:
+            violations = validation.platform_rules(new, current.platform or "", "")
+        if violations:
+            raise InvalidArgument(violations)
+        assert new is not None
+        return post_message(await self._posts.update_content(tenant, post_id, new.text, new.media_urls, new.link))
+
+    async def DisableAccount(self, request: scheduler_pb2.DisableAccountRequest, context: Context) -> resources_pb2.Account:
+        account_id = parse_id(request.account_id, "account_id")
+        return account_message(await self._accounts.set_disabled(current_tenant(), account_id, True))
+
+    async def EnableAccount(self, request: scheduler_pb2.EnableAccountRequest, context: Context) -> resources_pb2.Account:
+        account_id = parse_id(request.account_id, "account_id")
+        return account_message(await self._accounts.set_disabled(current_tenant(), account_id, False))
 
     async def ListPosts(self, request: scheduler_pb2.ListPostsRequest, context: Context) -> scheduler_pb2.ListPostsResponse:
         limit = page_size(request.page_size)
@@ -119,9 +149,13 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         if account_id is not None:
             await self._accounts.get(tenant, account_id)  # NOT_FOUND for an account that is not the caller's
-        bound_to = binding(tenant, "ListPosts", status, account_id)
+        # Timestamps were range-checked by the gate (request_checks) before the handler ran.
+        since = request.scheduled_from.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_from") else None
+        until = request.scheduled_until.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_until") else None
+        bound_to = binding(tenant, "ListPosts", status, account_id, since, until)
         after = self._tokens.cursor(request.page_token, bound_to)
-        records = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after)
+        records = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after,
+                                         scheduled_from=since, scheduled_until=until)
         records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id), bound_to)
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
 

@@ -1,4 +1,6 @@
-"""Post events: one row per fact a calling backend cares about, numbered per tenant.
+"""Post events, and the tenant's own hold on an account (accounts.disabled).
+
+Post events: one row per fact a calling backend cares about, numbered per tenant.
 
 Written by a statement-level trigger on processing_logs, so every path that records a transition
 (the hot CTEs of the dispatcher and publisher included) emits its event in the same transaction:
@@ -80,6 +82,8 @@ $$
 
 
 def upgrade() -> None:
+    # The tenant's own hold on an account (DisableAccount), apart from the operators' `paused`.
+    op.add_column("accounts", sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.text("false")))
     op.create_table(
         "event_sequences",
         sa.Column("tenant_id", sa.Text, primary_key=True),
@@ -113,3 +117,4 @@ def downgrade() -> None:
     op.drop_index("events_occurred", "events")
     op.drop_table("events")
     op.drop_table("event_sequences")
+    op.drop_column("accounts", "disabled")
