@@ -34,6 +34,16 @@ CONSUMER = "publishers"
 ALERTS_STREAM = "POSTSCHED_ALERTS"
 ALERT_SUBJECTS = "postsched.alerts.>"
 ALERTS_MAX_AGE = 30 * 24 * 3600.0
+# Post events for backends on the same NATS (the dispatcher's event relay publishes them).
+EVENTS_STREAM = "POSTSCHED_EVENTS"
+EVENT_SUBJECTS = "postsched.events.>"
+EVENTS_MAX_AGE = 7 * 24 * 3600.0
+EVENTS_DUPLICATE_WINDOW = 600.0  # a relay that crashed between publish and cursor update re-sends
+
+
+def event_subject(tenant_id: str, event_type: str) -> str:
+    """postsched.events.<tenant>.<type>; a '.' in a tenant id becomes '_' (it would split the token)."""
+    return f"postsched.events.{tenant_id.replace('.', '_')}.{event_type}"
 
 
 def publish_subject(platform: str) -> str:
@@ -169,6 +179,15 @@ async def ensure_jetstream(js: JetStreamContext, settings: JetStreamSettings) ->
             api.StreamConfig(
                 name=ALERTS_STREAM, subjects=[ALERT_SUBJECTS], storage=api.StorageType.FILE,
                 num_replicas=settings.replicas, max_age=ALERTS_MAX_AGE,
+            )
+        )
+    try:
+        await js.stream_info(EVENTS_STREAM)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(
+            api.StreamConfig(
+                name=EVENTS_STREAM, subjects=[EVENT_SUBJECTS], storage=api.StorageType.FILE,
+                num_replicas=settings.replicas, max_age=EVENTS_MAX_AGE, duplicate_window=EVENTS_DUPLICATE_WINDOW,
             )
         )
     try:

@@ -51,11 +51,11 @@ async def _delete_streams(url: str) -> None:
     import nats
     import nats.js.errors
 
-    from postsched.broker import ALERTS_STREAM, STREAM
+    from postsched.broker import ALERTS_STREAM, EVENTS_STREAM, STREAM
 
     nc = await nats.connect(url)
     try:
-        for name in (STREAM, ALERTS_STREAM):
+        for name in (STREAM, ALERTS_STREAM, EVENTS_STREAM):
             try:
                 await nc.jetstream().delete_stream(name)
             except nats.js.errors.NotFoundError:

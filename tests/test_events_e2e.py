@@ -129,3 +129,59 @@ def test_watching_from_a_cursor_across_a_scheduler_restart_sees_every_event_once
     with pytest.raises(grpc.RpcError):
         acme.CancelPost(scheduler_pb2.CancelPostRequest(post_id=published_only.events[0].post_id))
     assert suite.sql("SELECT count(*) FROM events WHERE tenant_id = 'acme'")[0][0] == len(expected)
+
+
+def test_events_reach_nats_subjects_per_tenant_and_type_once_each(suite: Suite, fake_meta: FakeMeta) -> None:
+    import asyncio
+    import json
+
+    import nats
+
+    from postsched.broker import EVENTS_STREAM
+
+    suite.base_env["POSTSCHED_META_GRAPH_URL"] = fake_meta.graph_url
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    suite.start("dispatcher")  # two relays: still each event once, in order
+    suite.start("publisher")
+    acme = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    globex = Tenant(scheduler.addr, TENANT_TOKENS["globex"])
+    page = acme.page_account("8880101")
+    theirs = globex.page_account("8880102")
+    requests = [scheduler_pb2.CreatePostRequest(account_id=page.account_id, text=f"n {i}") for i in range(300)]
+    acme.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests))
+    globex.CreatePost(scheduler_pb2.CreatePostRequest(account_id=theirs.account_id, text="g"))
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'PUBLISHED'", 301, timeout=60)
+
+    async def read(subject: str, expected: int) -> list[dict]:
+        nc = await nats.connect(suite.nats_url)
+        try:
+            js = nc.jetstream()
+            sub = await js.subscribe(subject, ordered_consumer=True)
+            got: list[dict] = []
+            deadline = asyncio.get_running_loop().time() + 30
+            while len(got) < expected and asyncio.get_running_loop().time() < deadline:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    continue
+                got.append({"subject": msg.subject, **json.loads(msg.data)})
+            await asyncio.sleep(1)  # and nothing more arrives
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=0.5)
+                except nats.errors.TimeoutError:
+                    break
+                got.append({"subject": msg.subject, **json.loads(msg.data)})
+            info = await js.stream_info(EVENTS_STREAM)
+            assert info.state.messages == 301
+            return got
+        finally:
+            await nc.close()
+
+    mine = asyncio.run(read("postsched.events.acme.>", 300))
+    assert [e["sequence"] for e in mine] == [str(n) for n in range(1, 301)]  # once each, in order
+    assert {e["subject"] for e in mine} == {"postsched.events.acme.post.published"}
+    assert all(e["tenant_id"] == "acme" and e["platform_post_id"] for e in mine)
+    other = asyncio.run(read("postsched.events.globex.post.published", 1))
+    assert [e["tenant_id"] for e in other] == ["globex"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
-from postsched.store.database import Database
+from postsched.store.database import Connection, Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import PostRecord
 
@@ -43,25 +43,64 @@ class EventStore:
         self, tenant_id: str, after_sequence: int, *, types: Sequence[str], account_id: uuid.UUID | None, limit: int
     ) -> list[EventRecord]:
         """Up to `limit` of the tenant's events after the cursor, oldest first, with their posts."""
-        where = ["tenant_id = %(tenant)s", "sequence > %(after)s"]
-        if types:
-            where.append("type = ANY(%(types)s)")
-        if account_id:
-            where.append("account_id = %(account)s")
-        params = {"tenant": tenant_id, "after": after_sequence, "types": list(types), "account": account_id,
-                  "limit": limit}
         async with self._db.connection() as conn:
+            return await _after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
+
+    async def relay(self, publish: Callable[[list[EventRecord]], Awaitable[None]], *, limit: int) -> int:
+        """Hands each tenant's events not yet relayed to `publish` (in order), then moves the
+        tenant's relay cursor past them. A tenant's cursor row stays locked meanwhile, so two
+        relays (two dispatchers) never publish the same tenant's events side by side; a relay that
+        dies after publishing re-sends, and the stream's duplicate window drops the copies."""
+        relayed = 0
+        async with self._db.transaction() as conn:
             cur = await conn.execute(
-                f"""SELECT event_id, sequence, type, tenant_id, post_id, account_id, occurred_at, message, data
-                    FROM events WHERE {' AND '.join(where)} ORDER BY sequence LIMIT %(limit)s""",
-                params,
+                """SELECT s.tenant_id FROM event_sequences s LEFT JOIN event_relay r USING (tenant_id)
+                   WHERE s.last > coalesce(r.relayed, 0) ORDER BY s.tenant_id"""
             )
-            rows = await cur.fetchall()
-            post_ids = list({r["post_id"] for r in rows if r["post_id"]})
-            posts: dict[uuid.UUID, PostRecord] = {}
-            if post_ids:
-                cur = await conn.execute(
-                    f"SELECT {POST_COLUMNS} FROM posts WHERE tenant_id = %s AND id = ANY(%s)", (tenant_id, post_ids)
+            behind = [r["tenant_id"] for r in await cur.fetchall()]
+            if not behind:
+                return 0
+            await conn.execute(
+                "INSERT INTO event_relay (tenant_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (behind,)
+            )
+            cur = await conn.execute(
+                """SELECT tenant_id, relayed FROM event_relay WHERE tenant_id = ANY(%s)
+                   ORDER BY tenant_id FOR UPDATE SKIP LOCKED""",
+                (behind,),
+            )
+            for row in await cur.fetchall():
+                events = await _after(conn, row["tenant_id"], row["relayed"], types=(), account_id=None, limit=limit)
+                if not events:
+                    continue
+                await publish(events)
+                await conn.execute(
+                    "UPDATE event_relay SET relayed = %s WHERE tenant_id = %s", (events[-1].sequence, row["tenant_id"])
                 )
-                posts = {p.id: p for p in (PostRecord.from_row(r) for r in await cur.fetchall())}
-        return [EventRecord(**r, post=posts.get(r["post_id"])) for r in rows]
+                relayed += len(events)
+        return relayed
+
+
+async def _after(
+    conn: Connection, tenant_id: str, after_sequence: int, *, types: Sequence[str], account_id: uuid.UUID | None,
+    limit: int,
+) -> list[EventRecord]:
+    where = ["tenant_id = %(tenant)s", "sequence > %(after)s"]
+    if types:
+        where.append("type = ANY(%(types)s)")
+    if account_id:
+        where.append("account_id = %(account)s")
+    params = {"tenant": tenant_id, "after": after_sequence, "types": list(types), "account": account_id, "limit": limit}
+    cur = await conn.execute(
+        f"""SELECT event_id, sequence, type, tenant_id, post_id, account_id, occurred_at, message, data
+            FROM events WHERE {' AND '.join(where)} ORDER BY sequence LIMIT %(limit)s""",
+        params,
+    )
+    rows = await cur.fetchall()
+    post_ids = list({r["post_id"] for r in rows if r["post_id"]})
+    posts: dict[uuid.UUID, PostRecord] = {}
+    if post_ids:
+        cur = await conn.execute(
+            f"SELECT {POST_COLUMNS} FROM posts WHERE tenant_id = %s AND id = ANY(%s)", (tenant_id, post_ids)
+        )
+        posts = {p.id: p for p in (PostRecord.from_row(r) for r in await cur.fetchall())}
+    return [EventRecord(**r, post=posts.get(r["post_id"])) for r in rows]

@@ -187,3 +187,10 @@ events = Table(
     Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Index("events_occurred", "occurred_at"),
 )
+
+event_relay = Table(
+    "event_relay",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("relayed", BigInteger, nullable=False, server_default="0"),
+)

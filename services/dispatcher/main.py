@@ -19,6 +19,8 @@ from postsched.store.database import Database
 from postsched.store.dispatch import DispatchStore
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from services.dispatcher.dispatcher import Dispatcher, listen_for_due
+from postsched.store.events import EventStore
+from services.dispatcher.event_relay import RELAY_PERIOD, EventRelay
 from services.dispatcher.handover import PUBLISH_MAX_PENDING, Handover
 from services.dispatcher.lost_messages import LostMessages
 from services.dispatcher.servicer import DispatcherServicer
@@ -64,11 +66,13 @@ async def serve(settings: DispatcherSettings) -> None:
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
     lost = LostMessages(js, store, clock, settings.jetstream, lost_after=settings.lost_message_after)
     duties.periodic("lost-messages", lost.run_once, lost.period)
+    relay = EventRelay(js, EventStore(db))
+    duties.periodic("event-relay", relay.run_once, RELAY_PERIOD, first_delay=0)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages")
+    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
     await duties.stop()

@@ -102,6 +102,12 @@ def upgrade() -> None:
         sa.Column("data", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     )
     op.create_index("events_occurred", "events", ["occurred_at"])
+    # How far the dispatcher's relay has published each tenant's events to NATS.
+    op.create_table(
+        "event_relay",
+        sa.Column("tenant_id", sa.Text, primary_key=True),
+        sa.Column("relayed", sa.BigInteger, nullable=False, server_default="0"),
+    )
     op.execute(EVENT_TYPE)
     op.execute(RECORD_EVENTS)
     op.execute(
@@ -114,6 +120,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER processing_logs_events ON processing_logs")
     op.execute("DROP FUNCTION postsched_record_events()")
     op.execute("DROP FUNCTION postsched_event_type(text, post_status)")
+    op.drop_table("event_relay")
     op.drop_index("events_occurred", "events")
     op.drop_table("events")
     op.drop_table("event_sequences")

@@ -1,0 +1,51 @@
+"""Publishes post events to NATS (`postsched.events.<tenant>.<type>`, stream POSTSCHED_EVENTS)
+for backends on the same NATS. Runs as a duty of every dispatcher; the store's relay cursor
+keeps one relay per tenant at a time and each tenant's events in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats.errors
+import nats.js.errors
+import structlog
+from google.protobuf import json_format
+from nats.js.client import JetStreamContext
+
+from postsched.broker import event_subject
+from postsched.messages import event_message
+from postsched.store.events import EventRecord, EventStore
+
+log = structlog.get_logger("postsched.event_relay")
+RELAY_PERIOD = 0.5
+RELAY_BATCH = 500
+PUBLISH_TIMEOUT = 5.0
+
+
+class EventRelay:
+    def __init__(self, js: JetStreamContext, events: EventStore) -> None:
+        self._js = js
+        self._events = events
+        self.relayed_total = 0
+
+    async def _publish(self, events: list[EventRecord]) -> None:
+        # One at a time, each acknowledged before the next: a tenant's events keep their order.
+        for record in events:
+            body = json_format.MessageToJson(event_message(record), indent=None, preserving_proto_field_name=True).encode()
+            await self._js.publish(
+                event_subject(record.tenant_id, record.type), body, timeout=PUBLISH_TIMEOUT,
+                headers={"Nats-Msg-Id": str(record.event_id), "Content-Type": "application/json"},
+            )
+
+    async def run_once(self) -> None:
+        """Relays until no tenant is behind (or this round's share is done)."""
+        while True:
+            try:
+                n = await self._events.relay(self._publish, limit=RELAY_BATCH)
+            except (asyncio.TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+                # NATS away or slow: nothing moved the cursor, so the next round sends it all again.
+                log.warning("event relay: publish failed; retrying next round", error=str(exc) or type(exc).__name__)
+                return
+            self.relayed_total += n
+            if n < RELAY_BATCH:
+                return
