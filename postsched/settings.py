@@ -242,6 +242,8 @@ class PublisherSettings:
     retry_max: float = 900.0
     instagram_poll_interval: float = 2.0
     handover_timeout: float = 3600.0
+    # Event callbacks: the longest wait between two attempts at one event (1 s doubling up to it).
+    event_retry_max: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
@@ -265,6 +267,7 @@ class PublisherSettings:
             retry_max=positive_number(env, "POSTSCHED_RETRY_MAX", 900.0),
             instagram_poll_interval=positive_number(env, "POSTSCHED_INSTAGRAM_POLL_INTERVAL", 2.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
+            event_retry_max=positive_number(env, "POSTSCHED_EVENT_RETRY_MAX", 900.0),
         )
         if settings.http_timeout >= settings.publish_timeout:
             raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from postsched.embedded import EmbeddedNats
+from postsched.embedded import EmbeddedNats, free_port
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
 from tests import bad_input
 from tests.client import Tenant, field_violations
@@ -85,6 +85,8 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         # The base account's feed refuses every post (code 100), so failed posts exist to page through.
         fake.fault(kind="error", account=FAILING_PAGE, endpoint="feed", times=0, http_status=400, code=100)
         account = acme.page_account(FAILING_PAGE)
+        # An event webhook nobody listens on: its failed attempts give ListEventDeliveries rows.
+        acme.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"http://127.0.0.1:{free_port()}/x", secret="s" * 20))
         acme.page_account("5550003")  # a second page, so ListAccounts has a next page
         for i in range(3):
             acme.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text=f"due {i}"))
@@ -96,6 +98,7 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         foreign_account = globex.page_account("5550002")
         foreign = globex.CreatePost(scheduler_pb2.CreatePostRequest(account_id=foreign_account.account_id, text="theirs"))
         suite.wait_for("SELECT count(*) FROM posts WHERE status = 'FAILED'", 3)
+        suite.wait_for("SELECT count(*) >= 2 FROM event_deliveries", True)
         admin = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(processes["admin"].addr))
         yield World(suite, processes, acme, admin, account.account_id, post.post_id,
                     foreign_account.account_id, foreign.post_id)
@@ -134,6 +137,7 @@ def _valid_values(world: World) -> dict[str, object]:
         "since": int((now - timedelta(days=1)).timestamp()), "until": int((now + timedelta(days=1)).timestamp()),
         "older_than": int(datetime(2000, 1, 1, tzinfo=timezone.utc).timestamp()), "requests": True,
         "after_sequence": 0, "types": ["post.failed", "post.rescheduled"],
+        "url": "https://hooks.example.com/events", "secret": "s" * 24,
         "scheduled_from": int((now - timedelta(days=1)).timestamp()),
         "scheduled_until": int((now + timedelta(days=400)).timestamp()),
     }
@@ -165,7 +169,7 @@ def test_generated_bad_input_on_every_method(world: World) -> None:
     for service, name in SERVICES.items():
         found, _ = bad_input.discover(world.channel(service), [name])
         methods.extend(found)
-    assert len(methods) == 26, [m.label for m in methods]
+    assert len(methods) == 29, [m.label for m in methods]
     valid = _valid_values(world)
     tokens = _issued_tokens(world, valid, methods)
     foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id}

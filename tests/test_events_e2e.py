@@ -185,3 +185,79 @@ def test_events_reach_nats_subjects_per_tenant_and_type_once_each(suite: Suite, 
     assert all(e["tenant_id"] == "acme" and e["platform_post_id"] for e in mine)
     other = asyncio.run(read("postsched.events.globex.post.published", 1))
     assert [e["tenant_id"] for e in other] == ["globex"]
+
+
+class Receiver:
+    """An event callback endpoint: answers `fail_first` requests with 500, then 200; records all."""
+
+    def __init__(self, port: int, secret: str, fail_first: int) -> None:
+        import http.server
+
+        self.secret, self.fail_left = secret, fail_first
+        self.received: list[tuple[int, dict, dict]] = []  # (status answered, headers, body)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                import json
+
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 500 if receiver.fail_left > 0 else 200
+                receiver.fail_left -= 1
+                receiver.received.append((status, dict(self.headers), json.loads(body) | {"_raw": body.decode()}))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_event_webhook_down_then_failing_then_back_gets_every_event_in_order_signed(
+    suite: Suite, fake_meta: FakeMeta
+) -> None:
+    from postsched.embedded import free_port
+    from postsched.signing import signature
+
+    suite.base_env["POSTSCHED_META_GRAPH_URL"] = fake_meta.graph_url
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    suite.start("publisher", POSTSCHED_EVENT_RETRY_MAX="0.5")
+    suite.start("publisher", POSTSCHED_EVENT_RETRY_MAX="0.5")  # two deliverers: still in order, once
+    acme = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    page = acme.page_account("8880201")
+    port, secret = free_port(), "an-event-signing-secret"
+    hook = acme.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"http://127.0.0.1:{port}/events", secret=secret))
+    assert hook.url.endswith("/events") and hook.delivered_sequence == 0
+    requests = [scheduler_pb2.CreatePostRequest(account_id=page.account_id, text=f"w {i}") for i in range(100)]
+    acme.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests))
+    suite.wait_for("SELECT count(*) FROM events WHERE tenant_id = 'acme'", 100, timeout=60)
+    time.sleep(3)  # the endpoint is down: connection refused, retried
+    down = acme.GetEventWebhook(scheduler_pb2.GetEventWebhookRequest())
+    assert down.pending == 100 and down.head_attempts >= 2 and down.last_error
+    receiver = Receiver(port, secret, fail_first=5)
+    try:
+        deadline = time.monotonic() + 60
+        while acme.GetEventWebhook(scheduler_pb2.GetEventWebhookRequest()).pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        receiver.stop()
+    answered = [(h, b) for status, h, b in receiver.received if status == 200]
+    assert [int(b["sequence"]) for _, b in answered] == list(range(1, 101))  # every event, once, in order
+    assert [s for s, _, _ in receiver.received[:5]] == [500] * 5 and len(receiver.received) == 105
+    for headers, body in answered:
+        assert headers["Idempotency-Key"] == body["event_id"]
+        assert headers["X-Postsched-Event-Type"] == body["type"] == "post.published"
+        t = int(headers["X-Postsched-Signature"].split(",")[0][2:])
+        assert headers["X-Postsched-Signature"] == signature(secret, t, body["_raw"].encode())
+    log = acme.ListEventDeliveries(scheduler_pb2.ListEventDeliveriesRequest(page_size=1000)).deliveries
+    outcomes = [d.outcome for d in log]
+    assert outcomes.count("delivered") == 100 and outcomes.count("retrying") >= 7
+    assert any(d.status_code == 500 for d in log) and any(d.status_code == 0 and d.error for d in log)

@@ -8,7 +8,7 @@ import pytest
 
 from services.publisher.platforms.graph_api import Usage, classify, parse_usage
 from services.publisher.platforms.outcomes import Permanent, RateLimited, Transient
-from services.publisher.platforms.webhook import signature
+from postsched.signing import signature
 from services.publisher.retry import RetryPolicy
 
 

@@ -44,7 +44,7 @@ class EventStore:
     ) -> list[EventRecord]:
         """Up to `limit` of the tenant's events after the cursor, oldest first, with their posts."""
         async with self._db.connection() as conn:
-            return await _after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
+            return await events_after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
 
     async def relay(self, publish: Callable[[list[EventRecord]], Awaitable[None]], *, limit: int) -> int:
         """Hands each tenant's events not yet relayed to `publish` (in order), then moves the
@@ -69,7 +69,7 @@ class EventStore:
                 (behind,),
             )
             for row in await cur.fetchall():
-                events = await _after(conn, row["tenant_id"], row["relayed"], types=(), account_id=None, limit=limit)
+                events = await events_after(conn, row["tenant_id"], row["relayed"], types=(), account_id=None, limit=limit)
                 if not events:
                     continue
                 await publish(events)
@@ -80,10 +80,11 @@ class EventStore:
         return relayed
 
 
-async def _after(
+async def events_after(
     conn: Connection, tenant_id: str, after_sequence: int, *, types: Sequence[str], account_id: uuid.UUID | None,
     limit: int,
 ) -> list[EventRecord]:
+    """Up to `limit` of a tenant's events after a sequence, oldest first, with their posts, on conn."""
     where = ["tenant_id = %(tenant)s", "sequence > %(after)s"]
     if types:
         where.append("type = ANY(%(types)s)")

@@ -194,3 +194,35 @@ event_relay = Table(
     Column("tenant_id", Text, primary_key=True),
     Column("relayed", BigInteger, nullable=False, server_default="0"),
 )
+
+event_webhooks = Table(
+    "event_webhooks",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("delivered", BigInteger, nullable=False, server_default="0"),
+    Column("head_attempts", Integer, nullable=False, server_default="0"),
+    Column("head_first_attempt_at", Timestamp),
+    Column("next_attempt_at", Timestamp),
+    Column("last_error", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+event_deliveries = Table(
+    "event_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Column("at", Timestamp, nullable=False),
+    Index("event_deliveries_tenant", "tenant_id", "id"),
+)

@@ -197,3 +197,71 @@ class EnableAccountRequest(_message.Message):
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class SetEventWebhookRequest(_message.Message):
+    __slots__ = ("url", "secret")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    secret: str
+    def __init__(self, url: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class GetEventWebhookRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EventWebhook(_message.Message):
+    __slots__ = ("url", "delivered_sequence", "pending", "head_attempts", "next_attempt_at", "last_error", "updated_at")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    HEAD_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    delivered_sequence: int
+    pending: int
+    head_attempts: int
+    next_attempt_at: _timestamp_pb2.Timestamp
+    last_error: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, url: _Optional[str] = ..., delivered_sequence: _Optional[int] = ..., pending: _Optional[int] = ..., head_attempts: _Optional[int] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListEventDeliveriesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class EventDelivery(_message.Message):
+    __slots__ = ("event_id", "sequence", "type", "attempt", "outcome", "status_code", "error", "duration_ms", "at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    sequence: int
+    type: str
+    attempt: int
+    outcome: str
+    status_code: int
+    error: str
+    duration_ms: int
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., attempt: _Optional[int] = ..., outcome: _Optional[str] = ..., status_code: _Optional[int] = ..., error: _Optional[str] = ..., duration_ms: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListEventDeliveriesResponse(_message.Message):
+    __slots__ = ("deliveries", "next_page_token")
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[EventDelivery]
+    next_page_token: str
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[EventDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

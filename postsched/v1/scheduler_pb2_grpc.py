@@ -111,6 +111,21 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
                 _registered_method=True)
+        self.SetEventWebhook = channel.unary_unary(
+                '/postsched.v1.SchedulerService/SetEventWebhook',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.SetEventWebhookRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.EventWebhook.FromString,
+                _registered_method=True)
+        self.GetEventWebhook = channel.unary_unary(
+                '/postsched.v1.SchedulerService/GetEventWebhook',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.GetEventWebhookRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.EventWebhook.FromString,
+                _registered_method=True)
+        self.ListEventDeliveries = channel.unary_unary(
+                '/postsched.v1.SchedulerService/ListEventDeliveries',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -214,6 +229,28 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetEventWebhook(self, request, context):
+        """Where the tenant's events are POSTed (signed like post webhooks, Idempotency-Key = event_id,
+        in sequence order, retried with backoff for 3 days). Delivery starts with the events after
+        the call; an empty url removes the webhook.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEventWebhook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListEventDeliveries(self, request, context):
+        """Every delivery attempt, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +323,21 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.EnableAccount,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
+            ),
+            'SetEventWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEventWebhook,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.SetEventWebhookRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.EventWebhook.SerializeToString,
+            ),
+            'GetEventWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEventWebhook,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.GetEventWebhookRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.EventWebhook.SerializeToString,
+            ),
+            'ListEventDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEventDeliveries,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -672,6 +724,87 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/EnableAccount',
             postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
             postsched_dot_v1_dot_resources__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEventWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/SetEventWebhook',
+            postsched_dot_v1_dot_scheduler__pb2.SetEventWebhookRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.EventWebhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEventWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/GetEventWebhook',
+            postsched_dot_v1_dot_scheduler__pb2.GetEventWebhookRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.EventWebhook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEventDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/ListEventDeliveries',
+            postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,6 +20,8 @@ from postsched.settings import PublisherSettings
 from postsched.store.database import Database
 from postsched.store.publishing import PublishingStore
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
+from postsched.store.event_webhooks import EventWebhookStore
+from services.publisher.event_delivery import EventDelivery
 from services.publisher.attempt import Attempts
 from services.publisher.consumer import Consumer
 from services.publisher.leases import LeaseKeeper
@@ -93,11 +95,14 @@ async def serve(settings: PublisherSettings) -> None:
     duties.loop("consumer", consumer.run)
     duties.periodic("rescuer", rescuer.run_once, rescuer.period)
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
+    events = EventDelivery(session, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
+                           timeout=min(settings.http_timeout, 10.0), retry_max=settings.event_retry_max)
+    duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              graph_url=settings.meta_graph_url, concurrency=settings.concurrency)
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
-    await duties.stop("rescuer")
+    await duties.stop("rescuer", "event-delivery")
     abandoned = await consumer.stop(SHUTDOWN_GRACE_SECONDS)
     await duties.stop("consumer", "keep-alive")
     await duties.stop()

@@ -8,6 +8,7 @@ from postsched.auth import TenantTokens
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.paging import PageTokens
+from postsched.store.event_webhooks import EventWebhookStore
 from postsched.store.events import EventStore
 from postsched.grpc_server import SCHEDULER_MAX_REQUEST_BYTES, RunningServer, start_server, wait_for_shutdown_signal
 from postsched.settings import SchedulerSettings
@@ -27,9 +28,12 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     """Starts the scheduler; returns the running server and the database pool to close on stop."""
     clock = clock or Clock()
     db = await Database(settings.database_url).open()
-    accounts = AccountStore(db, CredentialBox(settings.secret_key), clock)
+    box = CredentialBox(settings.secret_key)
+    accounts = AccountStore(db, box, clock)
     await accounts.ensure_tenants(settings.api_tokens.values())
-    servicer = SchedulerServicer(accounts, PostStore(db, clock), EventStore(db), clock, PageTokens(settings.secret_key))
+    servicer = SchedulerServicer(
+        accounts, PostStore(db, clock), EventStore(db), EventWebhookStore(db), box, clock, PageTokens(settings.secret_key)
+    )
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],

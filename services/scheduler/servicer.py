@@ -12,9 +12,11 @@ from postsched.auth import current_tenant
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
 from postsched.identifiers import parse_id
-from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message
+from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message, timestamp
 from postsched.paging import PageTokens, binding, page_size
+from postsched.credentials import CredentialBox
 from postsched.store.accounts import AccountStore
+from postsched.store.event_webhooks import EventWebhookStore, WebhookRecord
 from postsched.store.events import EVENT_TYPES, EventStore
 from postsched.store.posts import PostStore
 from postsched.store.records import NewPost, PageCursor
@@ -29,11 +31,14 @@ EVENT_BATCH = 500
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def __init__(
-        self, accounts: AccountStore, posts: PostStore, events: EventStore, clock: Clock, tokens: PageTokens
+        self, accounts: AccountStore, posts: PostStore, events: EventStore, webhooks: EventWebhookStore,
+        box: CredentialBox, clock: Clock, tokens: PageTokens,
     ) -> None:
         self._accounts = accounts
         self._posts = posts
         self._events = events
+        self._webhooks = webhooks
+        self._box = box
         self._clock = clock
         self._tokens = tokens
 
@@ -195,3 +200,53 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 cursor = record.sequence
             if len(batch) < EVENT_BATCH:
                 await asyncio.sleep(EVENT_POLL_SECONDS)
+
+    async def SetEventWebhook(self, request: scheduler_pb2.SetEventWebhookRequest, context: Context) -> scheduler_pb2.EventWebhook:
+        tenant = current_tenant()
+        if request.url:
+            violations: list[FieldViolation] = []
+            problem = validation.url_problem(request.url)
+            if problem:
+                violations.append(FieldViolation("url", problem))
+            if not validation.MIN_WEBHOOK_SECRET <= len(request.secret) <= validation.MAX_SECRET_LENGTH:
+                violations.append(FieldViolation(
+                    "secret", f"must be {validation.MIN_WEBHOOK_SECRET} to {validation.MAX_SECRET_LENGTH} characters"))
+            if violations:
+                raise InvalidArgument(violations)
+        elif request.secret:
+            raise InvalidArgument([FieldViolation("secret", "an empty url removes the webhook; send no secret with it")])
+        record = await self._webhooks.set(tenant, request.url, self._box.seal({"secret": request.secret}), self._clock.now())
+        return _webhook_message(record)
+
+    async def GetEventWebhook(self, request: scheduler_pb2.GetEventWebhookRequest, context: Context) -> scheduler_pb2.EventWebhook:
+        return _webhook_message(await self._webhooks.get(current_tenant()))
+
+    async def ListEventDeliveries(
+        self, request: scheduler_pb2.ListEventDeliveriesRequest, context: Context
+    ) -> scheduler_pb2.ListEventDeliveriesResponse:
+        limit = page_size(request.page_size)
+        tenant = current_tenant()
+        bound_to = binding(tenant, "ListEventDeliveries")
+        before = self._tokens.last_id(request.page_token, bound_to)
+        rows = await self._webhooks.deliveries(tenant, limit=limit + 1, before_id=before)
+        token = self._tokens.id_token(rows[limit - 1].id, bound_to) if len(rows) > limit else ""
+        return scheduler_pb2.ListEventDeliveriesResponse(
+            deliveries=[
+                scheduler_pb2.EventDelivery(
+                    event_id=str(d.event_id), sequence=d.sequence, type=d.type, attempt=d.attempt, outcome=d.outcome,
+                    status_code=d.status_code or 0, error=d.error or "", duration_ms=d.duration_ms, at=timestamp(d.at),
+                )
+                for d in rows[:limit]
+            ],
+            next_page_token=token,
+        )
+
+
+def _webhook_message(record: WebhookRecord | None) -> scheduler_pb2.EventWebhook:
+    if record is None:
+        return scheduler_pb2.EventWebhook()
+    return scheduler_pb2.EventWebhook(
+        url=record.url, delivered_sequence=record.delivered, pending=record.pending, head_attempts=record.head_attempts,
+        next_attempt_at=timestamp(record.next_attempt_at), last_error=record.last_error or "",
+        updated_at=timestamp(record.updated_at),
+    )

@@ -102,6 +102,36 @@ def upgrade() -> None:
         sa.Column("data", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     )
     op.create_index("events_occurred", "events", ["occurred_at"])
+    # A tenant's event callback: where, the secret (sealed like account credentials), and how far
+    # delivery has come; the head event's retry state lives here too (delivery is in order).
+    op.create_table(
+        "event_webhooks",
+        sa.Column("tenant_id", sa.Text, primary_key=True),
+        sa.Column("url", sa.Text, nullable=False),
+        sa.Column("secret", sa.LargeBinary, nullable=False),
+        sa.Column("delivered", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("head_attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("head_first_attempt_at", TS),
+        sa.Column("next_attempt_at", TS),
+        sa.Column("last_error", sa.Text),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_at", TS, nullable=False),
+    )
+    op.create_table(
+        "event_deliveries",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+        sa.Column("tenant_id", sa.Text, nullable=False),
+        sa.Column("event_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("sequence", sa.BigInteger, nullable=False),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),  # delivered, retrying, given_up
+        sa.Column("status_code", sa.Integer),
+        sa.Column("error", sa.Text),
+        sa.Column("duration_ms", sa.Integer, nullable=False),
+        sa.Column("at", TS, nullable=False),
+    )
+    op.create_index("event_deliveries_tenant", "event_deliveries", ["tenant_id", "id"])
     # How far the dispatcher's relay has published each tenant's events to NATS.
     op.create_table(
         "event_relay",
@@ -121,6 +151,9 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION postsched_record_events()")
     op.execute("DROP FUNCTION postsched_event_type(text, post_status)")
     op.drop_table("event_relay")
+    op.drop_index("event_deliveries_tenant", "event_deliveries")
+    op.drop_table("event_deliveries")
+    op.drop_table("event_webhooks")
     op.drop_index("events_occurred", "events")
     op.drop_table("events")
     op.drop_table("event_sequences")

@@ -7,12 +7,12 @@ account's webhook secret, and `Idempotency-Key: <post id>` so a receiver can dro
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 
 import aiohttp
+
+from postsched.signing import signature
 
 from services.publisher.platforms.outcomes import (
     OutcomeUnknown,
@@ -25,11 +25,6 @@ from services.publisher.platforms.outcomes import (
 )
 
 DEFAULT_RATE_LIMIT_WAIT = 60.0
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
 
 
 class Webhook:
