@@ -154,3 +154,11 @@ def test_watch_events_example(dev_suite: dict[str, int], fake_meta: FakeMeta, su
     (event,) = json_objects(result.stdout)
     assert event["type"] == "post.published" and event["post_id"] == post.post_id and event["sequence"] == "1"
     assert event["platform_post_id"] == event["post"]["platform_post_id"]
+
+
+def test_event_webhook_example(dev_suite: dict[str, int]) -> None:
+    result = run_sh(block("SetEventWebhook"), dev_suite)
+    assert result.returncode == 0, result.stderr
+    set_hook, got, deliveries = json_objects(result.stdout)
+    assert set_hook["url"] == got["url"] == "http://127.0.0.1:9/postsched-events"
+    assert deliveries == {}  # no events yet, so no attempts
