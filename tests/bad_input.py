@@ -110,29 +110,33 @@ class Mutation:
 class Generator:
     """Valid requests from `valid` (field name -> value), and bad ones derived from them."""
 
-    def __init__(self, valid: dict[str, Any], foreign_ids: dict[str, str], tokens: dict[str, str], seed: int) -> None:
+    def __init__(
+        self, valid: dict[str, Any], foreign_ids: dict[str, str], tokens: dict[str, str], seed: int,
+        per_method: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.valid = valid
+        self.per_method = per_method or {}  # method name -> field values that differ for it
         self.foreign_ids = foreign_ids  # field name -> another tenant's id of that kind
         self.tokens = tokens  # "own page token" etc.
         self.rng = random.Random(seed)
 
-    def base(self, descriptor: Descriptor) -> Any:
+    def base(self, descriptor: Descriptor, method: str = "") -> Any:
         message = message_class(descriptor)()
-        self._fill(message)
+        self._fill(message, {**self.valid, **self.per_method.get(method, {})})
         return message
 
-    def _fill(self, message: Any) -> None:
+    def _fill(self, message: Any, valid: dict[str, Any]) -> None:
         for fd in message.DESCRIPTOR.fields:
-            if fd.name not in self.valid:
+            if fd.name not in valid:
                 raise KeyError(f"no valid value for field {message.DESCRIPTOR.full_name}.{fd.name}: add it to the test")
-            value = self.valid[fd.name]
+            value = valid[fd.name]
             if value is None:
                 continue
             if fd.message_type is not None and fd.message_type.full_name == TIMESTAMP:
                 getattr(message, fd.name).seconds = int(value)
             elif fd.message_type is not None and _repeated(fd):
                 item = getattr(message, fd.name).add()
-                self._fill(item)
+                self._fill(item, valid)
             elif _repeated(fd):
                 getattr(message, fd.name).extend(value)
             else:
@@ -262,7 +266,7 @@ class Generator:
             yield f"random-{i}", self.rng.randbytes(self.rng.randint(1, 300))
 
     def cases(self, method: Method, wrong_tokens: list[tuple[str, tuple]], garbage: int) -> Iterator[Case]:
-        base = self.base(method.input)
+        base = self.base(method.input, method.name)
         base_bytes = base.SerializeToString()
         yield Case(method, "valid", base_bytes)
         for path, mutation in self.field_mutations(method.input, method.name):

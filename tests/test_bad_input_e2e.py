@@ -54,6 +54,7 @@ class World:
     admin: admin_pb2_grpc.AdminServiceStub
     account_id: str
     post_id: str
+    victim_account_id: str  # the one DeleteAccount's valid request deletes
     foreign_account_id: str
     foreign_post_id: str
 
@@ -88,6 +89,7 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         # An event webhook nobody listens on: its failed attempts give ListEventDeliveries rows.
         acme.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"http://127.0.0.1:{free_port()}/x", secret="s" * 20))
         acme.page_account("5550003")  # a second page, so ListAccounts has a next page
+        victim = acme.page_account("5550077")
         for i in range(3):
             acme.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text=f"due {i}"))
         far = scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="far ahead")
@@ -100,7 +102,7 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         suite.wait_for("SELECT count(*) FROM posts WHERE status = 'FAILED'", 3)
         suite.wait_for("SELECT count(*) >= 2 FROM event_deliveries", True)
         admin = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(processes["admin"].addr))
-        yield World(suite, processes, acme, admin, account.account_id, post.post_id,
+        yield World(suite, processes, acme, admin, account.account_id, post.post_id, victim.account_id,
                     foreign_account.account_id, foreign.post_id)
     finally:
         suite.stop_all()
@@ -169,12 +171,13 @@ def test_generated_bad_input_on_every_method(world: World) -> None:
     for service, name in SERVICES.items():
         found, _ = bad_input.discover(world.channel(service), [name])
         methods.extend(found)
-    assert len(methods) == 29, [m.label for m in methods]
+    assert len(methods) == 30, [m.label for m in methods]
     valid = _valid_values(world)
     tokens = _issued_tokens(world, valid, methods)
     foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id}
     # Operators see every tenant: another tenant's id is a refusal only on the scheduler.
-    generators = {"scheduler": bad_input.Generator(valid, foreign, tokens, SEED),
+    victim = {"DeleteAccount": {"account_id": world.victim_account_id}}
+    generators = {"scheduler": bad_input.Generator(valid, foreign, tokens, SEED, victim),
                   "operations": bad_input.Generator(valid, {}, tokens, SEED)}
     wrong = {
         "scheduler": [("none", ()), ("wrong", (("authorization", "Bearer nope"),)),

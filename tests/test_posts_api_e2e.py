@@ -122,3 +122,28 @@ def test_update_racing_the_publisher_never_half_updates_and_disabled_accounts_wa
     assert acme.GetPost(Req.GetPostRequest(post_id=waiting.post_id)).status == resources_pb2.SCHEDULED
     assert not acme.EnableAccount(Req.EnableAccountRequest(account_id=held.account_id)).disabled
     suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(waiting.post_id,), timeout=30)
+
+
+def test_delete_account_cancels_its_posts_with_events_and_frees_its_id(scheduler: ServiceProcess) -> None:
+    import psycopg
+
+    acme = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    globex = Tenant(scheduler.addr, TENANT_TOKENS["globex"])
+    page = acme.page_account("9990101")
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    posts = acme.BatchCreatePosts(Req.BatchCreatePostsRequest(requests=[
+        Req.CreatePostRequest(account_id=page.account_id, text=f"d {i}", scheduled_at=ts(later)) for i in range(40)
+    ])).posts
+    assert code_of(globex.DeleteAccount, Req.DeleteAccountRequest(account_id=page.account_id)) == grpc.StatusCode.NOT_FOUND
+    assert acme.DeleteAccount(Req.DeleteAccountRequest(account_id=page.account_id)).cancelled_posts == 40
+    assert {acme.GetPost(Req.GetPostRequest(post_id=p.post_id)).status for p in posts} == {resources_pb2.CANCELLED}
+    assert code_of(acme.GetAccount, Req.GetAccountRequest(account_id=page.account_id)) == grpc.StatusCode.NOT_FOUND
+    assert code_of(acme.CreatePost, Req.CreatePostRequest(account_id=page.account_id, text="x")) == grpc.StatusCode.NOT_FOUND
+    assert code_of(acme.DeleteAccount, Req.DeleteAccountRequest(account_id=page.account_id)) == grpc.StatusCode.NOT_FOUND
+    assert page.account_id not in {a.account_id for a in acme.ListAccounts(Req.ListAccountsRequest(page_size=1000)).accounts}
+    again = acme.page_account("9990101")  # the page may be connected again
+    assert again.account_id != page.account_id
+    with psycopg.connect(scheduler.database_url, autocommit=True) as conn:  # type: ignore[attr-defined]
+        events = conn.execute("SELECT count(*) FROM events WHERE account_id = %s AND type = 'post.cancelled'",
+                              (page.account_id,)).fetchone()[0]
+    assert events == 40

@@ -44,7 +44,7 @@ class AccountStore:
                     f"""
                     INSERT INTO accounts (id, tenant_id, platform, external_id, display_name, credentials, created_at, updated_at)
                     VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-                    ON CONFLICT ON CONSTRAINT accounts_tenant_platform_external_key DO NOTHING
+                    ON CONFLICT (tenant_id, platform, external_id) WHERE deleted_at IS NULL DO NOTHING
                     RETURNING {COLUMNS}
                     """,
                     (uuid.uuid4(), tenant_id, new.platform, new.external_id, new.display_name,
@@ -60,7 +60,8 @@ class AccountStore:
     async def get(self, tenant_id: str, account_id: uuid.UUID) -> AccountRecord:
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {COLUMNS} FROM accounts WHERE id = %s AND tenant_id = %s", (account_id, tenant_id)
+                f"SELECT {COLUMNS} FROM accounts WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL",
+                (account_id, tenant_id),
             )
             row = await cur.fetchone()
         if row is None:
@@ -71,7 +72,7 @@ class AccountStore:
         """{account_id: platform} for those of account_ids the tenant owns."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                "SELECT id, platform::text AS platform FROM accounts WHERE tenant_id = %s AND id = ANY(%s)",
+                "SELECT id, platform::text AS platform FROM accounts WHERE tenant_id = %s AND id = ANY(%s) AND deleted_at IS NULL",
                 (tenant_id, list(set(account_ids))),
             )
             return {row["id"]: row["platform"] for row in await cur.fetchall()}
@@ -80,7 +81,7 @@ class AccountStore:
         self, tenant_id: str, *, platform: str | None, limit: int, after: PageCursor | None
     ) -> list[AccountRecord]:
         """Up to `limit` accounts in creation order, after the cursor."""
-        where = ["tenant_id = %(tenant)s"]
+        where = ["tenant_id = %(tenant)s", "deleted_at IS NULL"]
         if platform:
             where.append("platform = %(platform)s::account_platform")
         if after is not None:
@@ -99,7 +100,8 @@ class AccountStore:
         now = self._clock.now()
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE accounts SET disabled = %s, updated_at = %s WHERE id = %s AND tenant_id = %s RETURNING {COLUMNS}",
+                f"""UPDATE accounts SET disabled = %s, updated_at = %s
+                    WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL RETURNING {COLUMNS}""",
                 (disabled, now, account_id, tenant_id),
             )
             row = await cur.fetchone()
@@ -111,13 +113,45 @@ class AccountStore:
                 await announce_due(conn, now)  # its due posts may go at once
         return AccountRecord.from_row(row)
 
+    async def delete(self, tenant_id: str, account_id: uuid.UUID) -> int:
+        """Deletes an account for the API: forgets its credentials, cancels its SCHEDULED, QUEUED and
+        FAILED posts (each with its audit entry, so each with a post.cancelled event), all in one
+        transaction; a post being published finishes. Returns how many posts were cancelled."""
+        now = self._clock.now()
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                """UPDATE accounts SET deleted_at = %s, credentials = %s, updated_at = %s
+                   WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL RETURNING id""",
+                (now, self._box.seal({}), now, account_id, tenant_id),
+            )
+            if await cur.fetchone() is None:
+                raise NotFound(f"account {account_id} not found")
+            cur = await conn.execute(
+                """WITH doomed AS (
+                       SELECT id, status FROM posts WHERE account_id = %(account)s
+                         AND status IN ('SCHEDULED', 'QUEUED', 'FAILED') FOR UPDATE
+                   ), cancelled AS (
+                       UPDATE posts p SET status = 'CANCELLED', lease_owner = NULL, lease_expires_at = NULL,
+                           updated_at = %(now)s
+                       FROM doomed WHERE p.id = doomed.id RETURNING p.id, doomed.status AS was
+                   )
+                   INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+                   SELECT id, %(tenant)s, %(account)s, 'cancelled', was, 'CANCELLED', 'the account was deleted', %(now)s
+                   FROM cancelled RETURNING post_id""",
+                {"account": account_id, "tenant": tenant_id, "now": now},
+            )
+            cancelled = len(await cur.fetchall())
+            await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "account_deleted",
+                                                        message=f"{cancelled} posts cancelled")])
+        return cancelled
+
     async def replace_credentials(self, tenant_id: str, account_id: uuid.UUID, credentials: dict[str, str]) -> AccountRecord:
         """Stores new credentials and clears needs_credentials; the posts that waited can go now."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 f"""UPDATE accounts SET credentials = %s, needs_credentials = false, updated_at = %s
-                    WHERE id = %s AND tenant_id = %s RETURNING {COLUMNS}""",
+                    WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL RETURNING {COLUMNS}""",
                 (self._box.seal(credentials), now, account_id, tenant_id),
             )
             row = await cur.fetchone()

@@ -158,6 +158,7 @@ class AdminStore:
                     f"""
                     WITH picked AS (
                         SELECT id FROM posts WHERE status = 'FAILED' {scope_filter}
+                          AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = posts.account_id AND a.deleted_at IS NOT NULL)
                         LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
                     ), retried AS (
                         UPDATE posts p SET status = 'SCHEDULED', scheduled_at = %(now)s, attempts = 0, last_error = NULL,
@@ -194,8 +195,12 @@ class AdminStore:
             current = PostRecord.from_row(row)
             if current.status != "FAILED":
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only FAILED posts can be retried")
-            cur = await conn.execute("SELECT needs_credentials FROM accounts WHERE id = %s", (current.account_id,))
+            cur = await conn.execute(
+                "SELECT needs_credentials, deleted_at FROM accounts WHERE id = %s", (current.account_id,)
+            )
             account = await cur.fetchone()
+            if account is not None and account["deleted_at"] is not None:
+                raise FailedPrecondition(f"the account {current.account_id} of post {post_id} was deleted")
             if account is not None and account["needs_credentials"]:
                 raise FailedPrecondition(
                     f"the account {current.account_id} of post {post_id} needs new credentials: call "
@@ -244,7 +249,7 @@ class AdminStore:
     async def set_paused(self, account_id: uuid.UUID, paused: bool, now: datetime) -> AccountRecord:
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s RETURNING {ACCOUNT_COLUMNS}",
+                f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}",
                 (paused, now, account_id),
             )
             row = await cur.fetchone()

@@ -57,13 +57,15 @@ accounts = Table(
     Column("credentials", LargeBinary, nullable=False),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
     Column("disabled", Boolean, nullable=False, server_default=text("false")),
+    Column("deleted_at", Timestamp),  # DeleteAccount: gone for the API, its posts cancelled
     Column("needs_credentials", Boolean, nullable=False, server_default=text("false")),
     # The platform said "not before then" (rate limit, publishing quota): posts wait until then.
     Column("throttled_until", Timestamp),
     Column("throttle_reason", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
-    UniqueConstraint("tenant_id", "platform", "external_id", name="accounts_tenant_platform_external_key"),
+    Index("accounts_tenant_platform_external_key", "tenant_id", "platform", "external_id", unique=True,
+          postgresql_where=text("deleted_at IS NULL")),
     Index("accounts_tenant_created", "tenant_id", "created_at", "id"),
 )
 

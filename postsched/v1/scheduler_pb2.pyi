@@ -265,3 +265,15 @@ class ListEventDeliveriesResponse(_message.Message):
     deliveries: _containers.RepeatedCompositeFieldContainer[EventDelivery]
     next_page_token: str
     def __init__(self, deliveries: _Optional[_Iterable[_Union[EventDelivery, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountResponse(_message.Message):
+    __slots__ = ("cancelled_posts",)
+    CANCELLED_POSTS_FIELD_NUMBER: _ClassVar[int]
+    cancelled_posts: int
+    def __init__(self, cancelled_posts: _Optional[int] = ...) -> None: ...

@@ -111,6 +111,11 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
                 _registered_method=True)
+        self.DeleteAccount = channel.unary_unary(
+                '/postsched.v1.SchedulerService/DeleteAccount',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.DeleteAccountRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.DeleteAccountResponse.FromString,
+                _registered_method=True)
         self.SetEventWebhook = channel.unary_unary(
                 '/postsched.v1.SchedulerService/SetEventWebhook',
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.SetEventWebhookRequest.SerializeToString,
@@ -229,6 +234,15 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteAccount(self, request, context):
+        """Cancels the account's SCHEDULED, QUEUED and FAILED posts (each with a post.cancelled event),
+        forgets its credentials, and makes it NOT_FOUND from then on (its external_id may be used
+        again). A post being published at that moment finishes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetEventWebhook(self, request, context):
         """Where the tenant's events are POSTed (signed like post webhooks, Idempotency-Key = event_id,
         in sequence order, retried with backoff for 3 days). Delivery starts with the events after
@@ -323,6 +337,11 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.EnableAccount,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
+            ),
+            'DeleteAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccount,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.DeleteAccountRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.DeleteAccountResponse.SerializeToString,
             ),
             'SetEventWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.SetEventWebhook,
@@ -724,6 +743,33 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/EnableAccount',
             postsched_dot_v1_dot_scheduler__pb2.EnableAccountRequest.SerializeToString,
             postsched_dot_v1_dot_resources__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/DeleteAccount',
+            postsched_dot_v1_dot_scheduler__pb2.DeleteAccountRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.DeleteAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -139,6 +139,12 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         account_id = parse_id(request.account_id, "account_id")
         return account_message(await self._accounts.set_disabled(current_tenant(), account_id, True))
 
+    async def DeleteAccount(
+        self, request: scheduler_pb2.DeleteAccountRequest, context: Context
+    ) -> scheduler_pb2.DeleteAccountResponse:
+        account_id = parse_id(request.account_id, "account_id")
+        return scheduler_pb2.DeleteAccountResponse(cancelled_posts=await self._accounts.delete(current_tenant(), account_id))
+
     async def EnableAccount(self, request: scheduler_pb2.EnableAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")
         return account_message(await self._accounts.set_disabled(current_tenant(), account_id, False))

@@ -84,6 +84,12 @@ $$
 def upgrade() -> None:
     # The tenant's own hold on an account (DisableAccount), apart from the operators' `paused`.
     op.add_column("accounts", sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.text("false")))
+    # DeleteAccount keeps the row (its posts and their history stay, cancelled) but frees its
+    # (platform, external_id) for a new account: uniqueness holds among live accounts only.
+    op.add_column("accounts", sa.Column("deleted_at", TS))
+    op.drop_constraint("accounts_tenant_platform_external_key", "accounts", type_="unique")
+    op.create_index("accounts_tenant_platform_external_key", "accounts", ["tenant_id", "platform", "external_id"],
+                    unique=True, postgresql_where=sa.text("deleted_at IS NULL"))
     op.create_table(
         "event_sequences",
         sa.Column("tenant_id", sa.Text, primary_key=True),
@@ -157,4 +163,7 @@ def downgrade() -> None:
     op.drop_index("events_occurred", "events")
     op.drop_table("events")
     op.drop_table("event_sequences")
+    op.drop_index("accounts_tenant_platform_external_key", "accounts")
+    op.create_unique_constraint("accounts_tenant_platform_external_key", "accounts", ["tenant_id", "platform", "external_id"])
+    op.drop_column("accounts", "deleted_at")
     op.drop_column("accounts", "disabled")
