@@ -219,6 +219,34 @@ class AdminStore:
             )])
         return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
+    async def clear_events(self, cutoff: datetime) -> int:
+        """Deletes events (and webhook delivery attempts) older than `cutoff`, except those a
+        tenant's webhook has not delivered yet: a callback endpoint that is away loses nothing.
+        WatchEvents from after_sequence=0 then starts at the oldest event kept."""
+        total = 0
+        while True:
+            async with self._db.transaction() as conn:
+                cur = await conn.execute(
+                    f"""
+                    WITH doomed AS (
+                        SELECT e.tenant_id, e.sequence FROM events e
+                        LEFT JOIN event_webhooks w ON w.tenant_id = e.tenant_id
+                        WHERE e.occurred_at < %(cutoff)s AND (w.tenant_id IS NULL OR e.sequence <= w.delivered)
+                        LIMIT {CLEAR_BATCH}
+                    )
+                    DELETE FROM events e USING doomed
+                    WHERE e.tenant_id = doomed.tenant_id AND e.sequence = doomed.sequence RETURNING e.sequence
+                    """,
+                    {"cutoff": cutoff},
+                )
+                count = len(await cur.fetchall())
+            total += count
+            if count < CLEAR_BATCH:
+                break
+        async with self._db.connection() as conn:
+            await conn.execute("DELETE FROM event_deliveries WHERE at < %s", (cutoff,))
+        return total
+
     async def clear_published(self, cutoff: datetime) -> int:
         """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no
         lock is held for long, with their audit entries except those of trouble (KEPT_LOG_EVENTS)."""

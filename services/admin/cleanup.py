@@ -1,4 +1,5 @@
-"""The hourly clean-up: published posts older than POSTSCHED_RETENTION_DAYS are deleted."""
+"""The hourly clean-up: published posts, events and webhook delivery attempts older than
+POSTSCHED_RETENTION_DAYS are deleted (events a webhook has yet to deliver are kept)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ class RetentionCleaner:
         self._retention = timedelta(days=retention_days)
 
     async def run_once(self) -> int:
-        deleted = await self._store.clear_published(self._clock.now() - self._retention)
+        cutoff = self._clock.now() - self._retention
+        deleted = await self._store.clear_published(cutoff)
         if deleted:
             log.info("cleared published posts past retention", deleted=deleted)
+        events = await self._store.clear_events(cutoff)
+        if events:
+            log.info("cleared events past retention", deleted=events)
         return deleted
