@@ -42,6 +42,15 @@ class DutyState:
         return self.failures == 0
 
 
+STOP_TIMEOUT = 8.0
+
+
+def _stack(task: asyncio.Task) -> str:
+    """Where a task is stuck, for the log line that says so."""
+    frames = task.get_stack(limit=8)
+    return " <- ".join(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}" for f in reversed(frames))
+
+
 @dataclass
 class Supervisor:
     """Runs duties, restarts them after failures, and reports health."""
@@ -116,9 +125,15 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 await self.health(healthy)
 
-    async def stop(self, *names: str) -> None:
-        """Stops the named duties, or all of them."""
+    async def stop(self, *names: str, timeout: float = STOP_TIMEOUT) -> None:
+        """Stops the named duties, or all of them; gives up on one that has not ended within
+        `timeout` seconds of its cancellation (logged by name), so shutdown never hangs on it."""
         stopping = [self._tasks.pop(name) for name in (names or list(self._tasks)) if name in self._tasks]
         for task in stopping:
             task.cancel()
-        await asyncio.gather(*stopping, return_exceptions=True)
+        if not stopping:
+            return
+        _, pending = await asyncio.wait(stopping, timeout=timeout)
+        if pending:
+            log.error("duties did not stop when cancelled; shutting down without them",
+                      duties=sorted(t.get_name() for t in pending), stacks=[_stack(t) for t in pending])

@@ -354,7 +354,9 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
         run_start = time.monotonic()
         next_kill = run_start + profile.kill_every
         kill_keys = ["scheduler", "dispatcher-1", "dispatcher-2", "publisher-1", "publisher-2", "publisher-3"]
-        while time.monotonic() - run_start < profile.spread + 10:
+        # Every scheduled fault runs, even when an earlier one (a slow cluster restart on a loaded
+        # machine) pushed the clock past the spread: a CI run once ended before the lost messages.
+        while schedule or time.monotonic() - run_start < profile.spread + 10:
             now = time.monotonic()
             if schedule and now - run_start >= 10 + schedule[0][0] * profile.spread:
                 _, kind = schedule.pop(0)
