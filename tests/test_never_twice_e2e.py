@@ -171,7 +171,11 @@ def test_attempt_longer_than_its_lease_keeps_it_by_renewing(suite: Suite, fake_m
     pipeline.wait_terminal(1, timeout=30)
     post = pipeline.get(post_id)
     assert post.status == resources_pb2.PUBLISHED and post.attempts == 1
-    assert pipeline.events(post_id) == ["created", "queued", "handed_over", "claimed", "published"], \
+    # 'handed_over' may be missing: a publisher that claims the message before the dispatcher has
+    # recorded the hand-over leaves that record out (seen once in a CI run). The point here is one
+    # claim and no take-over.
+    events = [e for e in pipeline.events(post_id) if e != "handed_over"]
+    assert events == ["created", "queued", "claimed", "published"], \
         "the attempt lost its post to the rescuer while it was still working"
 
 
