@@ -9,7 +9,8 @@ The service name is OTEL_SERVICE_NAME, else "postsched-<service>".
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Mapping
+import threading
+from typing import Any, Iterator, Mapping, cast
 
 from contextlib import contextmanager
 from opentelemetry import metrics, propagate, trace
@@ -54,14 +55,30 @@ def setup(service: str) -> bool:
     return True
 
 
+SHUTDOWN_SECONDS = 5.0
+
+
 def shutdown() -> None:
-    """Flushes what is buffered (at a clean stop)."""
-    provider: Any = trace.get_tracer_provider()
-    if hasattr(provider, "shutdown"):
-        provider.shutdown()
-    meter_provider: Any = metrics.get_meter_provider()
-    if hasattr(meter_provider, "shutdown"):
-        meter_provider.shutdown()
+    """Flushes what is buffered (at a clean stop), for at most SHUTDOWN_SECONDS: an exporter
+    retrying against a collector that is gone must not keep a stopped service from exiting."""
+
+    def flush() -> None:
+        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+            if hasattr(provider, "shutdown"):
+                cast(Any, provider).shutdown()
+
+    worker = threading.Thread(target=flush, name="telemetry-shutdown", daemon=True)
+    worker.start()
+    worker.join(SHUTDOWN_SECONDS)
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """No spans for what runs inside (polling loops that mostly find nothing to do)."""
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        yield
 
 
 def grpc_server_interceptors() -> list:
