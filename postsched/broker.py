@@ -140,6 +140,14 @@ def _consumer_config(settings: JetStreamSettings) -> api.ConsumerConfig:
     )
 
 
+async def _add_if_missing(js: JetStreamContext, config: api.StreamConfig) -> None:
+    """Creates a side stream (alerts, events) the first time; an existing one is left as it is."""
+    try:
+        await js.stream_info(config.name)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(config)
+
+
 async def ensure_jetstream(js: JetStreamContext, settings: JetStreamSettings) -> None:
     """Creates or updates the stream, the alerts stream and the publishers' consumer; idempotent.
 
@@ -172,24 +180,14 @@ async def ensure_jetstream(js: JetStreamContext, settings: JetStreamSettings) ->
             except nats.js.errors.APIError as exc:
                 raise ConfigError(f"cannot update JetStream stream {STREAM}: {exc.description}") from exc
             log.info("updated stream", stream=STREAM, replicas=settings.replicas)
-    try:
-        await js.stream_info(ALERTS_STREAM)
-    except nats.js.errors.NotFoundError:
-        await js.add_stream(
-            api.StreamConfig(
-                name=ALERTS_STREAM, subjects=[ALERT_SUBJECTS], storage=api.StorageType.FILE,
-                num_replicas=settings.replicas, max_age=ALERTS_MAX_AGE,
-            )
-        )
-    try:
-        await js.stream_info(EVENTS_STREAM)
-    except nats.js.errors.NotFoundError:
-        await js.add_stream(
-            api.StreamConfig(
-                name=EVENTS_STREAM, subjects=[EVENT_SUBJECTS], storage=api.StorageType.FILE,
-                num_replicas=settings.replicas, max_age=EVENTS_MAX_AGE, duplicate_window=EVENTS_DUPLICATE_WINDOW,
-            )
-        )
+    await _add_if_missing(js, api.StreamConfig(
+        name=ALERTS_STREAM, subjects=[ALERT_SUBJECTS], storage=api.StorageType.FILE,
+        num_replicas=settings.replicas, max_age=ALERTS_MAX_AGE,
+    ))
+    await _add_if_missing(js, api.StreamConfig(
+        name=EVENTS_STREAM, subjects=[EVENT_SUBJECTS], storage=api.StorageType.FILE,
+        num_replicas=settings.replicas, max_age=EVENTS_MAX_AGE, duplicate_window=EVENTS_DUPLICATE_WINDOW,
+    ))
     try:
         await js.add_consumer(STREAM, _consumer_config(settings))
     except nats.js.errors.APIError as exc:

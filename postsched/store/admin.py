@@ -219,14 +219,23 @@ class AdminStore:
             )])
         return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
+    async def _in_batches(self, statement: str, params: dict[str, Any]) -> int:
+        """Runs a DELETE of at most CLEAR_BATCH rows (RETURNING one column) in its own transaction
+        again and again until one deletes fewer, so no lock is held for long; returns the total."""
+        total = 0
+        while True:
+            async with self._db.transaction() as conn:
+                cur = await conn.execute(statement, params)
+                count = len(await cur.fetchall())
+            total += count
+            if count < CLEAR_BATCH:
+                return total
+
     async def clear_events(self, cutoff: datetime) -> int:
         """Deletes events (and webhook delivery attempts) older than `cutoff`, except those a
         tenant's webhook has not delivered yet: a callback endpoint that is away loses nothing.
         WatchEvents from after_sequence=0 then starts at the oldest event kept."""
-        total = 0
-        while True:
-            async with self._db.transaction() as conn:
-                cur = await conn.execute(
+        total = await self._in_batches(
                     f"""
                     WITH doomed AS (
                         SELECT e.tenant_id, e.sequence FROM events e
@@ -238,11 +247,7 @@ class AdminStore:
                     WHERE e.tenant_id = doomed.tenant_id AND e.sequence = doomed.sequence RETURNING e.sequence
                     """,
                     {"cutoff": cutoff},
-                )
-                count = len(await cur.fetchall())
-            total += count
-            if count < CLEAR_BATCH:
-                break
+        )
         async with self._db.connection() as conn:
             await conn.execute("DELETE FROM event_deliveries WHERE at < %s", (cutoff,))
         return total
@@ -250,10 +255,7 @@ class AdminStore:
     async def clear_published(self, cutoff: datetime) -> int:
         """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no
         lock is held for long, with their audit entries except those of trouble (KEPT_LOG_EVENTS)."""
-        total = 0
-        while True:
-            async with self._db.transaction() as conn:
-                cur = await conn.execute(
+        total = await self._in_batches(
                     f"""
                     WITH doomed AS (
                         SELECT id FROM posts WHERE status = 'PUBLISHED' AND published_at < %(cutoff)s
@@ -265,11 +267,7 @@ class AdminStore:
                     DELETE FROM posts p USING doomed WHERE p.id = doomed.id RETURNING p.id
                     """,
                     {"cutoff": cutoff, "kept": list(KEPT_LOG_EVENTS)},
-                )
-                count = len(await cur.fetchall())
-            total += count
-            if count < CLEAR_BATCH:
-                break
+        )
         async with self._db.connection() as conn:  # outcome counters older than the stats window
             await conn.execute("DELETE FROM post_outcomes WHERE minute < now() - interval '2 hours'")
         return total
