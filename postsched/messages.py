@@ -57,18 +57,8 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         updated_at=timestamp(record.updated_at),
         idempotency_key=record.idempotency_key or "",
         tenant_id=record.tenant_id,
-        permalink=permalink(record),
+        permalink=record.permalink or "",
     )
-
-
-def permalink(record: PostRecord) -> str:
-    """Where a published post can be seen. Facebook feed ids are PAGEID_POSTID."""
-    if record.status != "PUBLISHED" or not record.platform_post_id:
-        return ""
-    if record.platform == "facebook_page" and "_" in record.platform_post_id:
-        page, _, post = record.platform_post_id.partition("_")
-        return f"https://www.facebook.com/{page}/posts/{post}"
-    return ""
 
 
 def event_message(record: EventRecord) -> scheduler_pb2.Event:
@@ -81,5 +71,6 @@ def event_message(record: EventRecord) -> scheduler_pb2.Event:
         post_id=str(record.post_id or ""), account_id=str(record.account_id or ""),
         occurred_at=timestamp(record.occurred_at), post=post_message(record.post) if record.post else None,
         message=record.message, platform_post_id=data.get("platform_post_id") or "",
+        permalink=data.get("permalink") or "",
         attempts=data.get("attempts") or 0, waiting_until=waiting,
     )

@@ -42,3 +42,36 @@ def test_downgrade_and_upgrade_again(databases: Databases) -> None:
     engine.dispose()
     upgrade(url)
     assert _diff(url) == []
+
+
+def test_0007_gives_published_facebook_posts_their_permalink_and_events_carry_it(databases: Databases) -> None:
+    import psycopg
+
+    url = databases.empty()
+    upgrade(url, "0006")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO tenants (id) VALUES ('t') ON CONFLICT DO NOTHING")
+        account = conn.execute(
+            """INSERT INTO accounts (id, tenant_id, platform, external_id, credentials, created_at, updated_at)
+               VALUES (gen_random_uuid(), 't', 'facebook_page', '42', '\\x00', now(), now()) RETURNING id"""
+        ).fetchone()[0]
+        for status, platform_id in (("PUBLISHED", "42_7"), ("PUBLISHED", "no-underscore"), ("FAILED", "42_8")):
+            conn.execute(
+                """INSERT INTO posts (id, tenant_id, account_id, status, text, scheduled_at, platform_post_id,
+                                      created_at, updated_at)
+                   VALUES (gen_random_uuid(), 't', %s, %s, %s, now(), %s, now(), now())""",
+                (account, status, platform_id, platform_id),
+            )
+    upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        links = dict(conn.execute("SELECT platform_post_id, permalink FROM posts").fetchall())
+        assert links == {"42_7": "https://www.facebook.com/42/posts/7", "no-underscore": None, "42_8": None}
+        # The trigger replaced by 0007 puts the post's permalink into its post.published event.
+        conn.execute(
+            """INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt,
+                                            message, created_at)
+               SELECT id, tenant_id, account_id, 'published', 'PUBLISHING', 'PUBLISHED', 1, '', now()
+               FROM posts WHERE platform_post_id = '42_7'"""
+        )
+        data = conn.execute("SELECT data FROM events WHERE type = 'post.published'").fetchone()[0]
+        assert data["permalink"] == "https://www.facebook.com/42/posts/7" and data["platform_post_id"] == "42_7"

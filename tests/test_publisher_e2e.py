@@ -108,6 +108,56 @@ def test_instagram_image_carousel_and_video(pipeline: Pipeline) -> None:
     assert len(status_polls) > 4
 
 
+def published_events(client: Tenant, count: int) -> list[scheduler_pb2.Event]:
+    """The tenant's first `count` post.published events, read through WatchEvents."""
+    stream = client.WatchEvents(Req.WatchEventsRequest(after_sequence=0, types=["post.published"]))
+    events = []
+    for event in stream:
+        events.append(event)
+        if len(events) == count:
+            stream.cancel()
+            break
+    return events
+
+
+def test_instagram_permalink_is_read_after_publishing_and_carried_by_its_event(pipeline: Pipeline) -> None:
+    ig = pipeline.client.instagram_account("17841400000000046")
+    post_ids = [pipeline.post(ig, f"linked {i}", media=["https://cdn.example.com/a.jpg"]) for i in range(5)]
+    pipeline.wait_terminal(5)
+    media = {m["message"]: m for m in pipeline.fake.posts("17841400000000046")}
+    for i, post_id in enumerate(post_ids):
+        post = pipeline.get(post_id)
+        assert post.status == resources_pb2.PUBLISHED and post.platform_post_id == media[f"linked {i}"]["id"]
+        assert post.permalink == media[f"linked {i}"]["permalink"]
+        assert post.permalink.startswith("https://www.instagram.com/p/")
+    events = {e.post_id: e for e in published_events(pipeline.client, 5)}
+    assert {pid: e.permalink for pid, e in events.items()} == {pid: pipeline.get(pid).permalink for pid in post_ids}
+    assert len(pipeline.fake.calls(endpoint="ig_media")) == 5  # one lookup per publication
+
+
+def test_a_failed_or_slow_permalink_lookup_never_fails_or_repeats_the_publication(pipeline: Pipeline) -> None:
+    ig = pipeline.client.instagram_account("17841400000000047")
+    # The first three lookups answer errors (a rate limit, and the 1/99 that may hide a success
+    # among them); the fourth answers after the lookup's 5 s bound.
+    pipeline.fake.fault(kind="error", endpoint="ig_media", times=1, http_status=500, code=2)
+    pipeline.fake.fault(kind="error", endpoint="ig_media", times=1, http_status=400, code=4)
+    pipeline.fake.fault(kind="error", endpoint="ig_media", times=1, http_status=500, code=1, subcode=99)
+    pipeline.fake.fault(kind="latency", endpoint="ig_media", times=1, latency_ms=8000)
+    post_ids = [pipeline.post(ig, f"unlinked {i}", media=["https://cdn.example.com/a.jpg"]) for i in range(6)]
+    pipeline.wait_terminal(6, timeout=90)
+    posts = [pipeline.get(post_id) for post_id in post_ids]
+    assert all(p.status == resources_pb2.PUBLISHED and p.attempts == 1 for p in posts)
+    media = pipeline.fake.posts("17841400000000047")
+    assert len(media) == 6 and len(pipeline.fake.calls("17841400000000047", "media_publish")) == 6
+    assert sorted(p.platform_post_id for p in posts) == sorted(m["id"] for m in media)
+    linked = [p for p in posts if p.permalink]
+    assert len(linked) == 2  # four lookups failed; the publications stand without a permalink
+    assert {p.permalink for p in linked} <= {m["permalink"] for m in media}
+    assert all("published_reconciled" not in pipeline.events(p.post_id) for p in posts)
+    # A rate limit answered to a lookup is not the account's: its later posts are not held back.
+    assert pipeline.suite.sql("SELECT throttled_until FROM accounts WHERE id = %s", (ig.account_id,)) == [(None,)]
+
+
 @pytest.mark.parametrize("status_code", ["ERROR", "EXPIRED"])
 def test_instagram_container_that_fails_processing_is_permanent(pipeline: Pipeline, status_code: str) -> None:
     ig = pipeline.client.instagram_account("17841400000000045")

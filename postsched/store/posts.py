@@ -21,9 +21,7 @@ from postsched.tracecontext import current_trace_id
 
 COLUMNS = (
     "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
-    "platform_post_id, attempts, last_error, idempotency_key, created_at, updated_at, "
-    # The account's platform, for the permalink (unqualified account_id is the post's own).
-    "(SELECT a.platform::text FROM accounts a WHERE a.id = account_id) AS platform"
+    "platform_post_id, permalink, attempts, last_error, idempotency_key, created_at, updated_at"
 )
 CANCELLABLE = ("SCHEDULED", "QUEUED")
 

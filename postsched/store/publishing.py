@@ -102,6 +102,7 @@ class Outcome:
     event: str
     message: str = ""
     platform_post_id: str | None = None
+    permalink: str | None = None
     last_error: str | None = None
     scheduled_at: datetime | None = None  # SCHEDULED: when to try again
     lease_expires_at: datetime | None = None  # QUEUED: when the dispatcher may take the post back
@@ -111,14 +112,16 @@ class Outcome:
 RECORD = """
 WITH o AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[], %(statuses)s::post_status[], %(events)s::text[],
-                         %(messages)s::text[], %(platform_ids)s::text[], %(errors)s::text[], %(scheduled)s::timestamptz[],
+                         %(messages)s::text[], %(platform_ids)s::text[], %(permalinks)s::text[],
+                         %(errors)s::text[], %(scheduled)s::timestamptz[],
                          %(leases)s::timestamptz[], %(deltas)s::int[])
-        AS o(id, epoch, status, event, message, platform_post_id, last_error, scheduled_at, lease_expires_at, delta)
+        AS o(id, epoch, status, event, message, platform_post_id, permalink, last_error, scheduled_at, lease_expires_at, delta)
 ), done AS (
     UPDATE posts p
     SET status = o.status,
         published_at = CASE WHEN o.status = 'PUBLISHED' THEN %(now)s ELSE p.published_at END,
         platform_post_id = coalesce(o.platform_post_id, p.platform_post_id),
+        permalink = coalesce(o.permalink, p.permalink),
         last_error = o.last_error,
         scheduled_at = coalesce(o.scheduled_at, p.scheduled_at),
         attempts = p.attempts + o.delta,
@@ -213,6 +216,7 @@ class PublishingStore:
                     "events": [o.event for o in outcomes],
                     "messages": [o.message for o in outcomes],
                     "platform_ids": [o.platform_post_id for o in outcomes],
+                    "permalinks": [o.permalink for o in outcomes],
                     "errors": [o.last_error for o in outcomes],
                     "scheduled": [o.scheduled_at for o in outcomes],
                     "leases": [o.lease_expires_at for o in outcomes],

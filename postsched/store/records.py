@@ -51,7 +51,7 @@ class PostRecord:
     idempotency_key: str | None
     created_at: datetime
     updated_at: datetime
-    platform: str | None = None  # the account's, when the query fetched it
+    permalink: str | None = None  # where the published post can be seen
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "PostRecord":

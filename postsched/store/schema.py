@@ -82,6 +82,8 @@ posts = Table(
     Column("scheduled_at", Timestamp, nullable=False),
     Column("published_at", Timestamp),
     Column("platform_post_id", Text),
+    # Where the published post can be seen (Instagram's comes from a Graph call after publishing).
+    Column("permalink", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
     # Bumped by every lease: a message carries it, and a claim must match it.

@@ -147,7 +147,7 @@ class WatchEventsRequest(_message.Message):
     def __init__(self, after_sequence: _Optional[int] = ..., types: _Optional[_Iterable[str]] = ..., account_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "sequence", "type", "tenant_id", "post_id", "account_id", "occurred_at", "post", "message", "platform_post_id", "attempts", "waiting_until")
+    __slots__ = ("event_id", "sequence", "type", "tenant_id", "post_id", "account_id", "occurred_at", "post", "message", "platform_post_id", "attempts", "waiting_until", "permalink")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class Event(_message.Message):
     PLATFORM_POST_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     WAITING_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PERMALINK_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     sequence: int
     type: str
@@ -172,7 +173,8 @@ class Event(_message.Message):
     platform_post_id: str
     attempts: int
     waiting_until: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., tenant_id: _Optional[str] = ..., post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ..., message: _Optional[str] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., waiting_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    permalink: str
+    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., tenant_id: _Optional[str] = ..., post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ..., message: _Optional[str] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., waiting_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permalink: _Optional[str] = ...) -> None: ...
 
 class UpdatePostRequest(_message.Message):
     __slots__ = ("post_id", "text", "media_urls", "link")

@@ -1,7 +1,7 @@
 """A faithful local stand-in for the parts of the Meta Graph API postsched uses.
 
 Graph endpoints (any version prefix, e.g. /v21.0/): Page feed and photos, published_posts, Instagram
-media containers with status_code, media_publish and content_publishing_limit. Answers carry
+media containers with status_code, media_publish, published media (permalink) and content_publishing_limit. Answers carry
 Meta's error body shape and the X-App-Usage / X-Business-Use-Case-Usage headers.
 
 A control API under /_control lets tests and demos inject errors, latency, dropped connections and
@@ -67,6 +67,7 @@ class State:
     posts: list[dict[str, Any]] = field(default_factory=list)
     by_account: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the same posts, oldest first
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # published Instagram media by id
     calls: list[dict[str, Any]] = field(default_factory=list)
     recent_calls: deque = field(default_factory=deque)  # call times of the last minute, for X-App-Usage
     webhooks: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +86,18 @@ class State:
     def add_post(self, post: dict[str, Any]) -> None:
         self.posts.append(post)
         self.by_account.setdefault(post["account"], []).append(post)
+
+
+SHORTCODE_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def shortcode(media_id: str) -> str:
+    """Instagram's permalink code for a media id: the id in base 64 with this alphabet."""
+    number, code = int(media_id), ""
+    while number:
+        number, digit = divmod(number, 64)
+        code = SHORTCODE_ALPHABET[digit] + code
+    return code or "A"
 
 
 def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict | None = None) -> web.Response:
@@ -249,7 +262,8 @@ class FakeMeta:
         token = params.pop("access_token", "") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         node = parts[0] if parts else ""
         edge = parts[1] if len(parts) > 1 else ""
-        endpoint = edge or "node"
+        # A published Instagram medium read by id (its permalink) is its own endpoint for faults.
+        endpoint = edge or ("ig_media" if node in self.state.media else "node")
         self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint})
         if not token:
             return graph_error(400, 104, "An access token is required to request this resource.")
@@ -354,10 +368,25 @@ class FakeMeta:
         return str(container["status"])
 
     def _node(self, node: str, p: dict[str, str]) -> web.Response:
+        if node in self.state.media:
+            return self._ig_media(self.state.media[node], p)
         container = self.state.containers.get(node)
         if container is None:
             return graph_error(400, 100, f"(#100) Unsupported get request. Object with ID '{node}' does not exist")
         return web.json_response({"status_code": self._container_status(container), "id": node})
+
+    def _ig_media(self, medium: dict[str, Any], p: dict[str, str]) -> web.Response:
+        """An IG Media node: the fields asked for (id when none are), as Meta answers them."""
+        values = {
+            "id": medium["id"], "permalink": medium["permalink"], "caption": medium["message"],
+            "media_type": medium["media_type"], "username": f"ig{medium['account']}",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(medium["created_time"])),
+        }
+        fields = [f for f in (p.get("fields") or "id").split(",") if f]
+        unknown = [f for f in fields if f not in values]
+        if unknown:
+            return graph_error(400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (IGMedia)")
+        return web.json_response({f: values[f] for f in fields} | {"id": medium["id"]})
 
     def _ig_published_last_day(self, ig: str) -> int:
         day_ago = time.time() - 86400
@@ -377,9 +406,11 @@ class FakeMeta:
             return graph_error(400, 9, "Application request limit reached", 2207042)
         container["status"] = "PUBLISHED"
         media_id = self.state.next_id()
-        self.state.add_post({"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
-                             "container": p["creation_id"], "children": container["children"],
-                             "created_time": time.time()})
+        medium = {"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
+                  "container": p["creation_id"], "children": container["children"], "created_time": time.time(),
+                  "media_type": container["media_type"], "permalink": f"https://www.instagram.com/p/{shortcode(media_id)}/"}
+        self.state.add_post(medium)
+        self.state.media[media_id] = medium
         return web.json_response({"id": media_id})
 
     def _publishing_limit(self, ig: str, p: dict[str, str]) -> web.Response:

@@ -17,7 +17,7 @@ Never twice:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,8 @@ from services.publisher.stats import AccountRate, PublisherStats
 
 log = structlog.get_logger("postsched.publisher")
 SECOND_LOOK_DELAY = 3.0
+# How long reading a publication's permalink may hold up its recording.
+PERMALINK_TIMEOUT = 5.0
 # Other posts of ours claimed this long before the earliest attempt can be confused with this one.
 SIBLING_LOOKBACK = timedelta(minutes=15)
 
@@ -131,17 +133,38 @@ class Attempts:
         cancelled there, or fenced, leaves its post to the rescuer (which asks the platform)."""
         lease = self._leases.hold(claimed.id, claimed.epoch)
         try:
-            async with asyncio.timeout(self._deadline):
-                return await self._run(claimed, delivery, AttemptProgress(self._store, lease))
-        except TimeoutError:
-            log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
-                        post_id=str(claimed.id), deadline_s=self._deadline)
-            return Decision(None, reply="ack")
-        except Fenced as exc:
-            log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id), reason=str(exc))
-            return Decision(None, reply="ack")
+            try:
+                async with asyncio.timeout(self._deadline):
+                    decision = await self._run(claimed, delivery, AttemptProgress(self._store, lease))
+            except TimeoutError:
+                log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
+                            post_id=str(claimed.id), deadline_s=self._deadline)
+                return Decision(None, reply="ack")
+            except Fenced as exc:
+                log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id), reason=str(exc))
+                return Decision(None, reply="ack")
+            return await self._with_permalink(claimed, decision)
         finally:
             self._leases.release(lease)
+
+    async def _with_permalink(self, claimed: ClaimedPost, decision: Decision) -> Decision:
+        """A publication's decision with the post's permalink when the platform gives it. The
+        lookup is bounded and may fail: the publication is recorded either way, never repeated."""
+        outcome = decision.outcome
+        if outcome is None or outcome.status != "PUBLISHED" or not outcome.platform_post_id:
+            return decision
+        try:
+            _, target = self._post_and_target(claimed)
+            async with asyncio.timeout(PERMALINK_TIMEOUT):
+                link = await self._adapters[claimed.platform].permalink(outcome.platform_post_id, target)
+        except (PlatformError, CredentialsUnreadable, TimeoutError) as exc:
+            log.warning("published, but its permalink could not be read", post_id=str(claimed.id),
+                        error=getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+            return decision
+        except Exception:
+            log.exception("published, but reading its permalink crashed", post_id=str(claimed.id))
+            return decision
+        return replace(decision, outcome=replace(outcome, permalink=link or None))
 
     async def _run(self, claimed: ClaimedPost, delivery: int, progress: AttemptProgress) -> Decision:
         now = self._clock.now()
@@ -241,6 +264,10 @@ class Attempts:
 
     async def reconcile(self, claimed: ClaimedPost) -> Decision | None:
         """For an attempt whose publisher went away: find out, and never publish blindly again."""
+        decision = await self._reconcile(claimed)
+        return None if decision is None else await self._with_permalink(claimed, decision)
+
+    async def _reconcile(self, claimed: ClaimedPost) -> Decision | None:
         try:
             post, target = self._post_and_target(claimed)
             found = await self._find(self._adapters[claimed.platform], post, target, claimed)

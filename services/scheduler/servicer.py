@@ -129,7 +129,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         )
         new, violations = validation.post_shape(as_created, self._clock.now())
         if new is not None:
-            violations = validation.platform_rules(new, current.platform or "", "")
+            platform = (await self._accounts.platforms(tenant, [current.account_id])).get(current.account_id, "")
+            violations = validation.platform_rules(new, platform, "")
         if violations:
             raise InvalidArgument(violations)
         assert new is not None

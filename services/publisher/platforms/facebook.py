@@ -81,6 +81,11 @@ class FacebookPage:
         )
         return str(body["id"])
 
+    async def permalink(self, platform_id: str, target: Target) -> str:
+        # A feed post's id is PAGEID_POSTID, and Facebook's permalink is made of the two: no call.
+        page, _, post = platform_id.partition("_")
+        return f"https://www.facebook.com/{page}/posts/{post}" if page and post else ""
+
     async def find(self, post: Post, target: Target) -> list[str]:
         """Every post on the page with this post's text, created in one of its attempts' windows."""
         message = message_of(post)

@@ -29,6 +29,9 @@ from services.publisher.platforms.outcomes import (
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 # Meta expires an unpublished container after 24 hours; reuse one only well before that.
 CONTAINER_REUSE = timedelta(hours=23)
+# The platform id recorded for a post found published by its container's status (not by the
+# answer of media_publish): the container id, prefixed, since the media id is then unknown.
+CONTAINER_PREFIX = "container:"
 
 
 def is_video(url: str) -> bool:
@@ -57,7 +60,7 @@ class Instagram:
         ig, token = target.external_id, target.credentials["access_token"]
         container = await self._reusable_container(post, ig, token)
         if container and container.startswith("published:"):
-            return f"container:{container.removeprefix('published:')}"
+            return f"{CONTAINER_PREFIX}{container.removeprefix('published:')}"
         await self._quota.check(target, self._graph)
         if container is None:
             container = await self._new_container(post, ig, token)
@@ -73,7 +76,7 @@ class Instagram:
             # Whatever the error said, it may have gone out: the container tells.
             if await self._status(container, ig, token) == "PUBLISHED":
                 self._quota.used(target)
-                return f"container:{container}"
+                return f"{CONTAINER_PREFIX}{container}"
             raise
         self._quota.used(target)
         return str(body["id"])
@@ -134,12 +137,19 @@ class Instagram:
                 raise Transient(f"Instagram container {container} still {status or 'unknown'} after {self._poll_timeout:.0f}s")
             await asyncio.sleep(self._poll_interval)
 
+    async def permalink(self, platform_id: str, target: Target) -> str:
+        if platform_id.startswith(CONTAINER_PREFIX):
+            return ""  # found published through its container: the media id, and so the permalink, is unknown
+        ig, token = target.external_id, target.credentials["access_token"]
+        body = await self._graph.call("GET", platform_id, token=token, account=ig, params={"fields": "permalink"})
+        return str(body.get("permalink") or "")
+
     async def find(self, post: Post, target: Target) -> list[str]:
         container = saved_container(post)
         if not container:
             return []  # no container was made and recorded: nothing can have been published
         status = await self._status(container, target.external_id, target.credentials["access_token"])
-        return [f"container:{container}"] if status == "PUBLISHED" else []
+        return [f"{CONTAINER_PREFIX}{container}"] if status == "PUBLISHED" else []
 
 
 class InstagramQuota:

@@ -114,3 +114,8 @@ class Adapter(Protocol):
     async def find(self, post: Post, target: Target) -> list[str]:
         """The platform ids that may be this post's, from any of its attempts: empty if it surely
         did not go out; raises OutcomeUnknown if the platform cannot tell."""
+
+    async def permalink(self, platform_id: str, target: Target) -> str:
+        """Where the published post `platform_id` can be seen ("" if the platform has no such
+        page). Called once the post is published; may raise a PlatformError, which the publisher
+        logs and ignores: it never undoes or repeats the publication."""

@@ -81,5 +81,8 @@ class Webhook:
                 aiohttp.ClientOSError) as exc:
             raise Transient(f"no answer from the webhook ({type(exc).__name__})", maybe_published=True) from exc
 
+    async def permalink(self, platform_id: str, target: Target) -> str:
+        return ""  # the receiver has no public page for what it received
+
     async def find(self, post: Post, target: Target) -> list[str]:
         raise OutcomeUnknown("a webhook cannot be asked whether it received the post")
