@@ -1,20 +1,30 @@
-"""End-to-end benchmark against a running suite (`postsched up`, which publishes to its fake-meta):
-posts per second from "due" to PUBLISHED, with every guarantee on, and the memory of each process.
+"""End to end: due post -> platform call -> recorded, with every guarantee on, on a suite it starts.
 
-    python bench/end_to_end.py --database-url postgresql://postgres@127.0.0.1:PORT/postsched \
-        --fake-meta http://127.0.0.1:PORT [--latency-ms 100]
+    python bench/end_to_end.py [--count 20000] [--latency-ms 0] [--publishers 2] [--dispatchers 1]
+    python bench/end_to_end.py --steady-rate 125 --duration 60 --latency-ms 20
+    python bench/end_to_end.py --source /path/to/older/checkout      # before/after in one sitting
 
-Creates --count posts on --pages Facebook Page accounts far in the future, makes them all due with
-one UPDATE (the dispatcher hears it through NOTIFY), and waits until every post is PUBLISHED or
-FAILED. fake-meta answers after --latency-ms. Then checks fake-meta holds each post exactly once.
+Starts its own suite (bench/harness.py: embedded PostgreSQL and NATS unless --database-url /
+--nats-url, fake-meta, 1 scheduler, the dispatchers and publishers asked for), creates the posts
+far ahead on --pages Facebook Pages, then makes them due with one UPDATE: all in the same second
+(a burst), or spread evenly at --steady-rate posts/s. It waits until every post is PUBLISHED or
+FAILED, then reads from fake-meta when each post reached the platform and whether any came twice.
+
+Prints one JSON line: posts/s, lateness percentiles (due -> on the platform), the machine-wide CPU
+per post and each process's, peak memory per process, duplicates and posts lost; and, unless
+--no-floor, the stack floor measured in the same run (bench/floor.py) and the CPU per post as a
+multiple of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
+import subprocess
+import sys
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,91 +32,145 @@ from pathlib import Path
 import grpc
 import psycopg
 
-from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.floor import measure_floor  # noqa: E402
+from bench.harness import TOKEN, BenchSuite, control, machine_busy_seconds, percentile, scratch_dir  # noqa: E402
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
-def control(base: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+def create_posts(addr: str, count: int, pages: int, run: str) -> list[str]:
+    """`count` posts far ahead, spread over `pages` new Facebook Page accounts; returns the accounts."""
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(addr, options=[
+        ("grpc.max_send_message_length", 64 << 20)]))
+    accounts = [
+        stub.CreateAccount(scheduler_pb2.CreateAccountRequest(
+            platform=resources_pb2.FACEBOOK_PAGE, external_id=f"9{int(run, 16) % 10**8:08d}{i:04d}",
+            access_token="bench-page-token"), metadata=metadata).account_id
+        for i in range(pages)
+    ]
+    far = datetime.now(timezone.utc) + timedelta(days=300)
+    for start in range(0, count, 1000):
+        requests = []
+        for i in range(start, min(count, start + 1000)):
+            request = scheduler_pb2.CreatePostRequest(account_id=accounts[i % pages], text=f"bench {run} {i}")
+            request.scheduled_at.FromDatetime(far)
+            requests.append(request)
+        stub.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests), metadata=metadata, timeout=300)
+    return accounts
 
 
-def peak_memory() -> dict[str, float]:
-    """Peak resident memory (MiB) of each postsched process on this machine, by role."""
-    out: dict[str, float] = {}
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-            status = (cmdline.parent / "status").read_text()
-        except OSError:
-            continue
-        text = b" ".join(args).decode(errors="replace")
-        if "postsched.cli" not in text or (" serve " not in text and "fake-meta" not in text):
-            continue
-        role = "fake-meta" if "fake-meta" in text else text.split(" serve ")[1].split()[0]
-        hwm = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "VmHWM: 0 kB")
-        mib = int(hwm.split()[1]) / 1024
-        key, n = role, 2
-        while key in out:
-            key, n = f"{role}#{n}", n + 1
-        out[key] = mib
-    return out
+def start_profilers(suite: BenchSuite, directory: Path) -> list[subprocess.Popen]:
+    """py-spy on every postsched service, collapsed stacks to DIRECTORY/<role>.txt (see bench/profile_top.py)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+                              "--output", str(directory / f"{role}.txt")], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+            for role, pid in suite.pids().items() if role not in ("fake-meta", "scheduler")]
+
+
+def stop_profilers(profilers: list[subprocess.Popen]) -> None:
+    for spy in profilers:
+        spy.send_signal(signal.SIGINT)
+    for spy in profilers:
+        spy.wait(60)
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    suite_env = {"POSTSCHED_LOG_LEVEL": args.log_level}
+    with BenchSuite(scratch_dir("postsched-bench-"), source=args.source, dispatchers=args.dispatchers,
+                    publishers=args.publishers, database_url=args.database_url, nats_url=args.nats_url,
+                    env=suite_env, pg_stats=args.pg_stats) as suite:
+        run_id = uuid.uuid4().hex[:8]
+        accounts = create_posts(suite.addr("scheduler"), args.count, args.pages, run_id)
+        control(suite.fake_meta, "/_control/settings", {"latency_ms": args.latency_ms})
+        conn = psycopg.connect(suite.database_url, autocommit=True)
+        time.sleep(1.0)  # let the creation's after-effects (triggers, events relay) settle
+        profilers = start_profilers(suite, args.profile) if args.profile else []
+        if args.pg_stats:
+            suite.statement_stats(reset=True)
+        busy, cpu = machine_busy_seconds(), suite.cpu_by_role()
+        if args.steady_rate:
+            (due_from,) = conn.execute(
+                """UPDATE posts SET scheduled_at = clock_timestamp() + interval '5 seconds'
+                       + make_interval(secs => split_part(text, ' ', 3)::int / %s::float8)
+                   WHERE account_id = ANY(%s) RETURNING clock_timestamp() + interval '5 seconds'""",
+                (args.steady_rate, accounts)).fetchone()
+        else:
+            (due_from,) = conn.execute(
+                "UPDATE posts SET scheduled_at = clock_timestamp() WHERE account_id = ANY(%s) RETURNING clock_timestamp()",
+                (accounts,)).fetchone()
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            (done,) = conn.execute("SELECT count(*) FROM posts WHERE account_id = ANY(%s) AND status IN "
+                                   "('PUBLISHED', 'FAILED')", (accounts,)).fetchone()
+            if done >= args.count:
+                break
+            time.sleep(0.25)
+        busy, cpu_after = machine_busy_seconds() - busy, suite.cpu_by_role()
+        stop_profilers(profilers)
+        statements = suite.statement_stats() if args.pg_stats else []
+        last, published, failed = conn.execute(
+            "SELECT max(updated_at), count(*) FILTER (WHERE status = 'PUBLISHED'), "
+            "count(*) FILTER (WHERE status = 'FAILED') FROM posts WHERE account_id = ANY(%s)", (accounts,)).fetchone()
+        due = {text: at.timestamp() for text, at in conn.execute(
+            "SELECT text, scheduled_at FROM posts WHERE account_id = ANY(%s)", (accounts,)).fetchall()}
+        on_platform = [p for p in control(suite.fake_meta, "/_control/posts")["posts"] if p["message"] in due]
+        first_seen: dict[str, float] = {}
+        for post in on_platform:
+            first_seen.setdefault(post["message"], post["created_time"])
+        lateness = [(first_seen[text] - due[text]) * 1000 for text in first_seen]
+        seconds = (last - due_from).total_seconds()
+        figures: dict[str, object] = {
+            "bench": "end_to_end", "mode": "steady" if args.steady_rate else "burst", "count": args.count,
+            "latency_ms": args.latency_ms, "dispatchers": args.dispatchers, "publishers": args.publishers,
+            "posts_per_s": round(args.count / seconds, 1), "seconds": round(seconds, 2),
+            "last_on_platform_s": round(max(first_seen.values()) - min(due.values()), 2) if first_seen else None,
+            "lateness_ms": {"p50": round(percentile(lateness, 50), 1), "p99": round(percentile(lateness, 99), 1),
+                            "max": round(max(lateness, default=0.0), 1)},
+            "cpu_us_per_post": round(busy / args.count * 1e6, 1),
+            "cpu_us_per_post_by_process": {role: round((cpu_after[role] - cpu[role]) / args.count * 1e6, 1)
+                                           for role in cpu},
+            "peak_rss_mib": suite.peak_rss(),
+            "published": published, "failed": failed,
+            "duplicates": len(on_platform) - len(first_seen), "lost": args.count - len(first_seen),
+        }
+        if statements:
+            figures["statements"] = statements
+            figures["wal_bytes_per_post"] = round(sum(s["wal_bytes"] for s in statements) / args.count)
+        conn.close()
+        if not args.no_floor:
+            floor = asyncio.run(measure_floor(suite.database_url, suite.nats_url, args.floor_count))
+            figures["floor"] = floor
+            figures["multiple_of_floor"] = round(figures["cpu_us_per_post"] / floor["cpu_us_per_post"], 2)
+        return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--fake-meta", required=True, help="fake-meta base URL, e.g. http://127.0.0.1:8089")
-    parser.add_argument("--scheduler", default="localhost:50051")
-    parser.add_argument("--token", default="dev-token")
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--pages", type=int, default=20)
-    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--latency-ms", type=int, default=0, help="fake-meta answers after this long")
+    parser.add_argument("--steady-rate", type=float, default=0.0, help="posts/s spread evenly (0: all due at once)")
+    parser.add_argument("--duration", type=float, default=0.0, help="with --steady-rate: seconds of load (sets --count)")
+    parser.add_argument("--dispatchers", type=int, default=1)
+    parser.add_argument("--publishers", type=int, default=2)
+    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="the postsched checkout whose services run (default: this one)")
+    parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on (default: embedded)")
+    parser.add_argument("--nats-url", help="a NATS server with JetStream (default: embedded)")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--no-floor", action="store_true", help="skip the stack floor")
+    parser.add_argument("--floor-count", type=int, default=20_000)
+    parser.add_argument("--log-level", default="info")
+    parser.add_argument("--pg-stats", action="store_true", help="report PostgreSQL statements (pg_stat_statements)")
+    parser.add_argument("--profile", type=Path, help="py-spy the services while posts drain; stacks into this directory")
     args = parser.parse_args()
-
-    metadata = (("authorization", f"Bearer {args.token}"),)
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(args.scheduler))
-    run = uuid.uuid4().hex[:8]
-    pages = [
-        stub.CreateAccount(scheduler_pb2.CreateAccountRequest(
-            platform=resources_pb2.FACEBOOK_PAGE, external_id=str(9_000_000_000 + i + int(run[:6], 16) * 1000),
-            access_token="bench-token"), metadata=metadata).account_id
-        for i in range(args.pages)
-    ]
-    far = datetime.now(timezone.utc) + timedelta(days=300)
-    for start in range(0, args.count, 1000):
-        requests = []
-        for i in range(start, min(args.count, start + 1000)):
-            request = scheduler_pb2.CreatePostRequest(account_id=pages[i % len(pages)], text=f"bench {run} {i}")
-            request.scheduled_at.FromDatetime(far)
-            requests.append(request)
-        stub.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests), metadata=metadata, timeout=120)
-
-    control(args.fake_meta, "/_control/settings", {"latency_ms": args.latency_ms})
-    conn = psycopg.connect(args.database_url, autocommit=True)
-    (started,) = conn.execute(
-        "UPDATE posts SET scheduled_at = clock_timestamp() WHERE account_id = ANY(%s) RETURNING clock_timestamp()",
-        (pages,),
-    ).fetchone()
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        (done,) = conn.execute(
-            "SELECT count(*) FROM posts WHERE account_id = ANY(%s) AND status IN ('PUBLISHED', 'FAILED')", (pages,)
-        ).fetchone()
-        if done >= args.count:
-            break
-        time.sleep(0.25)
-    (last, published, failed) = conn.execute(
-        "SELECT max(updated_at), count(*) FILTER (WHERE status = 'PUBLISHED'), count(*) FILTER (WHERE status = 'FAILED') "
-        "FROM posts WHERE account_id = ANY(%s)", (pages,)).fetchone()
-    seconds = (last - started).total_seconds()
-    messages = [p["message"] for p in control(args.fake_meta, "/_control/posts")["posts"] if p["message"].startswith(f"bench {run} ")]
-    print(f"end to end, fake-meta latency {args.latency_ms} ms: {args.count / seconds:8.0f} posts/s "
-          f"({args.count} posts due at once, {seconds:.2f} s; published {published}, failed {failed})")
-    print(f"  on the platform: {len(messages)} posts, {len(messages) - len(set(messages))} duplicates")
-    print("  peak memory: " + ", ".join(f"{role} {mib:.0f} MiB" for role, mib in sorted(peak_memory().items())))
+    if args.steady_rate and args.duration:
+        args.count = int(args.steady_rate * args.duration)
+    print(json.dumps(run(args)), flush=True)
 
 
 if __name__ == "__main__":
