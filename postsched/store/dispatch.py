@@ -59,17 +59,30 @@ SELECT l.id, l.tenant_id, l.account_id, a.platform::text AS platform, l.dispatch
 FROM leased l JOIN accounts a ON a.id = l.account_id
 """
 
+# Rows a publisher is claiming at this moment are skipped, not waited for: the claim moves them on
+# (the record would be moot), and waiting would hold both sides up in a burst. A post whose claim
+# then rolls back stays QUEUED without a hand-over record: its lease runs out and the rescuer hands
+# it over again under a new generation (the old message is then stale): never twice.
 HANDED_OVER = """
-WITH handed AS (
+WITH target AS (
+    SELECT p.id, h.seq FROM posts p
+    JOIN unnest(%(ids)s::uuid[], %(generations)s::int[], %(sequences)s::bigint[]) AS h(id, generation, seq)
+      ON p.id = h.id
+    WHERE p.dispatch_generation = h.generation AND p.status = 'QUEUED'
+    FOR UPDATE OF p SKIP LOCKED
+), handed AS (
     UPDATE posts p
-    SET handed_over_at = %(now)s, stream_seq = h.seq, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
-    FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(sequences)s::bigint[]) AS h(id, generation, seq)
-    WHERE p.id = h.id AND p.dispatch_generation = h.generation AND p.status = 'QUEUED'
-    RETURNING p.id, p.tenant_id, p.account_id, h.seq
+    SET handed_over_at = %(now)s, stream_seq = t.seq, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    FROM target t
+    WHERE p.id = t.id
+    RETURNING p.id, p.tenant_id, p.account_id, t.seq
 )
 INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, created_at)
 SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, %(now)s FROM handed
 """
+# Hand-over records per statement: short transactions, so claims never wait long on their rows.
+HANDED_OVER_CHUNK = 500
+
 
 RELEASE = """
 WITH released AS (
@@ -167,16 +180,18 @@ class DispatchStore:
         if not posts:
             return
         async with self._db.connection() as conn:
-            await conn.execute(
-                HANDED_OVER,
-                {
-                    "ids": [p.id for p, _ in posts],
-                    "generations": [p.generation for p, _ in posts],
-                    "sequences": [seq for _, seq in posts],
-                    "now": now,
-                    "timeout": timeout,
-                },
-            )
+            for start in range(0, len(posts), HANDED_OVER_CHUNK):
+                chunk = posts[start:start + HANDED_OVER_CHUNK]
+                await conn.execute(
+                    HANDED_OVER,
+                    {
+                        "ids": [p.id for p, _ in chunk],
+                        "generations": [p.generation for p, _ in chunk],
+                        "sequences": [seq for _, seq in chunk],
+                        "now": now,
+                        "timeout": timeout,
+                    },
+                )
 
     async def release(self, posts: Sequence[LeasedPost], *, now: datetime, reason: str) -> int:
         """Returns leased, not yet handed-over posts to SCHEDULED; returns how many."""
