@@ -46,9 +46,10 @@ class EventStore:
         async with self._db.connection() as conn:
             return await events_after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
 
-    async def relay(self, publish: Callable[[list[EventRecord]], Awaitable[None]], *, limit: int) -> int:
-        """Hands each tenant's events not yet relayed to `publish` (in order), then moves the
-        tenant's relay cursor past them. A tenant's cursor row stays locked meanwhile, so two
+    async def relay(self, publish: Callable[[list[EventRecord]], Awaitable[int]], *, limit: int) -> int:
+        """Hands each tenant's events not yet relayed to `publish` (in order), which returns how
+        many of them, from the first, went out; moves the tenant's relay cursor past those, and
+        stops the round at a tenant whose events did not all go. A tenant's cursor row stays locked meanwhile, so two
         relays (two dispatchers) never publish the same tenant's events side by side; a relay that
         dies after publishing re-sends, and the stream's duplicate window drops the copies."""
         relayed = 0
@@ -72,11 +73,15 @@ class EventStore:
                 events = await events_after(conn, row["tenant_id"], row["relayed"], types=(), account_id=None, limit=limit)
                 if not events:
                     continue
-                await publish(events)
-                await conn.execute(
-                    "UPDATE event_relay SET relayed = %s WHERE tenant_id = %s", (events[-1].sequence, row["tenant_id"])
-                )
-                relayed += len(events)
+                sent = await publish(events)
+                if sent:
+                    await conn.execute(
+                        "UPDATE event_relay SET relayed = %s WHERE tenant_id = %s",
+                        (events[sent - 1].sequence, row["tenant_id"]),
+                    )
+                relayed += sent
+                if sent < len(events):
+                    break
         return relayed
 
 
