@@ -41,6 +41,7 @@ def test_end_to_end_burst_prints_throughput_lateness_cpu_memory_and_the_floor(pg
     floor = figures["floor"]
     assert [p["piece"].split()[0] for p in floor["pieces"]] == ["postgres", "postgres", "jetstream", "jetstream", "aiohttp"]
     assert all(is_number(p["ops_per_s"]) and is_number(p["cpu_us_per_op"]) for p in floor["pieces"])
+    assert [c["piece"] for c in floor["compare"]] == ["jetstream publish_async without Nats-Msg-Id"]
     assert floor["cpu_us_per_post"] == pytest.approx(sum(p["cpu_us_per_op"] for p in floor["pieces"]), abs=0.5)
 
 
