@@ -170,6 +170,8 @@ def main() -> None:
     parser.add_argument("--pg-stats", action="store_true", help="report PostgreSQL statements (pg_stat_statements)")
     parser.add_argument("--profile", type=Path, help="py-spy the services while posts drain; stacks into this directory")
     args = parser.parse_args()
+    # Stopped with SIGTERM (timeout, kill): unwind, so the suite it started is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.steady_rate and args.duration:
         args.count = int(args.steady_rate * args.duration)
     print(json.dumps(run(args)), flush=True)

@@ -9,12 +9,11 @@ import asyncio
 import nats.errors
 import nats.js.errors
 import structlog
-from google.protobuf import json_format
 from nats.js.client import JetStreamContext
 
 from postsched import telemetry
 from postsched.broker import event_subject
-from postsched.messages import event_message
+from postsched.messages import event_json
 from postsched.store.events import EventRecord, EventStore
 
 log = structlog.get_logger("postsched.event_relay")
@@ -37,9 +36,8 @@ class EventRelay:
         futures: list[asyncio.Future] = []
         try:
             for record in events:
-                body = json_format.MessageToJson(event_message(record), indent=None, preserving_proto_field_name=True)
                 futures.append(await self._js.publish_async(
-                    event_subject(record.tenant_id, record.type), body.encode(),
+                    event_subject(record.tenant_id, record.type), event_json(record),
                     headers={"Nats-Msg-Id": str(record.event_id), "Content-Type": "application/json"},
                 ))
         finally:

@@ -15,12 +15,11 @@ import time
 from datetime import timedelta
 
 import aiohttp
-from google.protobuf import json_format
 
 from postsched import telemetry
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
-from postsched.messages import event_message
+from postsched.messages import event_json
 from postsched.signing import HEADER, signature
 from postsched.store.event_webhooks import Attempt, EventWebhookStore, WebhookRecord
 from postsched.store.events import EventRecord
@@ -49,7 +48,7 @@ class EventDelivery:
         return min(RETRY_BASE * 2 ** (attempt - 1), self._retry_max)
 
     async def _post(self, hook: WebhookRecord, event: EventRecord) -> Attempt:
-        body = json_format.MessageToJson(event_message(event), indent=None, preserving_proto_field_name=True).encode()
+        body = event_json(event)
         secret = self._box.open(hook.secret)["secret"]
         headers = {
             "Content-Type": "application/json", HEADER: signature(secret, int(time.time()), body),
