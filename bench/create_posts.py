@@ -1,38 +1,45 @@
-"""CreatePost and BatchCreatePosts throughput against a running scheduler.
+"""CreatePost and BatchCreatePosts throughput, on a scheduler it starts (bench/harness.py).
 
-    python bench/create_posts.py --addr localhost:50051 --token dev-token
+    python bench/create_posts.py [--single 5000] [--batches 50]
 
-Prints posts per second for each. Posts are scheduled 300 days ahead so a running dispatcher
-leaves them alone; they stay in the database (use a scratch state directory).
+Prints posts per second for each as one JSON line. Posts are scheduled 300 days ahead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import TOKEN, add_suite_arguments, print_figures, suite_from  # noqa: E402
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--addr", default="localhost:50051")
-    parser.add_argument("--token", default="dev-token")
+    add_suite_arguments(parser)
     parser.add_argument("--single", type=int, default=5000, help="CreatePost calls")
     parser.add_argument("--concurrency", type=int, default=64, help="CreatePost calls in flight")
     parser.add_argument("--batches", type=int, default=50, help="BatchCreatePosts calls of --batch-size posts")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--batch-concurrency", type=int, default=4)
     args = parser.parse_args()
+    with suite_from(args, dispatchers=0, publishers=0) as suite:
+        print_figures(asyncio.run(measure(suite.addr("scheduler"), args)))
 
-    metadata = (("authorization", f"Bearer {args.token}"),)
-    async with grpc.aio.insecure_channel(args.addr) as channel:
+
+async def measure(addr: str, args: argparse.Namespace) -> dict[str, object]:
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    async with grpc.aio.insecure_channel(addr) as channel:
         stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
         account = await stub.CreateAccount(
             scheduler_pb2.CreateAccountRequest(
@@ -60,7 +67,6 @@ async def main() -> None:
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         single = args.single / (time.perf_counter() - start)
-        print(f"CreatePost:       {single:8.0f} posts/s  ({args.single} calls, {args.concurrency} in flight)")
 
         batches = [
             scheduler_pb2.BatchCreatePostsRequest(requests=[request(i, key=False) for i in range(args.batch_size)])
@@ -76,9 +82,11 @@ async def main() -> None:
         await asyncio.gather(*(batch_worker() for _ in range(args.batch_concurrency)))
         total = args.batches * args.batch_size
         batch = total / (time.perf_counter() - start)
-        print(f"BatchCreatePosts: {batch:8.0f} posts/s  ({args.batches} x {args.batch_size}, "
-              f"{args.batch_concurrency} in flight)")
+        return {"bench": "create_posts",
+                "create_post": {"posts_per_s": round(single, 1), "calls": args.single, "in_flight": args.concurrency},
+                "batch_create_posts": {"posts_per_s": round(batch, 1), "batches": args.batches,
+                                       "batch_size": args.batch_size, "in_flight": args.batch_concurrency}}
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -1,6 +1,7 @@
-"""Dispatcher benchmark against a running suite (`postsched up`): throughput and hand-over lateness.
+"""Dispatcher benchmark, on a scheduler and dispatcher it starts (no publisher): throughput and
+hand-over lateness, as one JSON line.
 
-    python bench/dispatch.py --database-url postgresql://postgres@127.0.0.1:PORT/postsched
+    python bench/dispatch.py [--count 50000] [--spread 120 --spread-count 6000]
 
 throughput: creates --count posts far in the future (BatchCreatePosts), then makes them all due at
 once with one UPDATE; the dispatcher is told by NOTIFY, leases them in batches and hands them to
@@ -9,22 +10,28 @@ JetStream. Prints posts/s from that UPDATE to the last recorded hand-over.
 lateness: creates --spread-count posts spread evenly over the next --spread seconds, waits, and
 prints percentiles of (handed_over_at - scheduled_at) with the dispatcher's own tick (60 s default).
 
-Use a scratch state directory: the posts and their messages stay (no publisher consumes them yet).
+No publisher runs, so every post's hand-over is recorded (a publisher claiming a post first makes
+the record moot, and it is skipped).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import grpc
 import psycopg
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import TOKEN, add_suite_arguments, percentile, print_figures, suite_from  # noqa: E402
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
 def ts(value: datetime) -> Timestamp:
@@ -58,24 +65,22 @@ def wait_handed_over(conn: psycopg.Connection, account_id: str, count: int, time
     raise SystemExit(f"only {done} of {count} posts handed over within {timeout:.0f}s")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--scheduler", default="localhost:50051")
-    parser.add_argument("--token", default="dev-token")
+    add_suite_arguments(parser)
     parser.add_argument("--count", type=int, default=50_000, help="posts for the throughput run (0 skips it)")
     parser.add_argument("--spread", type=float, default=120.0, help="seconds over which lateness posts fall due")
     parser.add_argument("--spread-count", type=int, default=6_000, help="posts for the lateness run (0 skips it)")
     args = parser.parse_args()
+    with suite_from(args, publishers=0) as suite:
+        print_figures(measure(suite.addr("scheduler"), suite.database_url, args))
 
-    metadata = (("authorization", f"Bearer {args.token}"),)
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(args.scheduler))
-    conn = psycopg.connect(args.database_url, autocommit=True)
+
+def measure(addr: str, database_url: str, args: argparse.Namespace) -> dict[str, object]:
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(addr))
+    conn = psycopg.connect(database_url, autocommit=True)
+    figures: dict[str, object] = {"bench": "dispatch"}
 
     def account() -> str:
         return stub.CreateAccount(
@@ -95,7 +100,7 @@ def main() -> None:
         wait_handed_over(conn, account_id, args.count, timeout=600)
         (last,) = conn.execute("SELECT max(handed_over_at) FROM posts WHERE account_id = %s", (account_id,)).fetchone()
         seconds = (last - started).total_seconds()
-        print(f"lease + hand-over: {args.count / seconds:8.0f} posts/s  ({args.count} posts due at once, {seconds:.2f} s)")
+        figures["burst"] = {"count": args.count, "posts_per_s": round(args.count / seconds, 1), "seconds": round(seconds, 2)}
 
     if args.spread_count:
         account_id = account()
@@ -111,9 +116,11 @@ def main() -> None:
             )
         ]
         ms = [v * 1000 for v in lateness]
-        print(f"hand-over lateness over {args.spread:.0f} s, {args.spread_count} posts: "
-              f"p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, "
-              f"min {min(ms):.1f} ms, mean {statistics.fmean(ms):.1f} ms")
+        figures["spread"] = {"count": args.spread_count, "seconds": args.spread, "lateness_ms": {
+            "p50": round(percentile(ms, 50), 1), "p99": round(percentile(ms, 99), 1), "max": round(max(ms), 1),
+            "min": round(min(ms), 1), "mean": round(statistics.fmean(ms), 1)}}
+    conn.close()
+    return figures
 
 
 if __name__ == "__main__":

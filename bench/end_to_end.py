@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import subprocess
 import sys
@@ -35,7 +34,9 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.floor import measure_floor  # noqa: E402
-from bench.harness import TOKEN, BenchSuite, control, machine_busy_seconds, percentile, scratch_dir  # noqa: E402
+from bench.harness import (  # noqa: E402
+    TOKEN, BenchSuite, add_suite_arguments, control, machine_busy_seconds, percentile, print_figures, suite_from,
+)
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
@@ -80,9 +81,8 @@ def stop_profilers(profilers: list[subprocess.Popen]) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     suite_env = {"POSTSCHED_LOG_LEVEL": args.log_level}
-    with BenchSuite(scratch_dir("postsched-bench-"), source=args.source, dispatchers=args.dispatchers,
-                    publishers=args.publishers, database_url=args.database_url, nats_url=args.nats_url,
-                    env=suite_env, pg_stats=args.pg_stats) as suite:
+    with suite_from(args, dispatchers=args.dispatchers, publishers=args.publishers, env=suite_env,
+                    pg_stats=args.pg_stats) as suite:
         run_id = uuid.uuid4().hex[:8]
         accounts = create_posts(suite.addr("scheduler"), args.count, args.pages, run_id)
         control(suite.fake_meta, "/_control/settings", {"latency_ms": args.latency_ms})
@@ -144,7 +144,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             figures["wal_bytes_per_post"] = round(sum(s["wal_bytes"] for s in statements) / args.count)
         conn.close()
         if not args.no_floor:
-            floor = asyncio.run(measure_floor(suite.database_url, suite.nats_url, args.floor_count))
+            suite.pause(True)  # PostgreSQL and NATS alone: the services' idle duties are not the floor's
+            try:
+                floor = asyncio.run(measure_floor(suite.database_url, suite.nats_url, args.floor_count))
+            finally:
+                suite.pause(False)
             figures["floor"] = floor
             figures["multiple_of_floor"] = round(figures["cpu_us_per_post"] / floor["cpu_us_per_post"], 2)
         return figures
@@ -159,10 +163,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=0.0, help="with --steady-rate: seconds of load (sets --count)")
     parser.add_argument("--dispatchers", type=int, default=1)
     parser.add_argument("--publishers", type=int, default=2)
-    parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="the postsched checkout whose services run (default: this one)")
-    parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on (default: embedded)")
-    parser.add_argument("--nats-url", help="a NATS server with JetStream (default: embedded)")
+    add_suite_arguments(parser)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--no-floor", action="store_true", help="skip the stack floor")
     parser.add_argument("--floor-count", type=int, default=20_000)
@@ -170,11 +171,9 @@ def main() -> None:
     parser.add_argument("--pg-stats", action="store_true", help="report PostgreSQL statements (pg_stat_statements)")
     parser.add_argument("--profile", type=Path, help="py-spy the services while posts drain; stacks into this directory")
     args = parser.parse_args()
-    # Stopped with SIGTERM (timeout, kill): unwind, so the suite it started is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.steady_rate and args.duration:
         args.count = int(args.steady_rate * args.duration)
-    print(json.dumps(run(args)), flush=True)
+    print_figures(run(args))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Event throughput against a running suite (`postsched up`): how fast the trigger writes events,
-WatchEvents streams them, and the publishers deliver them to a webhook.
+"""Event throughput, on a suite it starts (scheduler, dispatcher, publisher): how fast the trigger
+writes events, WatchEvents streams them, and the publisher delivers them to a webhook.
 
-    python bench/events.py --database-url postgresql://postgres@127.0.0.1:PORT/postsched [--count 20000]
+    python bench/events.py [--count 20000]
 
 Creates --count posts far ahead on a new webhook account, points the tenant's event webhook at a
 receiver in this process, then writes a `cancelled` audit entry for every post in batches of 1000
@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import argparse
 import http.server
-import json
+import sys
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import grpc
 import psycopg
 
-from postsched.embedded import free_port
-from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import TOKEN, add_suite_arguments, print_figures, suite_from  # noqa: E402
+from postsched.embedded import free_port  # noqa: E402
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
 def receiver(port: int) -> tuple[http.server.ThreadingHTTPServer, list[float]]:
@@ -49,20 +53,23 @@ def receiver(port: int) -> tuple[http.server.ThreadingHTTPServer, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--addr", default="localhost:50051")
-    parser.add_argument("--token", default="dev-token")
+    add_suite_arguments(parser)
     parser.add_argument("--count", type=int, default=20_000)
     args = parser.parse_args()
-    metadata = (("authorization", f"Bearer {args.token}"),)
-    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(args.addr))
+    with suite_from(args, publishers=1) as suite:
+        print_figures(measure(suite.addr("scheduler"), suite.database_url, args.count))
+
+
+def measure(addr: str, database_url: str, count: int) -> dict[str, object]:
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(grpc.insecure_channel(addr))
     account = stub.CreateAccount(scheduler_pb2.CreateAccountRequest(
         platform=resources_pb2.WEBHOOK, external_id=f"bench-events-{uuid.uuid4().hex[:8]}",
         webhook_url="https://hooks.example.com/bench", webhook_secret="b" * 32), metadata=metadata)
     at = datetime.now(timezone.utc) + timedelta(days=300)
-    for start in range(0, args.count, 1000):
+    for start in range(0, count, 1000):
         requests = [scheduler_pb2.CreatePostRequest(account_id=account.account_id, text=f"e {i}")
-                    for i in range(start, min(start + 1000, args.count))]
+                    for i in range(start, min(start + 1000, count))]
         for r in requests:
             r.scheduled_at.FromDatetime(at)
         stub.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests), metadata=metadata, timeout=120)
@@ -70,7 +77,7 @@ def main() -> None:
     server, arrivals = receiver(port)
     stub.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"http://127.0.0.1:{port}/e", secret="s" * 32),
                          metadata=metadata)
-    with psycopg.connect(args.database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         tenant = conn.execute("SELECT tenant_id FROM accounts WHERE id = %s", (account.account_id,)).fetchone()[0]
         before = conn.execute("SELECT coalesce(max(last), 0) FROM event_sequences WHERE tenant_id = %s",
                               (tenant,)).fetchone()[0]
@@ -98,13 +105,13 @@ def main() -> None:
     delivered = (arrivals[-1] - started) if arrivals else float("nan")
     stub.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=""), metadata=metadata)
     server.shutdown()
-    print(json.dumps({
-        "events": len(ids),
+    return {
+        "bench": "events", "events": len(ids),
         "trigger_events_per_s": round(len(ids) / written),
         "watch_events_per_s": round(seen / watched),
         "webhook_events_per_s": round(len(arrivals) / delivered) if arrivals else 0,
         "webhook_delivered": len(arrivals),
-    }))
+    }
 
 
 if __name__ == "__main__":

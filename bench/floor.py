@@ -27,6 +27,7 @@ import psycopg
 from bench.harness import free_port, machine_busy_seconds
 
 BATCH = 500
+ROUND = 5000  # JetStream publishes awaited together, as the dispatcher's hand-over does
 IN_FLIGHT = 100
 HTTP_SERVER = """
 import sys
@@ -85,7 +86,7 @@ async def postgres_pieces(url: str, count: int) -> list[dict[str, float]]:
 
 async def jetstream_pieces(url: str, count: int) -> list[dict[str, float]]:
     nc = await nats.connect(url)
-    js = nc.jetstream()
+    js = nc.jetstream(publish_async_max_pending=2 * ROUND)  # as the dispatcher publishes
     stream = f"FLOOR_{uuid.uuid4().hex[:8].upper()}"
     await js.add_stream(name=stream, subjects=[f"{stream}.>"])
     payload = b"x" * 222
@@ -96,7 +97,7 @@ async def jetstream_pieces(url: str, count: int) -> list[dict[str, float]]:
             for i in range(count):
                 headers = {"Nats-Msg-Id": f"m{with_id}{i}"} if with_id else None
                 futures.append(await js.publish_async(f"{stream}.p", payload, headers=headers))
-                if len(futures) >= 4000:
+                if len(futures) >= ROUND:
                     await asyncio.gather(*futures)
                     futures.clear()
             await asyncio.gather(*futures)

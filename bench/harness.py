@@ -9,6 +9,7 @@ nothing exported).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -102,6 +103,7 @@ class BenchSuite:
     database_url: str | None = None
     nats_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    admin: bool = False
     pg_stats: bool = False  # embedded PostgreSQL with pg_stat_statements (see statement_stats)
     processes: list[Process] = field(default_factory=list)
 
@@ -156,6 +158,7 @@ class BenchSuite:
         fake = self._spawn("fake-meta", ["fake-meta", "--port", str(fake_port)])
         wait_for_port("127.0.0.1", fake_port, fake.proc, self._log("fake-meta"), timeout=30)
         roles = ["scheduler"] + ["dispatcher"] * self.dispatchers + ["publisher"] * self.publishers
+        roles += ["admin"] if self.admin else []
         for role in roles:
             addr = f"127.0.0.1:{free_port()}"
             self._spawn(role, ["serve", role], {f"POSTSCHED_{role.upper()}_ADDR": addr}).addr = addr
@@ -223,6 +226,13 @@ class BenchSuite:
                    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s""", (top,)).fetchall()
         return [{"calls": c, "ms": float(ms), "rows": r, "wal_bytes": int(w), "query": q} for c, ms, r, w, q in rows]
 
+    def pause(self, paused: bool) -> None:
+        """Stops (SIGSTOP) or resumes every postsched process and fake-meta, so a measurement of
+        PostgreSQL and NATS alone (the floor) does not count their idle duties."""
+        for process in self.processes:
+            if process.proc.poll() is None:
+                process.proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
     def peak_rss(self) -> dict[str, float]:
         return {role: round(peak_rss_mib(pid), 1) for role, pid in self.pids().items()}
 
@@ -250,3 +260,23 @@ class BenchSuite:
 
 def scratch_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def add_suite_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark that starts a suite takes."""
+    parser.add_argument("--source", type=Path, default=ROOT,
+                        help="the postsched checkout whose services run (default: this one)")
+    parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on (default: embedded)")
+    parser.add_argument("--nats-url", help="a NATS server with JetStream (default: embedded)")
+
+
+def suite_from(args: argparse.Namespace, **options: Any) -> BenchSuite:
+    """A BenchSuite as the command line asks; stopped cleanly on SIGTERM too (timeout, kill)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    return BenchSuite(scratch_dir("postsched-bench-"), source=args.source, database_url=args.database_url,
+                      nats_url=args.nats_url, **options)
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """The benchmark's result: one JSON line, the last line it prints (tests read its shape)."""
+    print(json.dumps(figures), flush=True)

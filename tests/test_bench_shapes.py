@@ -53,3 +53,44 @@ def test_end_to_end_steady_load_spreads_posts_over_time(pg_admin_url: str, nats_
     # Spread over about 4 s, so the last post reached the platform seconds after the first fell due.
     assert figures["last_on_platform_s"] >= 3.0
     assert "floor" not in figures
+
+
+def test_create_posts_prints_both_rates(pg_admin_url: str, nats_url: str) -> None:
+    figures = run_bench("bench/create_posts.py", "--single", "50", "--concurrency", "8", "--batches", "2",
+                        "--batch-size", "100", "--database-url", pg_admin_url, "--nats-url", nats_url)
+    assert figures["bench"] == "create_posts"
+    assert is_number(figures["create_post"]["posts_per_s"]) and figures["create_post"]["calls"] == 50
+    assert is_number(figures["batch_create_posts"]["posts_per_s"]) and figures["batch_create_posts"]["batch_size"] == 100
+
+
+def test_dispatch_prints_burst_rate_and_spread_lateness(pg_admin_url: str, nats_url: str) -> None:
+    figures = run_bench("bench/dispatch.py", "--count", "300", "--spread", "3", "--spread-count", "60",
+                        "--database-url", pg_admin_url, "--nats-url", nats_url)
+    assert figures["bench"] == "dispatch"
+    assert figures["burst"]["count"] == 300 and is_number(figures["burst"]["posts_per_s"])
+    lateness = figures["spread"]["lateness_ms"]
+    assert set(lateness) == {"p50", "p99", "max", "min", "mean"} and lateness["p50"] <= lateness["max"]
+
+
+def test_queue_stats_prints_latency_per_scope(pg_admin_url: str, nats_url: str) -> None:
+    figures = run_bench("bench/queue_stats.py", "--posts", "2000", "--accounts", "5", "--calls", "5",
+                        "--database-url", pg_admin_url, "--nats-url", nats_url)
+    assert figures["bench"] == "queue_stats" and figures["posts"] >= 2000
+    for scope in ("all_tenants", "one_tenant", "one_account"):
+        assert is_number(figures[scope]["p50_ms"]) and figures[scope]["p50_ms"] <= figures[scope]["max_ms"]
+    assert figures["one_tenant"]["published"] == 1800  # 90 % of the posts it added
+
+
+def test_events_prints_trigger_watch_and_webhook_rates(pg_admin_url: str, nats_url: str) -> None:
+    figures = run_bench("bench/events.py", "--count", "200", "--database-url", pg_admin_url, "--nats-url", nats_url)
+    assert figures["bench"] == "events" and figures["events"] == 200 and figures["webhook_delivered"] == 200
+    for key in ("trigger_events_per_s", "watch_events_per_s", "webhook_events_per_s"):
+        assert is_number(figures[key]) and figures[key] > 0, key
+
+
+def test_nats_durability_prints_each_setting() -> None:
+    figures = run_bench("bench/nats_durability.py", "--count", "500", "--no-cluster")
+    assert figures["bench"] == "nats_durability"
+    assert [s["setting"] for s in figures["settings"]] == [
+        "R1, sync_interval 2m", "R1, sync_interval 1s", "R1, sync_interval always"]
+    assert all(is_number(s["msgs_per_s"]) and is_number(s["cpu_us_per_msg"]) for s in figures["settings"])
