@@ -88,8 +88,8 @@ def event_message(record: EventRecord) -> scheduler_pb2.Event:
 def json_time(value: datetime) -> str:
     """A Timestamp's JSON form: RFC 3339 in UTC with 0, 3 or 6 fractional digits, as protobuf prints it."""
     utc = value.astimezone(timezone.utc) if value.tzinfo else value
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     micros = utc.microsecond
+    text = utc.replace(microsecond=0, tzinfo=None).isoformat()  # strftime was a tenth of the relay's CPU
     if micros:
         text += f".{micros // 1000:03d}" if micros % 1000 == 0 else f".{micros:06d}"
     return text + "Z"

@@ -67,3 +67,14 @@ def test_the_encoder_knows_every_field_of_event_and_post() -> None:
         "post_id", "account_id", "status", "text", "media_urls", "link", "scheduled_at", "published_at",
         "platform_post_id", "attempts", "last_error", "created_at", "updated_at", "idempotency_key", "tenant_id",
         "permalink"]
+
+
+@pytest.mark.parametrize("value", [
+    datetime(1, 1, 1, tzinfo=timezone.utc), datetime(999, 5, 6, 7, 8, 9, 120_000, tzinfo=timezone.utc),
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+    datetime(2026, 3, 29, 1, 30, 0, 5, tzinfo=timezone(timedelta(hours=-7))),
+])
+def test_times_print_as_protobuf_prints_timestamps(value: datetime) -> None:
+    from postsched.messages import json_time, timestamp
+
+    assert json_time(value) == timestamp(value).ToJsonString()
