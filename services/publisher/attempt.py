@@ -122,9 +122,11 @@ class Attempts:
             scheduled_at=claimed.scheduled_at, claimed_at=claimed.claimed_at, platform_state=claimed.platform_state,
             claims=claim_times(claimed),
         )
-        target = Target(account_id=claimed.account_id, platform=claimed.platform, external_id=claimed.external_id,
-                        credentials=self._box.open(claimed.credentials))
-        return post, target
+        return post, self._target(claimed)
+
+    def _target(self, claimed: ClaimedPost) -> Target:
+        return Target(account_id=claimed.account_id, platform=claimed.platform, external_id=claimed.external_id,
+                      credentials=self._box.open(claimed.credentials))
 
     async def run(self, claimed: ClaimedPost, delivery: int) -> Decision:
         """Publishes a freshly claimed post; `delivery` is JetStream's delivery count of its message.
@@ -154,7 +156,7 @@ class Attempts:
         if outcome is None or outcome.status != "PUBLISHED" or not outcome.platform_post_id:
             return decision
         try:
-            _, target = self._post_and_target(claimed)
+            target = self._target(claimed)  # the Post (claim times parsed) is not needed here
             async with asyncio.timeout(PERMALINK_TIMEOUT):
                 link = await self._adapters[claimed.platform].permalink(outcome.platform_post_id, target)
         except (PlatformError, CredentialsUnreadable, TimeoutError) as exc:
