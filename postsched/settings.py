@@ -230,6 +230,8 @@ class PublisherSettings:
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     # Posts handled at once by one publisher process.
     concurrency: int = 200
+    # Attempts of one account calling the platform at once, per publisher process (see account_slots.py).
+    account_concurrency: int = 20
     # The hard deadline of one publish attempt (Instagram video processing included): the attempt
     # is cancelled there, its lease is no longer renewed, and the rescuer reconciles it.
     publish_timeout: float = 600.0
@@ -260,6 +262,7 @@ class PublisherSettings:
             jetstream=JetStreamSettings.from_env(env),
             meta_graph_url=graph_url,
             concurrency=int(positive_number(env, "POSTSCHED_PUBLISH_CONCURRENCY", 200, integer=True)),
+            account_concurrency=int(positive_number(env, "POSTSCHED_ACCOUNT_CONCURRENCY", 20, integer=True)),
             publish_timeout=positive_number(env, "POSTSCHED_PUBLISH_TIMEOUT", 600.0),
             publish_lease=positive_number(env, "POSTSCHED_PUBLISH_LEASE", 30.0),
             http_timeout=positive_number(env, "POSTSCHED_HTTP_TIMEOUT", 30.0),

@@ -63,5 +63,9 @@ class FakeMeta:
         return [c for c in calls if (account is None or c["account"] == account)
                 and (endpoint is None or c["endpoint"] == endpoint)]
 
+    def max_in_flight(self) -> dict[str, int]:
+        """The most calls each account had in flight at once."""
+        return self._call("GET", "/_control/concurrency")["max_in_flight"]
+
     def webhooks(self) -> list[dict]:
         return self._call("GET", "/_control/webhooks")["deliveries"]

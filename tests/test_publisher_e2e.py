@@ -271,6 +271,21 @@ def test_rate_limit_is_not_a_failed_delivery(pipeline: Pipeline) -> None:
     assert len(pipeline.fake.posts("5550006")) == 1
 
 
+def test_a_rate_limit_sends_the_accounts_waiting_attempts_back_without_a_call(suite: Suite, fake_meta: FakeMeta) -> None:
+    pipeline = Pipeline(suite, fake_meta, POSTSCHED_ACCOUNT_CONCURRENCY="2")
+    fake_meta.settings(latency_ms=300)
+    page = pipeline.client.page_account("5550030")
+    fake_meta.fault(kind="error", account="5550030", endpoint="feed", times=1, http_status=400, code=32,
+                    message="Page request limit reached", retry_after=120)
+    pipeline.client.BatchCreatePosts(Req.BatchCreatePostsRequest(requests=[
+        Req.CreatePostRequest(account_id=page.account_id, text=f"waiting {i}") for i in range(40)]))
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'SCHEDULED' AND attempts = 0 "
+                   "AND scheduled_at > now() + interval '100 seconds'", 39, timeout=30)
+    # The limited call and the one beside it; none of the 38 that were waiting called the platform.
+    assert len(fake_meta.calls("5550030", "feed")) == 2
+    assert len(fake_meta.posts("5550030")) == 1
+
+
 def test_instagram_quota_holds_posts_back(pipeline: Pipeline) -> None:
     pipeline.fake.settings(ig_quota_total=1)
     ig = pipeline.client.instagram_account("17841400000000043")
@@ -384,6 +399,36 @@ def test_two_dispatchers_three_publishers_5000_posts_with_errors_each_exactly_on
     assert statuses.get("PUBLISHED", 0) > 4900
     claimers = suite.sql("SELECT count(DISTINCT message) FROM processing_logs WHERE event = 'claimed'")
     assert claimers == [(3,)], "every publisher should have taken part"
+
+
+def test_a_page_with_hundreds_of_due_posts_gets_at_most_the_account_limit_of_calls_at_once(
+    suite: Suite, fake_meta: FakeMeta
+) -> None:
+    pipeline = Pipeline(suite, fake_meta, POSTSCHED_ACCOUNT_CONCURRENCY="4")
+    fake_meta.settings(latency_ms=150)
+    hot = pipeline.client.page_account("5550020")
+    quiet = [pipeline.client.page_account(f"555002{i}") for i in range(1, 4)]
+    requests = [Req.CreatePostRequest(account_id=hot.account_id, text=f"hot {i}") for i in range(300)]
+    requests += [Req.CreatePostRequest(account_id=q.account_id, text=f"quiet {n} {i}")
+                 for n, q in enumerate(quiet) for i in range(30)]
+    pipeline.client.BatchCreatePosts(Req.BatchCreatePostsRequest(requests=requests))
+    seen_waiting = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and suite.sql(TERMINAL)[0][0] < 390:
+        status = publisher_status(pipeline.publisher)
+        assert status.account_concurrency == 4
+        for account in status.accounts:
+            assert account.in_flight <= 4, account
+            seen_waiting |= account.external_id == "5550020" and account.in_flight == 4 and account.waiting > 0
+        time.sleep(0.2)
+    pipeline.wait_terminal(390, timeout=5)
+    most = fake_meta.max_in_flight()
+    assert most["5550020"] == 4, most  # the limit was reached and never passed
+    assert all(most[f"555002{i}"] <= 4 for i in range(1, 4)), most
+    assert seen_waiting, "GetPublisherStatus never showed the hot page's attempts waiting for a slot"
+    published = [p["message"] for p in fake_meta.posts()]
+    assert len(published) == len(set(published)) == 390
+    assert suite.sql("SELECT status::text, count(*) FROM posts GROUP BY 1") == [("PUBLISHED", 390)]
 
 
 def test_sigterm_finishes_what_is_in_flight(suite: Suite, fake_meta: FakeMeta) -> None:

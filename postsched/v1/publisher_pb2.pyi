@@ -15,7 +15,7 @@ class GetPublisherStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class AccountRateState(_message.Message):
-    __slots__ = ("platform", "external_id", "throttled_until", "reason", "app_usage_pct", "business_usage_pct", "instagram_quota_used", "instagram_quota_total")
+    __slots__ = ("platform", "external_id", "throttled_until", "reason", "app_usage_pct", "business_usage_pct", "instagram_quota_used", "instagram_quota_total", "in_flight", "waiting")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     THROTTLED_UNTIL_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,8 @@ class AccountRateState(_message.Message):
     BUSINESS_USAGE_PCT_FIELD_NUMBER: _ClassVar[int]
     INSTAGRAM_QUOTA_USED_FIELD_NUMBER: _ClassVar[int]
     INSTAGRAM_QUOTA_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FIELD_NUMBER: _ClassVar[int]
     platform: _resources_pb2.Platform
     external_id: str
     throttled_until: _timestamp_pb2.Timestamp
@@ -32,10 +34,12 @@ class AccountRateState(_message.Message):
     business_usage_pct: float
     instagram_quota_used: int
     instagram_quota_total: int
-    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., throttled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., app_usage_pct: _Optional[float] = ..., business_usage_pct: _Optional[float] = ..., instagram_quota_used: _Optional[int] = ..., instagram_quota_total: _Optional[int] = ...) -> None: ...
+    in_flight: int
+    waiting: int
+    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., throttled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., app_usage_pct: _Optional[float] = ..., business_usage_pct: _Optional[float] = ..., instagram_quota_used: _Optional[int] = ..., instagram_quota_total: _Optional[int] = ..., in_flight: _Optional[int] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class PublisherStatus(_message.Message):
-    __slots__ = ("instance_id", "started_at", "in_flight", "concurrency", "published_total", "failed_total", "retried_total", "rate_limited_total", "dropped_total", "reconciled_total", "accounts", "nats_connected")
+    __slots__ = ("instance_id", "started_at", "in_flight", "concurrency", "published_total", "failed_total", "retried_total", "rate_limited_total", "dropped_total", "reconciled_total", "accounts", "nats_connected", "account_concurrency")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +52,7 @@ class PublisherStatus(_message.Message):
     RECONCILED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
     NATS_CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     started_at: _timestamp_pb2.Timestamp
     in_flight: int
@@ -60,4 +65,5 @@ class PublisherStatus(_message.Message):
     reconciled_total: int
     accounts: _containers.RepeatedCompositeFieldContainer[AccountRateState]
     nats_connected: bool
-    def __init__(self, instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_flight: _Optional[int] = ..., concurrency: _Optional[int] = ..., published_total: _Optional[int] = ..., failed_total: _Optional[int] = ..., retried_total: _Optional[int] = ..., rate_limited_total: _Optional[int] = ..., dropped_total: _Optional[int] = ..., reconciled_total: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountRateState, _Mapping]]] = ..., nats_connected: _Optional[bool] = ...) -> None: ...
+    account_concurrency: int
+    def __init__(self, instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_flight: _Optional[int] = ..., concurrency: _Optional[int] = ..., published_total: _Optional[int] = ..., failed_total: _Optional[int] = ..., retried_total: _Optional[int] = ..., rate_limited_total: _Optional[int] = ..., dropped_total: _Optional[int] = ..., reconciled_total: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountRateState, _Mapping]]] = ..., nats_connected: _Optional[bool] = ..., account_concurrency: _Optional[int] = ...) -> None: ...

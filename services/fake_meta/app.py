@@ -72,6 +72,9 @@ class State:
     recent_calls: deque = field(default_factory=deque)  # call times of the last minute, for X-App-Usage
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Calls being answered now, and the most ever at once, per account (a page, an IG user, a webhook).
+    in_flight: dict[str, int] = field(default_factory=dict)
+    max_in_flight: dict[str, int] = field(default_factory=dict)
     latency_ms: int = 0
     error_rate: float = 0.0  # share of publish calls answered with a transient error (code 2, HTTP 500)
     ig_quota_total: int = 50
@@ -100,6 +103,15 @@ def shortcode(media_id: str) -> str:
     return code or "A"
 
 
+def request_account(path: str) -> str:
+    """The account a Graph or webhook call is about: its first node (a page, an IG user, a
+    medium) or the webhook's name."""
+    parts = [p for p in path.split("/") if p]
+    if parts and (VERSION.match(parts[0]) or parts[0] == "_webhooks"):
+        parts = parts[1:]
+    return parts[0] if parts else ""
+
+
 def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict | None = None) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code,
                              "fbtrace_id": f"Fake{random.randrange(10**9)}"}
@@ -111,7 +123,7 @@ def graph_error(status: int, code: int, message: str, subcode: int | None = None
 class FakeMeta:
     def __init__(self) -> None:
         self.state = State()
-        self.app = web.Application(middlewares=[self._usage_headers])
+        self.app = web.Application(middlewares=[self._every_call])
         self.app.add_routes([
             web.post("/_control/faults", self.add_fault),
             web.post("/_control/settings", self.settings),
@@ -120,6 +132,7 @@ class FakeMeta:
             web.get("/_control/posts", self.list_posts),
             web.get("/_control/calls", self.list_calls),
             web.get("/_control/webhooks", self.list_webhooks),
+            web.get("/_control/concurrency", self.concurrency),
             web.post("/_webhooks/{name}", self.webhook),
             web.route("*", "/{path:.*}", self.graph),
         ])
@@ -165,19 +178,32 @@ class FakeMeta:
     async def list_webhooks(self, request: web.Request) -> web.Response:
         return web.json_response({"deliveries": self.state.webhooks})
 
+    async def concurrency(self, request: web.Request) -> web.Response:
+        """The most calls each account had in flight at once since the last reset."""
+        return web.json_response({"max_in_flight": self.state.max_in_flight})
+
     # --- behaviour shared by every call ----------------------------------------------------------
 
     @web.middleware
-    async def _usage_headers(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        response = await handler(request)
-        if not request.path.startswith("/_control"):
-            now = time.time()
-            recent = self.state.recent_calls
-            recent.append(now)
-            while recent and recent[0] < now - 60:
-                recent.popleft()
-            pct = min(100, len(recent) // 100)  # a nominal allowance of 10,000 calls a minute
-            response.headers["X-App-Usage"] = json.dumps({"call_count": pct, "total_time": pct, "total_cputime": pct})
+    async def _every_call(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_control"):
+            return await handler(request)
+        state = self.state  # a reset while this call runs must not make the counts negative
+        account = request_account(request.path)
+        state.in_flight[account] = now_in = state.in_flight.get(account, 0) + 1
+        if now_in > state.max_in_flight.get(account, 0):
+            state.max_in_flight[account] = now_in
+        try:
+            response = await handler(request)
+        finally:
+            state.in_flight[account] -= 1
+        now = time.time()
+        recent = self.state.recent_calls
+        recent.append(now)
+        while recent and recent[0] < now - 60:
+            recent.popleft()
+        pct = min(100, len(recent) // 100)  # a nominal allowance of 10,000 calls a minute
+        response.headers["X-App-Usage"] = json.dumps({"call_count": pct, "total_time": pct, "total_cputime": pct})
         return response
 
     async def _faults(self, request: web.Request, account: str, endpoint: str) -> tuple[web.StreamResponse | None, Fault | None]:

@@ -26,6 +26,7 @@ import structlog
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
 from postsched.store.publishing import ClaimedPost, Outcome, PublishingStore
+from services.publisher.account_slots import AccountSlots
 from services.publisher.leases import AttemptLease, LeaseKeeper
 from services.publisher.platforms.outcomes import (
     Adapter,
@@ -100,6 +101,7 @@ class Attempts:
         policy: RetryPolicy,
         stats: PublisherStats,
         leases: LeaseKeeper,
+        slots: AccountSlots,
         *,
         max_deliveries: int,
         handover_timeout: float,
@@ -112,6 +114,7 @@ class Attempts:
         self._policy = policy
         self._stats = stats
         self._leases = leases
+        self._slots = slots
         self._max_deliveries = max_deliveries
         self._handover_timeout = handover_timeout
         self._deadline = deadline
@@ -131,21 +134,25 @@ class Attempts:
     async def run(self, claimed: ClaimedPost, delivery: int) -> Decision:
         """Publishes a freshly claimed post; `delivery` is JetStream's delivery count of its message.
 
-        Holds the post's lease while it works, and gives up at the hard deadline: an attempt
-        cancelled there, or fenced, leaves its post to the rescuer (which asks the platform)."""
+        Holds the post's lease while it works (and while it waits for one of its account's slots:
+        the wait is outside the deadline), and gives up at the hard deadline: an attempt cancelled
+        there, or fenced, leaves its post to the rescuer (which asks the platform)."""
         lease = self._leases.hold(claimed.id, claimed.epoch)
         try:
-            try:
-                async with asyncio.timeout(self._deadline):
-                    decision = await self._run(claimed, delivery, AttemptProgress(self._store, lease))
-            except TimeoutError:
-                log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
-                            post_id=str(claimed.id), deadline_s=self._deadline)
-                return Decision(None, reply="ack")
-            except Fenced as exc:
-                log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id), reason=str(exc))
-                return Decision(None, reply="ack")
-            return await self._with_permalink(claimed, decision)
+            async with self._slots.hold(claimed.account_id):
+                lease.working()
+                try:
+                    async with asyncio.timeout(self._deadline):
+                        decision = await self._run(claimed, delivery, AttemptProgress(self._store, lease))
+                except TimeoutError:
+                    log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
+                                post_id=str(claimed.id), deadline_s=self._deadline)
+                    return Decision(None, reply="ack")
+                except Fenced as exc:
+                    log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id),
+                                reason=str(exc))
+                    return Decision(None, reply="ack")
+                return await self._with_permalink(claimed, decision)
         finally:
             self._leases.release(lease)
 
@@ -170,11 +177,13 @@ class Attempts:
 
     async def _run(self, claimed: ClaimedPost, delivery: int, progress: AttemptProgress) -> Decision:
         now = self._clock.now()
-        self._account(claimed)  # known to GetPublisherStatus from its first attempt on
+        account = self._account(claimed)  # known to GetPublisherStatus from its first attempt on
         if claimed.needs_credentials:
             return self._snooze(claimed, None, "the account needs new credentials; waiting for them")
-        if claimed.throttled_until and claimed.throttled_until > now:
-            return self._snooze(claimed, claimed.throttled_until, "the platform asked this account to wait")
+        # As claimed, or as learned by another attempt while this one waited for the account's slot.
+        throttled = max((t for t in (claimed.throttled_until, account.throttled_until) if t), default=None)
+        if throttled and throttled > now:
+            return self._snooze(claimed, throttled, "the platform asked this account to wait")
         try:
             post, target = self._post_and_target(claimed)
         except CredentialsUnreadable as exc:
@@ -190,8 +199,11 @@ class Attempts:
             platform_id = await adapter.publish(post, target, progress)
         except RateLimited as exc:
             until = now + timedelta(seconds=exc.retry_after)
+            # In memory first: the account's attempts waiting for a slot must see it before the
+            # statement below gives them the chance to run.
+            account.throttled_until = max(until, account.throttled_until or until)
+            account.reason = exc.message
             await self._store.throttle_account(claimed.account_id, until, exc.message, now=now)
-            self._account(claimed).throttled_until, self._account(claimed).reason = until, exc.message
             self._stats.rate_limited += 1
             return self._snooze(claimed, until, exc.message)
         except Permanent as exc:
@@ -266,8 +278,9 @@ class Attempts:
 
     async def reconcile(self, claimed: ClaimedPost) -> Decision | None:
         """For an attempt whose publisher went away: find out, and never publish blindly again."""
-        decision = await self._reconcile(claimed)
-        return None if decision is None else await self._with_permalink(claimed, decision)
+        async with self._slots.hold(claimed.account_id):
+            decision = await self._reconcile(claimed)
+            return None if decision is None else await self._with_permalink(claimed, decision)
 
     async def _reconcile(self, claimed: ClaimedPost) -> Decision | None:
         try:
@@ -314,4 +327,5 @@ class Attempts:
         )
 
     def _account(self, claimed: ClaimedPost) -> AccountRate:
-        return self._stats.accounts.setdefault(claimed.external_id, AccountRate(claimed.platform, claimed.external_id))
+        return self._stats.accounts.setdefault(
+            claimed.external_id, AccountRate(claimed.platform, claimed.external_id, claimed.account_id))

@@ -41,6 +41,11 @@ class AttemptLease:
         self.valid_until = self.started + lease * (1 - SAFETY_SHARE)
         self.fenced_because: str | None = None
 
+    def working(self) -> None:
+        """The attempt starts working now (it may have waited for one of its account's slots):
+        the keeper renews its lease for up to the attempt's deadline from here."""
+        self.started = self._monotonic()
+
     def renewed(self, at: float) -> None:
         self.valid_until = max(self.valid_until, at + self._lease * (1 - SAFETY_SHARE))
 

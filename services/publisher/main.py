@@ -22,6 +22,7 @@ from postsched.store.publishing import PublishingStore
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
 from postsched.store.event_webhooks import EventWebhookStore
 from services.publisher.event_delivery import EventDelivery
+from services.publisher.account_slots import AccountSlots
 from services.publisher.attempt import Attempts
 from services.publisher.consumer import Consumer
 from services.publisher.leases import LeaseKeeper
@@ -66,10 +67,11 @@ async def serve(settings: PublisherSettings) -> None:
         "webhook": Webhook(session, timeout=settings.http_timeout),
     }
     store = PublishingStore(db)
+    slots = AccountSlots(settings.account_concurrency)
     leases = LeaseKeeper(store, clock, lease=settings.publish_lease, max_hold=settings.publish_timeout)
     attempts = Attempts(
         adapters, store, CredentialBox(settings.secret_key), clock,
-        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases,
+        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases, slots,
         max_deliveries=settings.jetstream.max_deliveries, handover_timeout=settings.handover_timeout,
         deadline=settings.publish_timeout,
     )
@@ -80,7 +82,7 @@ async def serve(settings: PublisherSettings) -> None:
     )
     rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
                                 lease=settings.publish_lease)
-    servicer = PublisherServicer(stats, quota, nc, instance_id=instance_id, concurrency=settings.concurrency)
+    servicer = PublisherServicer(stats, quota, slots, nc, instance_id=instance_id, concurrency=settings.concurrency)
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],
@@ -99,7 +101,8 @@ async def serve(settings: PublisherSettings) -> None:
                            timeout=min(settings.http_timeout, 10.0), retry_max=settings.event_retry_max)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
-             graph_url=settings.meta_graph_url, concurrency=settings.concurrency)
+             graph_url=settings.meta_graph_url, concurrency=settings.concurrency,
+             account_concurrency=settings.account_concurrency)
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
     await duties.stop("rescuer", "event-delivery")

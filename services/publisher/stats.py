@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from datetime import datetime
 class AccountRate:
     platform: str
     external_id: str
+    account_id: uuid.UUID | None = None
     throttled_until: datetime | None = None
     reason: str = ""
     app_usage_pct: float | None = None
