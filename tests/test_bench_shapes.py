@@ -94,3 +94,13 @@ def test_nats_durability_prints_each_setting() -> None:
     assert [s["setting"] for s in figures["settings"]] == [
         "R1, sync_interval 2m", "R1, sync_interval 1s", "R1, sync_interval always"]
     assert all(is_number(s["msgs_per_s"]) and is_number(s["cpu_us_per_msg"]) for s in figures["settings"])
+
+
+def test_nats_acks_prints_each_retention_and_backlog() -> None:
+    figures = run_bench("bench/nats_acks.py", "--counts", "300")
+    assert figures["bench"] == "nats_acks" and figures["sync_interval"] == "always"
+    assert [(r["retention"], r["count"]) for r in figures["runs"]] == [("workqueue", 300), ("limits", 300)]
+    for run in figures["runs"]:
+        for key in ("publish_server_cpu_us_per_msg", "fetch_ack_server_cpu_us_per_msg", "total_s"):
+            assert is_number(run[key]) and run[key] >= 0, key
+        assert is_number(run["drained_msgs_per_s"]) and run["drained_msgs_per_s"] > 0

@@ -17,6 +17,7 @@ from postsched.embedded import EmbeddedNats, free_port
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc, scheduler_pb2
 from tests.client import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.fake_meta import FakeMeta
 from tests.infra import ROOT, ServiceProcess, Suite
 from tests.jetstream import stream_and_consumer, stream_messages
 
@@ -200,7 +201,8 @@ def test_dispatcher_needs_the_operator_token(suite: Suite) -> None:
 def test_jetstream_setup_is_idempotent_and_follows_settings(suite: Suite) -> None:
     first = suite.start("dispatcher")
     stream, consumer = stream_and_consumer(suite.nats_url)
-    assert stream.config.retention == "workqueue" and stream.config.storage == "file"
+    assert stream.config.retention == "limits" and stream.config.storage == "file"
+    assert stream.config.max_age == 24 * 3600
     assert stream.config.subjects == ["postsched.publish.>"] and stream.config.duplicate_window == 120
     assert consumer.config.max_deliver == 3 and not consumer.config.backoff and consumer.config.ack_wait == 60
     first.stop()
@@ -217,22 +219,43 @@ def test_bad_backoff_setting_stops_the_process(suite: Suite) -> None:
     assert "POSTSCHED_BACKOFF" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_a_stream_that_cannot_be_changed_in_place_stops_the_dispatcher(suite: Suite) -> None:
+def _make_stream(url: str, retention: str) -> None:
     import asyncio
 
     import nats
     from nats.js import api
 
-    async def make_limits_stream() -> None:
-        nc = await nats.connect(suite.nats_url)
+    async def make() -> None:
+        nc = await nats.connect(url)
         await nc.jetstream().add_stream(api.StreamConfig(name="POSTSCHED", subjects=["postsched.publish.>"],
-                                                         retention=api.RetentionPolicy.LIMITS))
+                                                         retention=api.RetentionPolicy(retention)))
         await nc.close()
 
-    asyncio.run(make_limits_stream())
+    asyncio.run(make())
+
+
+def test_a_stream_that_cannot_be_changed_in_place_stops_the_dispatcher(suite: Suite) -> None:
+    _make_stream(suite.nats_url, "interest")
     env = {**suite.base_env, "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-m", "postsched.cli", "serve", "dispatcher"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert "retention" in last and "nats stream rm POSTSCHED" in last, last
+
+
+def test_a_work_queue_stream_of_an_earlier_version_is_kept_and_still_works(suite: Suite, fake_meta: FakeMeta) -> None:
+    _make_stream(suite.nats_url, "workqueue")
+    suite.base_env["POSTSCHED_META_GRAPH_URL"] = fake_meta.graph_url
+    scheduler = suite.start("scheduler")
+    dispatcher = suite.start("dispatcher")
+    suite.start("publisher")
+    stream, _ = stream_and_consumer(suite.nats_url)
+    assert stream.config.retention == "workqueue"
+    assert "work-queue retention" in dispatcher.log()
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    page = client.page_account("7770090")
+    client.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=[
+        scheduler_pb2.CreatePostRequest(account_id=page.account_id, text=f"old stream {i}") for i in range(50)]))
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'PUBLISHED'", 50)
+    assert len(fake_meta.posts("7770090")) == 50
