@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         busy, cpu_after = machine_busy_seconds() - busy, suite.cpu_by_role()
         stop_profilers(profilers)
         statements = suite.statement_stats() if args.pg_stats else []
+        functions = suite.function_stats() if args.pg_stats else []
         last, published, failed = conn.execute(
             "SELECT max(updated_at), count(*) FILTER (WHERE status = 'PUBLISHED'), "
             "count(*) FILTER (WHERE status = 'FAILED') FROM posts WHERE account_id = ANY(%s)", (accounts,)).fetchone()
@@ -141,7 +142,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         }
         if statements:
             figures["statements"] = statements
-            figures["wal_bytes_per_post"] = round(sum(s["wal_bytes"] for s in statements) / args.count)
+            figures["functions"] = functions
+            figures["wal_bytes_per_post"] = round(sum(s["wal_bytes"] for s in statements if s["toplevel"]) / args.count)
         conn.close()
         if not args.no_floor:
             suite.pause(True)  # PostgreSQL and NATS alone: the services' idle duties are not the floor's

@@ -137,6 +137,9 @@ class BenchSuite:
 
                 with psycopg.connect(self.database_url, autocommit=True) as conn:
                     conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+                    # The statements the triggers run, and the triggers' own time, counted too.
+                    conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+                    conn.execute("ALTER SYSTEM SET track_functions = 'pl'")
                 self._postgres.stop()
                 self._postgres.start()
                 with psycopg.connect(self.database_url, autocommit=True) as conn:
@@ -213,18 +216,34 @@ class BenchSuite:
             cpu["nats-server"] = process_cpu_seconds(self._nats._proc.pid)
         return cpu
 
-    def statement_stats(self, reset: bool = False, top: int = 25) -> list[dict[str, Any]]:
+    def statement_stats(self, reset: bool = False, top: int = 40) -> list[dict[str, Any]]:
         """With pg_stats: the statements by total execution time since the last reset."""
         import psycopg
 
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             if reset:
                 conn.execute("SELECT pg_stat_statements_reset()")
+                conn.execute("SELECT pg_stat_reset()")  # the function (trigger) counters too
                 return []
             rows = conn.execute(
-                """SELECT calls, round(total_exec_time::numeric, 1), rows, wal_bytes, left(regexp_replace(query, '\s+', ' ', 'g'), 160)
+                """SELECT calls, round(total_exec_time::numeric, 1), rows, wal_bytes, toplevel,
+                          left(regexp_replace(query, '\s+', ' ', 'g'), 160)
                    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s""", (top,)).fetchall()
-        return [{"calls": c, "ms": float(ms), "rows": r, "wal_bytes": int(w), "query": q} for c, ms, r, w, q in rows]
+        # toplevel false: run by a trigger or function (its time and WAL are in its caller's too).
+        return [{"calls": c, "ms": float(ms), "rows": r, "wal_bytes": int(w), "toplevel": t, "query": q}
+                for c, ms, r, w, t, q in rows]
+
+    def function_stats(self) -> list[dict[str, Any]]:
+        """With pg_stats: the PL/pgSQL functions (the triggers) by total time since the last reset;
+        `self_ms` leaves out the statements they run."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            rows = conn.execute(
+                "SELECT funcname, calls, round(total_time::numeric, 1), round(self_time::numeric, 1) "
+                "FROM pg_stat_user_functions ORDER BY total_time DESC").fetchall()
+        return [{"function": f, "calls": c, "ms": float(t), "self_ms": float(m)} for f, c, t, m in rows]
 
     def pause(self, paused: bool) -> None:
         """Stops (SIGSTOP) or resumes every postsched process and fake-meta, so a measurement of
