@@ -36,6 +36,7 @@ def serve(service: str) -> int:
     settings = _settings_class(settings_path).from_env()
     telemetry.setup(service)
     module = importlib.import_module(module_name)
+    raise_open_files_limit()
     tune_gc()
     loop_factory = event_loop_factory()
     try:
@@ -44,6 +45,18 @@ def serve(service: str) -> int:
     finally:
         telemetry.shutdown()
     return 0
+
+
+def raise_open_files_limit() -> None:
+    """The soft open-files limit up to the hard one (at most 65,536): a publisher keeps one HTTP
+    connection per post in flight (POSTSCHED_PUBLISH_CONCURRENCY, 1,000 by default), and a soft
+    limit of 1,024, common on Linux, would turn the rest into connection errors."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def tune_gc() -> None:

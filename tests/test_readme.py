@@ -94,7 +94,7 @@ def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
     result = run_sh(status_block, dev_suite)
     assert result.returncode == 0, result.stderr
     (status,) = json_objects(result.stdout)
-    assert status["nats_connected"] is True and status["concurrency"] == 200
+    assert status["nats_connected"] is True and status["concurrency"] == 1000
     result = run_sh(fake_meta_block, dev_suite)
     assert result.returncode == 0, result.stderr
     answers = json_objects(result.stdout)

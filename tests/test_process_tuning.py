@@ -1,8 +1,10 @@
-"""The services' garbage-collector settings (postsched.cli.tune_gc)."""
+"""What every service sets for its own process at start: open-files limit, garbage collector."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 import pytest
 
@@ -34,3 +36,18 @@ def test_the_thresholds_can_be_set_and_bad_ones_are_refused(restore_gc, monkeypa
         monkeypatch.setenv("POSTSCHED_GC_THRESHOLD", bad)
         with pytest.raises(ConfigError, match="POSTSCHED_GC_THRESHOLD"):
             cli.tune_gc()
+
+
+def test_the_open_files_limit_is_raised_to_what_the_system_allows() -> None:
+    # In a child process: lower the soft limit as a stingy system would, then let the service raise it.
+    code = (
+        "import resource\n"
+        "from postsched.cli import raise_open_files_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "raise_open_files_limit()\n"
+        "now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]\n"
+        "wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)\n"
+        "assert now == wanted and now > 256, (now, hard)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
