@@ -1,8 +1,9 @@
 """NATS JetStream: connecting, the stream and consumer every service agrees on, message shapes.
 
 One stream (limits retention, a day's messages, file storage) holds posts to publish on
-`postsched.publish.<platform>`; one durable pull consumer, shared by all publishers, delivers them. Alerts go to `postsched.alerts.>`,
-kept in a stream of their own so an alert raised while nobody listens is not lost.
+`postsched.publish.<platform>`; one durable pull consumer, shared by all publishers, delivers them.
+Alerts go to `postsched.alerts.>`, kept in a stream of their own so an alert raised while nobody
+listens is not lost.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ PUBLISH_SUBJECTS = "postsched.publish.>"
 CONSUMER = "publishers"
 # Limits retention, not work-queue: with a work queue every ack deletes its message, and with
 # sync_interval always a delete from any but the stream's last block is a tombstone written and
-# fsynced: a fetch + ack cost nats-server 82 us of CPU per message with 20,000 waiting and 171 us with
-# 100,000, against 10 and 11 with limits retention (bench/nats_acks.py). Acked messages stay until they are a day old: a
-# post unclaimed that long was dispatched again long before (POSTSCHED_HANDOVER_TIMEOUT) and its old
-# message is stale; one that expires unconsumed is found by the lost-message check.
+# fsynced: a fetch + ack cost nats-server 82 us of CPU per message with 20,000 waiting and 171 us
+# with 100,000, against 10 and 11 with limits retention (bench/nats_acks.py). Acked messages stay
+# until they are a day old: a post unclaimed that long was dispatched again long before
+# (POSTSCHED_HANDOVER_TIMEOUT) and its old message is stale; one that expires unconsumed is found
+# by the lost-message check.
 PUBLISH_MAX_AGE = 24 * 3600.0
 ALERTS_STREAM = "POSTSCHED_ALERTS"
 ALERT_SUBJECTS = "postsched.alerts.>"
