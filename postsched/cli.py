@@ -47,6 +47,9 @@ def serve(service: str) -> int:
     return 0
 
 
+GC_THRESHOLD = "50000,20,10"  # gen 0, 1, 2; Python's default is 700,10,10 (see tune_gc)
+
+
 def raise_open_files_limit() -> None:
     """The soft open-files limit up to the hard one (at most 65,536): a publisher keeps one HTTP
     connection per post in flight (POSTSCHED_PUBLISH_CONCURRENCY, 1,000 by default), and a soft
@@ -84,9 +87,6 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*thresholds)
-
-
-GC_THRESHOLD = "50000,20,10"
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

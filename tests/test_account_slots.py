@@ -11,6 +11,16 @@ import pytest
 from services.publisher.account_slots import AccountSlots
 
 
+async def hold_until(slots: AccountSlots, account: uuid.UUID, release: asyncio.Event) -> None:
+    async with slots.hold(account):
+        await release.wait()
+
+
+async def take_turn(slots: AccountSlots, account: uuid.UUID, turns: list, name: object) -> None:
+    async with slots.hold(account):
+        turns.append(name)
+
+
 async def test_never_more_than_the_limit_per_account_under_hundreds_of_attempts() -> None:
     slots = AccountSlots(3)
     accounts = [uuid.uuid4() for _ in range(4)]
@@ -38,17 +48,9 @@ async def test_waiters_go_in_arrival_order_and_other_accounts_do_not_wait() -> N
     order: list[int] = []
     release = asyncio.Event()
 
-    async def first() -> None:
-        async with slots.hold(busy):
-            await release.wait()
-
-    async def later(n: int) -> None:
-        async with slots.hold(busy):
-            order.append(n)
-
-    holder = asyncio.create_task(first())
+    holder = asyncio.create_task(hold_until(slots, busy, release))
     await asyncio.sleep(0)
-    waiters = [asyncio.create_task(later(n)) for n in range(5)]
+    waiters = [asyncio.create_task(take_turn(slots, busy, order, n)) for n in range(5)]
     await asyncio.sleep(0.01)
     assert slots.waiting(busy) == 5 and order == []
     async with asyncio.timeout(1):  # another account is not held up by a busy one
@@ -66,18 +68,10 @@ async def test_a_cancelled_waiter_gives_its_place_or_its_slot_to_the_next(when: 
     got: list[str] = []
     release = asyncio.Event()
 
-    async def holder() -> None:
-        async with slots.hold(account):
-            await release.wait()
-
-    async def waiter(name: str) -> None:
-        async with slots.hold(account):
-            got.append(name)
-
-    first = asyncio.create_task(holder())
+    first = asyncio.create_task(hold_until(slots, account, release))
     await asyncio.sleep(0)
-    doomed = asyncio.create_task(waiter("doomed"))
-    survivor = asyncio.create_task(waiter("survivor"))
+    doomed = asyncio.create_task(take_turn(slots, account, got, "doomed"))
+    survivor = asyncio.create_task(take_turn(slots, account, got, "survivor"))
     await asyncio.sleep(0.01)
     if when == "waiting":
         doomed.cancel()

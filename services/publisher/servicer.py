@@ -36,8 +36,7 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
                 throttled_until=timestamp(rate.throttled_until), reason=rate.reason,
                 app_usage_pct=rate.app_usage_pct or 0.0, business_usage_pct=rate.business_usage_pct or 0.0,
                 instagram_quota_used=used, instagram_quota_total=total,
-                in_flight=self._slots.in_flight(rate.account_id) if rate.account_id else 0,
-                waiting=self._slots.waiting(rate.account_id) if rate.account_id else 0,
+                in_flight=self._slots.in_flight(rate.account_id), waiting=self._slots.waiting(rate.account_id),
             ))
         return publisher_pb2.PublisherStatus(
             instance_id=self._instance_id, started_at=timestamp(s.started_at), in_flight=s.in_flight,

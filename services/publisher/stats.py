@@ -11,7 +11,7 @@ from datetime import datetime
 class AccountRate:
     platform: str
     external_id: str
-    account_id: uuid.UUID | None = None
+    account_id: uuid.UUID  # the first postsched account seen for this platform account
     throttled_until: datetime | None = None
     reason: str = ""
     app_usage_pct: float | None = None
