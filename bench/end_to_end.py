@@ -37,6 +37,7 @@ from bench.floor import measure_floor  # noqa: E402
 from bench.harness import (  # noqa: E402
     TOKEN, BenchSuite, add_suite_arguments, control, machine_busy_seconds, percentile, print_figures, suite_from,
 )
+from postsched.store.counters import POST_COUNTS  # noqa: E402
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
 
@@ -102,12 +103,14 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             (due_from,) = conn.execute(
                 "UPDATE posts SET scheduled_at = clock_timestamp() WHERE account_id = ANY(%s) RETURNING clock_timestamp()",
                 (accounts,)).fetchone()
+        # A checkout from before migration 0008 (--source) keeps no deltas.
+        counts = POST_COUNTS if conn.execute("SELECT to_regclass('post_count_deltas')").fetchone()[0] else "post_counts"
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             # From the per-account counters the triggers keep: a count(*) over the posts every
             # quarter second would cost PostgreSQL more CPU than some of what is measured.
-            (done,) = conn.execute("SELECT coalesce(sum(n), 0) FROM post_counts WHERE account_id = ANY(%s) AND status IN "
-                                   "('PUBLISHED', 'FAILED')", (accounts,)).fetchone()
+            (done,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM {counts} c WHERE account_id = ANY(%s) "
+                                   "AND status IN ('PUBLISHED', 'FAILED')", (accounts,)).fetchone()
             if done >= args.count:
                 break
             time.sleep(0.25)

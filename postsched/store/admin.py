@@ -10,6 +10,7 @@ from typing import Any
 from postsched.errors import FailedPrecondition, NotFound
 from postsched.store import processing_log
 from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
+from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
 from postsched.store.due_notice import announce_due
 from postsched.store.database import Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
@@ -77,7 +78,7 @@ class AdminStore:
         params["window_start"] = now.replace(second=0, microsecond=0) - timedelta(minutes=60)
         async with self._db.connection() as conn:
             counts = await conn.execute(
-                "SELECT c.status::text AS status, sum(c.n)::bigint AS n FROM post_counts c "
+                f"SELECT c.status::text AS status, sum(c.n)::bigint AS n FROM {POST_COUNTS} c "
                 f"JOIN accounts a ON a.id = c.account_id WHERE true {account_filter} GROUP BY 1",
                 params,
             )
@@ -92,7 +93,7 @@ class AdminStore:
             oldest = (await overdue.fetchone())["oldest"]  # type: ignore[index]
             outcomes = await conn.execute(
                 "SELECT o.minute, sum(o.published)::bigint AS published, sum(o.failed)::bigint AS failed "
-                f"FROM post_outcomes o JOIN accounts a ON a.id = o.account_id "
+                f"FROM {POST_OUTCOMES} o JOIN accounts a ON a.id = o.account_id "
                 f"WHERE o.minute >= %(window_start)s {account_filter} GROUP BY 1",
                 params,
             )

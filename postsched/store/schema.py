@@ -150,7 +150,8 @@ processing_logs = Table(
     Index("processing_logs_created", "created_at"),
 )
 
-# Kept by triggers (migration 0004): posts per (account, status), and outcomes per (minute, account).
+# Kept by triggers (migrations 0004, 0008): posts per (account, status), and outcomes per (minute,
+# account), folded from the deltas below (postsched/store/counters.py).
 post_counts = Table(
     "post_counts",
     metadata,
@@ -166,6 +167,24 @@ post_outcomes = Table(
     Column("account_id", UUID(as_uuid=True), primary_key=True),
     Column("published", BigInteger, nullable=False, server_default="0"),
     Column("failed", BigInteger, nullable=False, server_default="0"),
+)
+
+# What the posts trigger appends; no keys or indexes, so no writer waits on another (migration 0008).
+post_count_deltas = Table(
+    "post_count_deltas",
+    metadata,
+    Column("account_id", UUID(as_uuid=True), nullable=False),
+    Column("status", post_status, nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
+
+post_outcome_deltas = Table(
+    "post_outcome_deltas",
+    metadata,
+    Column("minute", Timestamp, nullable=False),
+    Column("account_id", UUID(as_uuid=True), nullable=False),
+    Column("published", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
 )
 
 

@@ -14,6 +14,7 @@ from postsched.paging import PageTokens
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import AdminSettings
 from postsched.store.admin import AdminStore
+from postsched.store.counters import FOLD_PERIOD, CounterFolder
 from postsched.store.database import Database
 from postsched.v1 import admin_pb2, admin_pb2_grpc
 from services.admin.cleanup import RetentionCleaner
@@ -42,6 +43,7 @@ async def serve(settings: AdminSettings) -> None:
     cleaner = RetentionCleaner(store, clock, retention_days=settings.retention_days)
     duties = Supervisor(health=server.set_serving)
     duties.periodic("retention-cleanup", cleaner.run_once, cleaner.period, first_delay=0)
+    duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
     log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
     await wait_for_shutdown_signal()
     log.info("admin stopping")

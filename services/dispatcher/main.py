@@ -15,6 +15,7 @@ from postsched.clock import Clock
 from postsched.duties import Supervisor
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import DispatcherSettings
+from postsched.store.counters import FOLD_PERIOD, CounterFolder
 from postsched.store.database import Database
 from postsched.store.dispatch import DispatchStore
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
@@ -68,11 +69,12 @@ async def serve(settings: DispatcherSettings) -> None:
     duties.periodic("lost-messages", lost.run_once, lost.period)
     relay = EventRelay(js, EventStore(db))
     duties.periodic("event-relay", relay.run_once, RELAY_PERIOD, first_delay=0)
+    duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay")
+    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay", "fold-counters")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
     await duties.stop()
