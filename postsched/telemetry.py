@@ -90,6 +90,17 @@ def grpc_server_interceptors() -> list:
     return [aio_server_interceptor()]
 
 
+def messaging_attributes(operation: str, subject: str, message_id: str) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes for a NATS hand-over (`send`) or consumption (`process`)."""
+    return {
+        "messaging.system": "nats",
+        "messaging.operation.type": operation,
+        "messaging.operation.name": operation,
+        "messaging.destination.name": subject,
+        "messaging.message.id": message_id,
+    }
+
+
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
@@ -122,8 +133,14 @@ def _remote_span(traceparent: str | None) -> trace.Span:
 
 
 @contextmanager
-def post_span(tracer_: trace.Tracer, name: str, traceparent: str | None, **attributes: Any) -> Iterator[trace.Span]:
-    """A span in the post's own trace (the CreatePost call's), whatever else is active."""
+def post_span(
+    tracer_: trace.Tracer, name: str, traceparent: str | None, *, kind: trace.SpanKind = trace.SpanKind.INTERNAL,
+    link_parent: bool = False, **attributes: Any,
+) -> Iterator[trace.Span]:
+    """A span in the post's own trace (the CreatePost call's), whatever else is active.
+
+    `link_parent` also links it to `traceparent`'s span: OpenTelemetry's messaging conventions
+    link a consumer's `process` span to the message's creation context."""
     if not _enabled:
         # Nothing is recorded: skip the tracer and the propagators (a few percent of the CPU per
         # post), but make the post's trace current as the no-op tracer would, so log lines and
@@ -132,5 +149,9 @@ def post_span(tracer_: trace.Tracer, name: str, traceparent: str | None, **attri
             yield span
         return
     parent = context_from(traceparent)
-    with tracer_.start_as_current_span(name, context=parent, attributes=attributes) as span:
+    links = None
+    if link_parent and parent is not None:
+        creation = trace.get_current_span(parent).get_span_context()
+        links = [trace.Link(creation)] if creation.is_valid else None
+    with tracer_.start_as_current_span(name, context=parent, kind=kind, links=links, attributes=attributes) as span:
         yield span

@@ -23,6 +23,7 @@ class ReceivedSpan:
     kind: int
     attributes: dict
     links: list[str]  # trace ids of linked spans
+    linked_span_ids: list[str]
     status_code: int
 
 
@@ -64,7 +65,8 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer, metrics_service_pb2_
                                 service=service, name=span.name, trace_id=span.trace_id.hex(),
                                 span_id=span.span_id.hex(), parent_span_id=span.parent_span_id.hex(), kind=span.kind,
                                 attributes={a.key: _value(a.value) for a in span.attributes},
-                                links=[link.trace_id.hex() for link in span.links], status_code=span.status.code,
+                                links=[link.trace_id.hex() for link in span.links],
+                                linked_span_ids=[link.span_id.hex() for link in span.links], status_code=span.status.code,
                             ))
             return trace_service_pb2.ExportTraceServiceResponse()
         with self._lock:

@@ -21,6 +21,9 @@ from tests.otlp import Receiver
 pytestmark = pytest.mark.e2e
 SECRET = "EAAB-very-secret-page-token-123"
 SERVICES = {"postsched-scheduler", "postsched-dispatcher", "postsched-publisher", "postsched-admin"}
+# OpenTelemetry's messaging span names: "<operation> <destination>".
+SEND, PROCESS = "send postsched.publish.facebook_page", "process postsched.publish.facebook_page"
+PRODUCER, CONSUMER = 4, 5  # SPAN_KIND_* in OTLP
 
 
 @pytest.fixture
@@ -67,10 +70,10 @@ def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta:
         # Each process exports on its own schedule: wait until every expected span has arrived.
         spans = receiver.trace(trace_id)
         names = [s.name for s in spans]
-        publish_ids = {s.span_id for s in spans if s.name == "publisher.publish"}
+        publish_ids = {s.span_id for s in spans if s.name == PROCESS}
         http = [s for s in spans if s.kind == 3 and s.parent_span_id in publish_ids]
-        return ({s.service for s in spans} >= SERVICES and names.count("publisher.publish") == 2
-                and names.count("dispatcher.hand_over") == 2 and names.count("admin.retry_post") == 1
+        return ({s.service for s in spans} >= SERVICES and names.count(PROCESS) == 2
+                and names.count(SEND) == 2 and names.count("admin.retry_post") == 1
                 and len(http) >= 2)
     wait(story_complete, what="every span of the post's story in its trace")
 
@@ -78,18 +81,32 @@ def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta:
     by_name = {}
     for span in spans:
         by_name.setdefault(span.name, []).append(span)
-    assert len(by_name["dispatcher.hand_over"]) == 2  # once before the failure, once after the retry
-    outcomes = sorted(s.attributes["postsched.outcome"] for s in by_name["publisher.publish"])
+    assert len(by_name[SEND]) == 2  # once before the failure, once after the retry
+    outcomes = sorted(s.attributes["postsched.outcome"] for s in by_name[PROCESS])
     assert outcomes == ["FAILED", "PUBLISHED"]
-    for span in by_name["publisher.publish"]:
+    for span in by_name[PROCESS]:
         assert span.attributes["postsched.post_id"] == post.post_id
         assert span.attributes["postsched.account_id"] == page.account_id
-    failed = [s for s in by_name["publisher.publish"] if s.attributes["postsched.outcome"] == "FAILED"][0]
+    # Queue hops as Jaeger and Tempo know them: a PRODUCER send, a CONSUMER process that is its
+    # child and is linked to it (the creation context), the NATS subject and message id on both.
+    sends = {s.span_id: s for s in by_name[SEND]}
+    for span in by_name[SEND]:
+        assert span.kind == PRODUCER and span.attributes["postsched.post_id"] == post.post_id
+    for span in by_name[PROCESS]:
+        assert span.kind == CONSUMER and span.parent_span_id in sends and span.linked_span_ids == [span.parent_span_id]
+        send = sends[span.parent_span_id]
+        for s, operation in ((send, "send"), (span, "process")):
+            assert s.attributes["messaging.system"] == "nats"
+            assert s.attributes["messaging.operation.type"] == operation
+            assert s.attributes["messaging.destination.name"] == "postsched.publish.facebook_page"
+        assert span.attributes["messaging.message.id"] == send.attributes["messaging.message.id"]
+        assert send.attributes["messaging.message.id"] == f"{post.post_id}:{send.attributes['postsched.generation']}"
+    failed = [s for s in by_name[PROCESS] if s.attributes["postsched.outcome"] == "FAILED"][0]
     assert failed.status_code == 2 and "Meta error 100" in failed.attributes["postsched.error"]  # ERROR, recorded
     (retry,) = by_name["admin.retry_post"]
     assert retry.service == "postsched-admin" and retry.links  # linked to the operator's RetryPost call
     # The HTTP calls to fake-meta are children of the publish spans.
-    publish_ids = {s.span_id for s in by_name["publisher.publish"]}
+    publish_ids = {s.span_id for s in by_name[PROCESS]}
     http = [s for s in spans if s.kind == 3 and s.parent_span_id in publish_ids]  # SPAN_KIND_CLIENT
     assert len(http) >= 2 and any(str(fake_meta.port) in json.dumps(s.attributes) for s in http)
     # Database spans exist (the instrumented psycopg driver).

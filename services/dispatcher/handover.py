@@ -19,6 +19,7 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 
 from postsched import instruments, telemetry
 from postsched.broker import PublishMessage, message_id, publish_subject
@@ -104,17 +105,20 @@ class Handover:
         now = self._clock.now()
         for post, _ in due:
             lateness = (now - post.due_at).total_seconds()
-            # A span in the post's own trace (started by CreatePost); its context travels in the message.
-            with telemetry.post_span(TRACER, "dispatcher.hand_over", post.trace_context, **{
+            # A PRODUCER span in the post's own trace (started by CreatePost), named and described
+            # as OpenTelemetry's messaging conventions say; its context travels in the message.
+            subject, msg_id = publish_subject(post.platform), message_id(post.id, post.generation)
+            with telemetry.post_span(TRACER, f"send {subject}", post.trace_context, kind=SpanKind.PRODUCER, **{
+                **telemetry.messaging_attributes("send", subject, msg_id),
                 "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
                 "postsched.generation": post.generation, "postsched.lateness_seconds": lateness,
             }):
-                headers = telemetry.inject({"Nats-Msg-Id": message_id(post.id, post.generation)})
+                headers = telemetry.inject({"Nats-Msg-Id": msg_id})
                 if "traceparent" not in headers and post.trace_context:
                     headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
                 try:
                     future = await self._js.publish_async(
-                        publish_subject(post.platform), PublishMessage(post.id, post.generation).encode(),
+                        subject, PublishMessage(post.id, post.generation).encode(),
                         headers=headers,
                     )
                 except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from postsched import instruments, telemetry
 from postsched.broker import CONSUMER, STREAM, PublishMessage
@@ -168,8 +168,13 @@ class Consumer:
         self._stats.in_flight = len(self._tasks)
         started = time.monotonic()
         delivery = msg.metadata.num_delivered
-        # A span in the post's own trace, continuing the dispatcher's hand-over span from the headers.
-        with telemetry.post_span(TRACER, "publisher.publish", (msg.headers or {}).get("traceparent"), **{
+        # A CONSUMER span in the post's own trace: the child of the dispatcher's `send` span (from
+        # the headers) and linked to it, as OpenTelemetry's messaging conventions say.
+        headers = msg.headers or {}
+        with telemetry.post_span(TRACER, f"process {msg.subject}", headers.get("traceparent"), kind=SpanKind.CONSUMER,
+                                 link_parent=True, **{
+            **telemetry.messaging_attributes("process", msg.subject, headers.get("Nats-Msg-Id", "")),
+            "messaging.consumer.group.name": CONSUMER,
             "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
             "postsched.platform": post.platform, "postsched.attempt": post.attempts, "postsched.delivery": delivery,
         }) as span, structlog.contextvars.bound_contextvars(post_id=str(post.id)):
