@@ -116,7 +116,9 @@ def health(addr: str, service: str) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(addr) as channel:
+    from postsched import tls
+
+    with tls.channel(addr, os.environ) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
         except grpc.RpcError as exc:

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from postsched import errors, reflection, request_checks, telemetry
 from postsched.auth import Authenticator, bearer_token, set_principal
+from postsched.tls import TLSSettings, is_loopback
 
 log = structlog.get_logger("postsched.grpc")
 
@@ -211,9 +212,11 @@ async def start_server(
     registrars: Iterable[Registrar],
     service_names: Iterable[str],
     authenticator: Authenticator,
+    tls: TLSSettings,
     max_request_bytes: int = OPERATIONS_MAX_REQUEST_BYTES,
 ) -> RunningServer:
-    """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection.
+    """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection,
+    over TLS when `tls` has a certificate.
 
     A request larger than max_request_bytes is refused by gRPC itself with RESOURCE_EXHAUSTED
     before it is read into memory.
@@ -233,12 +236,16 @@ async def start_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable(server, [*names, health.SERVICE_NAME])
+    credentials = tls.server_credentials()
     try:
-        port = server.add_insecure_port(addr)
+        port = server.add_insecure_port(addr) if credentials is None else server.add_secure_port(addr, credentials)
     except RuntimeError:
         port = 0
     if port == 0:
         raise errors.ConfigError(f"cannot listen on {addr}: address in use or not available")
+    if credentials is None and not is_loopback(addr):
+        log.warning("listening without TLS on a non-loopback address: bearer tokens cross the network in "
+                    "plain text; set POSTSCHED_TLS_CERT and POSTSCHED_TLS_KEY", addr=addr)
     await server.start()
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -13,6 +13,7 @@ from typing import Mapping
 from cryptography.fernet import Fernet
 
 from postsched.errors import ConfigError
+from postsched.tls import TLSSettings
 
 DEFAULT_ADDRS = {
     "scheduler": "127.0.0.1:50051",
@@ -116,6 +117,7 @@ class SchedulerSettings:
     listen_addr: str
     secret_key: bytes
     api_tokens: dict[str, str]
+    tls: TLSSettings = TLSSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SchedulerSettings":
@@ -123,6 +125,7 @@ class SchedulerSettings:
         return cls(
             database_url=database_url(env),
             listen_addr=listen_addr(env, "scheduler"),
+            tls=TLSSettings.from_env(env),
             secret_key=secret_key(env),
             api_tokens=api_tokens(env),
         )
@@ -201,6 +204,7 @@ class DispatcherSettings:
     # stream; if the message vanished (lost after its ack, purged, stream recreated) the post is
     # handed over again under a new generation.
     lost_message_after: float = 60.0
+    tls: TLSSettings = TLSSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "DispatcherSettings":
@@ -209,6 +213,7 @@ class DispatcherSettings:
             database_url=database_url(env),
             nats_urls=nats_urls(env),
             listen_addr=listen_addr(env, "dispatcher"),
+            tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
             jetstream=JetStreamSettings.from_env(env),
             interval=positive_number(env, "POSTSCHED_DISPATCH_INTERVAL", 60.0),
@@ -248,6 +253,7 @@ class PublisherSettings:
     handover_timeout: float = 3600.0
     # Event callbacks: the longest wait between two attempts at one event (1 s doubling up to it).
     event_retry_max: float = 900.0
+    tls: TLSSettings = TLSSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
@@ -259,6 +265,7 @@ class PublisherSettings:
             database_url=database_url(env),
             nats_urls=nats_urls(env),
             listen_addr=listen_addr(env, "publisher"),
+            tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
             secret_key=secret_key(env),
             jetstream=JetStreamSettings.from_env(env),
@@ -289,6 +296,7 @@ class AdminSettings:
     admin_token: str
     # Published posts older than this are deleted by the hourly clean-up.
     retention_days: float = 30.0
+    tls: TLSSettings = TLSSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AdminSettings":
@@ -297,6 +305,7 @@ class AdminSettings:
             database_url=database_url(env),
             nats_urls=nats_urls(env),
             listen_addr=listen_addr(env, "admin"),
+            tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
             retention_days=positive_number(env, "POSTSCHED_RETENTION_DAYS", 30.0),
         )

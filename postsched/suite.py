@@ -23,6 +23,7 @@ import grpc
 from cryptography.fernet import Fernet
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from postsched import tls
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
 from postsched.settings import DEFAULT_ADDRS, listen_addr
@@ -60,7 +61,7 @@ def load_state_config(state_dir: Path) -> dict[str, str]:
 
 def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(addr) as channel:
+    with tls.channel(addr, os.environ) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -96,7 +97,7 @@ def _connect_addr(addr: str) -> str:
 def ensure_demo_account(addr: str, token: str) -> str:
     """A demo Facebook Page account for the printed example; returns its id."""
     metadata = (("authorization", f"Bearer {token}"),)
-    with grpc.insecure_channel(addr) as channel:
+    with tls.channel(addr, os.environ) as channel:
         stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
         try:
             account = stub.CreateAccount(

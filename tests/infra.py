@@ -15,6 +15,7 @@ import grpc
 import psycopg
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from postsched import tls
 from postsched.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,9 +66,9 @@ class Databases:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def wait_healthy(addr: str, proc: subprocess.Popen, log_path: Path, timeout: float = 30.0) -> None:
+def wait_healthy(addr: str, proc: subprocess.Popen, log_path: Path, env: Mapping[str, str], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(addr) as channel:
+    with tls.channel(addr, env) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -98,7 +99,7 @@ class ServiceProcess:
                 [sys.executable, "-m", "postsched.cli", "serve", self.name],
                 env=self.env, stdout=log, stderr=log, cwd=ROOT,
             )
-        wait_healthy(self.addr, self.proc, self.log_path)
+        wait_healthy(self.addr, self.proc, self.log_path, self.env)
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

@@ -39,6 +39,7 @@ async def serve(settings: AdminSettings) -> None:
         registrars=[lambda s: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
+        tls=settings.tls,
     )
     cleaner = RetentionCleaner(store, clock, retention_days=settings.retention_days)
     duties = Supervisor(health=server.set_serving)

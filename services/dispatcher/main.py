@@ -58,6 +58,7 @@ async def serve(settings: DispatcherSettings) -> None:
         registrars=[lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
+        tls=settings.tls,
     )
     duties = Supervisor(health=server.set_serving)
     duties.loop("handover", handover.run)

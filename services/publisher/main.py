@@ -88,6 +88,7 @@ async def serve(settings: PublisherSettings) -> None:
         registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=OperatorToken(settings.admin_token),
+        tls=settings.tls,
     )
     # The recorder and the lease keeper outlive the consumer at shutdown: attempts finishing in the
     # grace period still renew their leases and record their outcomes.

@@ -39,6 +39,7 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
         registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
         authenticator=TenantTokens(settings.api_tokens),
+        tls=settings.tls,
         max_request_bytes=SCHEDULER_MAX_REQUEST_BYTES,
     )
     return server, db
