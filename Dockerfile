@@ -5,7 +5,7 @@ COPY pyproject.toml README.md ./
 COPY protos protos
 COPY postsched postsched
 COPY services services
-RUN pip install --no-cache-dir . && useradd --system --no-create-home postsched
-USER postsched
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 --no-create-home postsched
+USER 10001
 ENTRYPOINT ["postsched"]
 CMD ["--help"]
