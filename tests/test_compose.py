@@ -19,6 +19,7 @@ from tests.infra import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 SERVICES = ("scheduler", "dispatcher", "publisher", "admin")
+CLUSTER = ("nats-1", "nats-2", "nats-3")  # the "nats-cluster" profile
 # Standard OpenTelemetry variables (read by the SDK and exporter, not by postsched's own code).
 OTEL_VARIABLES = {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
                   "OTEL_RESOURCE_ATTRIBUTES"}
@@ -42,7 +43,7 @@ def test_valid_against_the_compose_specification() -> None:
 
 def test_the_whole_suite_is_there(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "nats", "jaeger", "migrate", "fake-meta", *SERVICES}
+    assert set(services) == {"postgres", "nats", "jaeger", "migrate", "fake-meta", *SERVICES, *CLUSTER}
     for name in ("migrate", "fake-meta", *SERVICES):
         assert services[name]["build"] == "." and services[name]["image"] == "postsched:dev"
     for name in SERVICES:
@@ -114,3 +115,27 @@ def test_dockerfile_builds_the_package_it_runs() -> None:
     for folder in ("protos", "postsched", "services"):
         assert f"COPY {folder} {folder}" in dockerfile and (ROOT / folder).is_dir()
     assert 'ENTRYPOINT ["postsched"]' in dockerfile and "pip install --no-cache-dir ." in dockerfile
+
+
+def test_the_cluster_profile_is_three_jetstream_members_nats_server_accepts(compose: dict) -> None:
+    services = compose["services"]
+    single = services["nats"]
+    for name in CLUSTER:
+        member = services[name]
+        assert member["profiles"] == ["nats-cluster"] and member["image"] == single["image"]
+        assert member["environment"]["SERVER_NAME"] == name
+        (mount,) = [v for v in member["volumes"] if v.endswith(":/etc/nats/nats-cluster.conf:ro")]
+        config = ROOT / mount.split(":")[0]
+        text = config.read_text()
+        assert 'sync_interval: "always"' in text and all(f"nats://{m}:6222" in text for m in CLUSTER)
+        result = subprocess.run([nats_server_binary(), "-t", "-c", str(config)], capture_output=True, text=True,
+                                timeout=30, env={"SERVER_NAME": name})
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert len({v for name in CLUSTER for v in services[name]["volumes"] if v.endswith(":/data")}) == 3
+    # The services switch to the cluster through the two variables the top of the file names.
+    environment = services["publisher"]["environment"]
+    assert environment["POSTSCHED_NATS_URL"] == "${POSTSCHED_NATS_URL:-nats://nats:4222}"
+    assert environment["POSTSCHED_STREAM_REPLICAS"] == "${POSTSCHED_STREAM_REPLICAS:-1}"
+    header = COMPOSE.read_text()
+    assert "POSTSCHED_NATS_URL=" + ",".join(f"nats://{m}:4222" for m in CLUSTER) in header
+    assert "docker compose --profile nats-cluster up" in header
