@@ -34,7 +34,9 @@ def serve(service: str) -> int:
     module_name, settings_path = SERVICES[service]
     logging_setup.configure(service)
     settings = _settings_class(settings_path).from_env()
-    telemetry.setup(service)
+    from postsched.settings import metrics_addr
+
+    telemetry.setup(service, metrics_addr=metrics_addr(os.environ, service))
     module = importlib.import_module(module_name)
     raise_open_files_limit()
     tune_gc()

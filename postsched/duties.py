@@ -17,6 +17,7 @@ from typing import Awaitable, Callable
 
 import structlog
 
+from postsched import instruments
 from postsched.errors import PostschedError
 
 log = structlog.get_logger("postsched.duties")
@@ -60,6 +61,10 @@ class Supervisor:
     states: dict[str, DutyState] = field(default_factory=dict)
     _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
     _reported: bool = True
+
+    def __post_init__(self) -> None:
+        # postsched.duty.healthy per duty, for Prometheus (read at scrape time, from another thread).
+        instruments.watch_duties(lambda: [(s.name, s.healthy) for s in list(self.states.values())])
 
     @property
     def healthy(self) -> bool:

@@ -23,6 +23,27 @@ DEFAULT_ADDRS = {
 }
 
 
+# Prometheus /metrics of each service (POSTSCHED_<SERVICE>_METRICS_ADDR; "off" for none).
+DEFAULT_METRICS_ADDRS = {
+    "scheduler": "127.0.0.1:9101",
+    "dispatcher": "127.0.0.1:9102",
+    "publisher": "127.0.0.1:9103",
+    "admin": "127.0.0.1:9104",
+}
+
+
+def metrics_addr(env: Mapping[str, str], service: str) -> str | None:
+    """POSTSCHED_<SERVICE>_METRICS_ADDR: host:port of the service's Prometheus /metrics, None if "off"."""
+    name = f"POSTSCHED_{service.upper()}_METRICS_ADDR"
+    value = env.get(name, "").strip() or DEFAULT_METRICS_ADDRS[service]
+    if value.lower() == "off":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port or off, got {value!r}")
+    return value
+
+
 def database_url(env: Mapping[str, str]) -> str:
     """POSTSCHED_DATABASE_URL as given: a plain libpq URL (postgresql://user@host:port/db)."""
     value = env.get("POSTSCHED_DATABASE_URL", "").strip()

@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched import tls
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
-from postsched.settings import DEFAULT_ADDRS, listen_addr
+from postsched.settings import DEFAULT_ADDRS, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 
@@ -77,7 +77,7 @@ def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, 
     raise SuiteError(f"{name} did not become healthy on {addr} within {timeout:.0f}s; see {log_file}")
 
 
-def _check_port_free(name: str, addr: str) -> None:
+def _check_port_free(name: str, addr: str, variable: str) -> None:
     host, _, port = addr.rpartition(":")
     with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as sock:
         try:
@@ -85,7 +85,7 @@ def _check_port_free(name: str, addr: str) -> None:
         except OSError:
             raise SuiteError(
                 f"{name}: {addr} is in use (is another postsched running?); "
-                f"set POSTSCHED_{name.upper()}_ADDR to another port"
+                f"set {variable} to another port"
             ) from None
 
 
@@ -154,7 +154,10 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
 
         addrs = {name: listen_addr(env, name) for name in services}
         for name, addr in addrs.items():
-            _check_port_free(name, addr)
+            _check_port_free(name, addr, f"POSTSCHED_{name.upper()}_ADDR")
+            metrics = metrics_addr(env, name)
+            if metrics:
+                _check_port_free(name, metrics, f"POSTSCHED_{name.upper()}_METRICS_ADDR (or set it to off)")
         for name in services:
             log_file = state_dir / "logs" / f"{name}.log"
             with open(log_file, "ab") as log:

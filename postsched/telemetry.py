@@ -1,8 +1,9 @@
 """OpenTelemetry for every service, configured only by the standard OTEL_* variables.
 
 With OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, traces and metrics go
-out over OTLP and gRPC, PostgreSQL and HTTP calls are instrumented. With neither set, nothing is
-installed: the API's no-op tracer and meter cost next to nothing and nothing is exported.
+out over OTLP and gRPC, PostgreSQL and HTTP calls are instrumented. With neither set, no tracer is
+installed: the API's no-op tracer costs next to nothing and nothing is exported. Metrics are also
+served for Prometheus on each service's POSTSCHED_<SERVICE>_METRICS_ADDR (postsched/prometheus.py).
 The service name is OTEL_SERVICE_NAME, else "postsched-<service>".
 """
 
@@ -26,29 +27,41 @@ def exporting(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
-def setup(service: str) -> bool:
-    """Installs tracing and metrics for `service` if an OTLP endpoint is configured; returns whether it did."""
+def setup(service: str, *, metrics_addr: str | None = None) -> bool:
+    """Installs metrics (Prometheus /metrics on `metrics_addr`, and OTLP when an endpoint is
+    configured) and, with an OTLP endpoint, tracing for `service`; returns whether tracing is on."""
     global _enabled
-    if _enabled or not exporting():
-        return _enabled
-    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    if _enabled:
+        return True
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME") or f"postsched-{service}",
                                 "service.namespace": "postsched"})
+    readers: list[MetricReader] = []
+    if metrics_addr:
+        from postsched import prometheus
+
+        readers.append(prometheus.serve(metrics_addr))
+    if exporting() and os.environ.get("OTEL_METRICS_EXPORTER", "").lower() != "none":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    if readers:
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    if not exporting():
+        return False
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     provider = TracerProvider(resource=resource)  # the sampler follows OTEL_TRACES_SAMPLER
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    if os.environ.get("OTEL_METRICS_EXPORTER", "").lower() != "none":
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[
-            PeriodicExportingMetricReader(OTLPMetricExporter())]))
     PsycopgInstrumentor().instrument(skip_dep_check=True)
     AioHttpClientInstrumentor().instrument()
     _enabled = True

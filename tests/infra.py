@@ -89,7 +89,9 @@ class ServiceProcess:
         self.name = name
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, f"POSTSCHED_{name.upper()}_ADDR": self.addr}
+        self.metrics_port = free_port()  # Prometheus /metrics; several replicas may run side by side
+        self.env = {**os.environ, f"POSTSCHED_{name.upper()}_METRICS_ADDR": f"127.0.0.1:{self.metrics_port}", **env,
+                    f"POSTSCHED_{name.upper()}_ADDR": self.addr}
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 

@@ -23,6 +23,7 @@ from services.admin.servicer import AdminServicer
 log = structlog.get_logger("postsched.admin")
 
 SERVICE_NAME = admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+METRICS_PERIOD = 5.0  # seconds between refreshes of the queue gauges Prometheus scrapes
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
@@ -45,6 +46,7 @@ async def serve(settings: AdminSettings) -> None:
     duties = Supervisor(health=server.set_serving)
     duties.periodic("retention-cleanup", cleaner.run_once, cleaner.period, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
+    duties.periodic("queue-metrics", servicer.refresh_metrics, METRICS_PERIOD, first_delay=0)
     log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
     await wait_for_shutdown_signal()
     log.info("admin stopping")

@@ -47,6 +47,8 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
     )
 
 
+STATUSES = ("SCHEDULED", "QUEUED", "PUBLISHING", "PUBLISHED", "FAILED", "CANCELLED")
+
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, store: AdminStore, nc: NATS, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
         self._store = store
@@ -59,15 +61,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         now = self._clock.now()
         stats = await self._store.stats(scope, now)
         counts = stats.by_status
-        if scope == Scope():
-            for status, n in counts.items():
-                instruments.queue_depth.set(n, {"status": status})
         oldest = (now - stats.oldest_overdue).total_seconds() if stats.oldest_overdue else 0.0
+        consumer = await self._consumer()
+        if scope == Scope():
+            for status in STATUSES:
+                instruments.queue_depth.set(counts.get(status, 0), {"status": status})
+            instruments.oldest_overdue.set(oldest)
+            instruments.consumer_pending.set(consumer.pending)
+            instruments.consumer_ack_pending.set(consumer.ack_pending)
         return admin_pb2.QueueStats(
             scheduled=counts.get("SCHEDULED", 0), queued=counts.get("QUEUED", 0),
             publishing=counts.get("PUBLISHING", 0), published=counts.get("PUBLISHED", 0),
             failed=counts.get("FAILED", 0), cancelled=counts.get("CANCELLED", 0),
-            consumer=await self._consumer(), oldest_overdue_seconds=round(oldest, 3),
+            consumer=consumer, oldest_overdue_seconds=round(oldest, 3),
             published_last_minute=stats.published_last_minute, failed_last_minute=stats.failed_last_minute,
             published_last_hour=stats.published_last_hour, failed_last_hour=stats.failed_last_hour,
             at=timestamp(now),
@@ -82,6 +88,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             pending=info.num_pending or 0, ack_pending=info.num_ack_pending or 0,
             redelivered=info.num_redelivered or 0, waiting=info.num_waiting or 0,
         )
+
+    async def refresh_metrics(self) -> None:
+        """The queue gauges Prometheus scrapes (posts per status, oldest overdue, the consumer)."""
+        await self._stats(Scope())
 
     async def GetQueueStats(self, request: admin_pb2.GetQueueStatsRequest, context: Context) -> admin_pb2.QueueStats:
         return await self._stats(_scope(request.tenant_id, request.account_id))

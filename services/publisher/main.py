@@ -10,7 +10,7 @@ import uuid
 import aiohttp
 import structlog
 
-from postsched import broker
+from postsched import broker, instruments
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
@@ -49,6 +49,7 @@ async def serve(settings: PublisherSettings) -> None:
     nc = await broker.connect(settings.nats_urls, name=f"postsched-publisher-{instance_id}")
     await broker.ensure_jetstream(nc.jetstream(), settings.jetstream)
     stats = PublisherStats(started_at=clock.now())
+    instruments.watch_rate_limited(lambda: [a.throttled_until for a in list(stats.accounts.values())])
 
     def usage_sink(external_id: str, usage: Usage) -> None:
         rate = stats.accounts.get(external_id)  # registered by the attempt that made the call
