@@ -50,7 +50,12 @@ def setup(service: str, *, metrics_addr: str | None = None) -> bool:
 
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     if readers:
-        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+        # No exemplars unless asked for (OTEL_METRICS_EXEMPLAR_FILTER): offering each measurement
+        # to an exemplar reservoir is a cost per post, and Prometheus' text format drops them.
+        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
+
+        exemplars = None if os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER") else AlwaysOffExemplarFilter()
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers, exemplar_filter=exemplars))
     if not exporting():
         return False
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter

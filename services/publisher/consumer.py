@@ -186,9 +186,7 @@ class Consumer:
                 if outcome in ("FAILED", "QUEUED"):
                     span.set_status(Status(StatusCode.ERROR, decision.outcome.last_error))
             await self._finish(msg, post, decision)
-        labels = {"platform": post.platform, "outcome": outcome}
-        instruments.publish_duration.record(time.monotonic() - started, labels)
-        instruments.publish_attempts.add(1, labels)
+        instruments.publish_duration.record(time.monotonic() - started, {"platform": post.platform, "outcome": outcome})
         if outcome == "PUBLISHED":
             instruments.posts_published.add(1, {"platform": post.platform})
         elif outcome == "FAILED":
