@@ -166,7 +166,8 @@ class BenchSuite:
             addr = f"127.0.0.1:{free_port()}"
             # Metrics on, as by default, on a port of each replica's own.
             self._spawn(role, ["serve", role], {f"POSTSCHED_{role.upper()}_ADDR": addr,
-                                                f"POSTSCHED_{role.upper()}_METRICS_ADDR": f"127.0.0.1:{free_port()}"}).addr = addr
+                                                f"POSTSCHED_{role.upper()}_METRICS_ADDR": f"127.0.0.1:{free_port()}",
+                                                "POSTSCHED_DASHBOARD_ADDR": f"127.0.0.1:{free_port()}"}).addr = addr
         for process in self.processes:
             if process.addr:
                 self._wait_healthy(process)

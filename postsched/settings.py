@@ -31,11 +31,17 @@ DEFAULT_METRICS_ADDRS = {
     "admin": "127.0.0.1:9104",
 }
 
+DEFAULT_DASHBOARD_ADDR = "127.0.0.1:8080"  # the admin's web dashboard (POSTSCHED_DASHBOARD_ADDR; "off" for none)
+
 
 def metrics_addr(env: Mapping[str, str], service: str) -> str | None:
     """POSTSCHED_<SERVICE>_METRICS_ADDR: host:port of the service's Prometheus /metrics, None if "off"."""
-    name = f"POSTSCHED_{service.upper()}_METRICS_ADDR"
-    value = env.get(name, "").strip() or DEFAULT_METRICS_ADDRS[service]
+    return addr_or_off(env, f"POSTSCHED_{service.upper()}_METRICS_ADDR", DEFAULT_METRICS_ADDRS[service])
+
+
+def addr_or_off(env: Mapping[str, str], name: str, default: str) -> str | None:
+    """A host:port variable that may also be "off" (None)."""
+    value = env.get(name, "").strip() or default
     if value.lower() == "off":
         return None
     host, sep, port = value.rpartition(":")
@@ -318,6 +324,9 @@ class AdminSettings:
     # Published posts older than this are deleted by the hourly clean-up.
     retention_days: float = 30.0
     tls: TLSSettings = TLSSettings()
+    # The web dashboard's host:port (None: not served), and a tracing UI to link trace ids to.
+    dashboard_addr: str | None = DEFAULT_DASHBOARD_ADDR
+    tracing_ui_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "AdminSettings":
@@ -329,4 +338,6 @@ class AdminSettings:
             tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
             retention_days=positive_number(env, "POSTSCHED_RETENTION_DAYS", 30.0),
+            dashboard_addr=addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR),
+            tracing_ui_url=env.get("POSTSCHED_TRACING_UI_URL", "").strip(),
         )

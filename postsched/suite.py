@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched import tls
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
-from postsched.settings import DEFAULT_ADDRS, listen_addr, metrics_addr
+from postsched.settings import DEFAULT_ADDRS, DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 
@@ -158,6 +158,9 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             metrics = metrics_addr(env, name)
             if metrics:
                 _check_port_free(name, metrics, f"POSTSCHED_{name.upper()}_METRICS_ADDR (or set it to off)")
+        dashboard = addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR) if "admin" in services else None
+        if dashboard:
+            _check_port_free("dashboard", dashboard, "POSTSCHED_DASHBOARD_ADDR (or set it to off)")
         for name in services:
             log_file = state_dir / "logs" / f"{name}.log"
             with open(log_file, "ab") as log:
@@ -174,7 +177,7 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             account_id = ensure_demo_account(scheduler, tenant_token)
         except grpc.RpcError as exc:
             raise SuiteError(f"the scheduler refused the demo account: {exc.code().name}: {exc.details()}") from None
-        _print_banner(state_dir, env, addrs, tenant_token, account_id)
+        _print_banner(state_dir, env, addrs, tenant_token, account_id, dashboard)
 
         while not stop_requested.wait(0.5):
             for name, proc in children.items():
@@ -210,7 +213,9 @@ def grpcurl_command() -> str:
     return shlex.quote(str(beside)) if beside.exists() else "grpcurl"
 
 
-def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str) -> None:
+def _print_banner(
+    state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str, dashboard: str | None
+) -> None:
     scheduler = _connect_addr(addrs["scheduler"])
     _say("postsched is up.")
     _say()
@@ -219,6 +224,8 @@ def _print_banner(state_dir: Path, env: dict[str, str], addrs: dict[str, str], t
     _say(f"  {'postgres':<11} {env['POSTSCHED_DATABASE_URL']}")
     _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}")
     _say(f"  {'graph api':<11} {env.get('POSTSCHED_META_GRAPH_URL', '(the real one)')}")
+    if dashboard:
+        _say(f"  {'dashboard':<11} http://{_connect_addr(dashboard)}/?token={env['POSTSCHED_ADMIN_TOKEN']}")
     _say()
     _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS)")
     _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN)")

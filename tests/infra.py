@@ -90,7 +90,9 @@ class ServiceProcess:
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.metrics_port = free_port()  # Prometheus /metrics; several replicas may run side by side
-        self.env = {**os.environ, f"POSTSCHED_{name.upper()}_METRICS_ADDR": f"127.0.0.1:{self.metrics_port}", **env,
+        self.dashboard_port = free_port()  # the admin's web dashboard
+        self.env = {**os.environ, f"POSTSCHED_{name.upper()}_METRICS_ADDR": f"127.0.0.1:{self.metrics_port}",
+                    "POSTSCHED_DASHBOARD_ADDR": f"127.0.0.1:{self.dashboard_port}", **env,
                     f"POSTSCHED_{name.upper()}_ADDR": self.addr}
         self.log_path = log_dir / f"{name}-{self.port}.log"
         self.proc: subprocess.Popen | None = None

@@ -15,9 +15,12 @@ from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import AdminSettings
 from postsched.store.admin import AdminStore
 from postsched.store.counters import FOLD_PERIOD, CounterFolder
+from postsched.store.dashboard import DashboardStore
 from postsched.store.database import Database
+from postsched.errors import ConfigError
 from postsched.v1 import admin_pb2, admin_pb2_grpc
 from services.admin.cleanup import RetentionCleaner
+from services.admin.dashboard import Dashboard
 from services.admin.servicer import AdminServicer
 
 log = structlog.get_logger("postsched.admin")
@@ -46,10 +49,19 @@ async def serve(settings: AdminSettings) -> None:
     duties = Supervisor(health=server.set_serving)
     duties.periodic("retention-cleanup", cleaner.run_once, cleaner.period, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
-    duties.periodic("queue-metrics", servicer.refresh_metrics, METRICS_PERIOD, first_delay=0)
+    duties.periodic("queue-metrics", servicer.queue_stats, METRICS_PERIOD, first_delay=0)
+    dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, admin_token=settings.admin_token,
+                          tracing_ui_url=settings.tracing_ui_url)
+    if settings.dashboard_addr:
+        try:
+            await dashboard.start(settings.dashboard_addr)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve the dashboard on {settings.dashboard_addr}: {exc.strerror or exc}; "
+                              "set POSTSCHED_DASHBOARD_ADDR to another port, or to off") from None
     log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
     await wait_for_shutdown_signal()
     log.info("admin stopping")
+    await dashboard.stop()
     await duties.stop()
     await server.stop(SHUTDOWN_GRACE_SECONDS)
     await nc.drain()

@@ -89,9 +89,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             redelivered=info.num_redelivered or 0, waiting=info.num_waiting or 0,
         )
 
-    async def refresh_metrics(self) -> None:
-        """The queue gauges Prometheus scrapes (posts per status, oldest overdue, the consumer)."""
-        await self._stats(Scope())
+    async def queue_stats(self) -> admin_pb2.QueueStats:
+        """All tenants' stats, as WatchQueue streams them; also refreshes the queue gauges Prometheus
+        scrapes (posts per status, oldest overdue, the consumer)."""
+        return await self._stats(Scope())
 
     async def GetQueueStats(self, request: admin_pb2.GetQueueStatsRequest, context: Context) -> admin_pb2.QueueStats:
         return await self._stats(_scope(request.tenant_id, request.account_id))

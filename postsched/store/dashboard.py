@@ -1,0 +1,75 @@
+"""The dashboard's reads beyond AdminStore's: per-account counts, outcomes per minute, one post."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
+from postsched.store.database import Database
+from postsched.store.posts import COLUMNS as POST_COLUMNS
+from postsched.store.records import PostRecord
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: uuid.UUID
+    tenant_id: str
+    platform: str
+    external_id: str
+    display_name: str
+    paused: bool
+    needs_credentials: bool
+    throttled_until: datetime | None
+    counts: dict[str, int]
+
+
+class DashboardStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def accounts(self, limit: int = 50) -> list[AccountRow]:
+        """Accounts that need a person first (waiting for credentials, paused), then the busiest."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"""WITH c AS (SELECT account_id, status::text AS status, sum(n)::bigint AS n FROM {POST_COUNTS} c
+                               GROUP BY 1, 2 HAVING sum(n) <> 0)
+                    SELECT a.id, a.tenant_id, a.platform::text AS platform, a.external_id, a.display_name, a.paused,
+                           a.needs_credentials, a.throttled_until,
+                           coalesce(jsonb_object_agg(c.status, c.n) FILTER (WHERE c.status IS NOT NULL), '{{}}') AS counts
+                    FROM accounts a LEFT JOIN c ON c.account_id = a.id
+                    WHERE a.deleted_at IS NULL
+                    GROUP BY a.id
+                    ORDER BY a.needs_credentials DESC, a.paused DESC,
+                             coalesce(sum(c.n) FILTER (WHERE c.status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING')), 0) DESC,
+                             a.created_at, a.id
+                    LIMIT %s""",
+                (limit,),
+            )
+            return [AccountRow(**row) for row in await cur.fetchall()]
+
+    async def per_minute(self, now: datetime, minutes: int = 60) -> list[dict[str, Any]]:
+        """Published and failed per minute over the last `minutes`, oldest first, gaps as zeros."""
+        start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT minute, sum(published)::bigint AS published, sum(failed)::bigint AS failed
+                    FROM {POST_OUTCOMES} o WHERE minute >= %s GROUP BY 1""",
+                (start,),
+            )
+            found = {row["minute"]: row for row in await cur.fetchall()}
+        series = []
+        for i in range(minutes):
+            minute = start + timedelta(minutes=i)
+            row = found.get(minute)
+            series.append({"minute": minute.isoformat(), "published": row["published"] if row else 0,
+                           "failed": row["failed"] if row else 0})
+        return series
+
+    async def post(self, post_id: uuid.UUID) -> PostRecord | None:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE id = %s", (post_id,))
+            row = await cur.fetchone()
+            return PostRecord.from_row(row) if row else None

@@ -1,0 +1,166 @@
+"""The operators' dashboard in a real browser (headless Chromium): sign in, live stats, a failed
+post retried from the page until it is published, its story with a link to the tracing UI, an
+account paused and resumed; and, over plain HTTP, a missing session and forged requests refused."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from postsched.v1 import scheduler_pb2
+from tests.browser import chrome, screenshot
+from tests.client import Tenant
+from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.fake_meta import FakeMeta
+from tests.infra import ServiceProcess, Suite
+from tests.otlp import Receiver
+
+pytestmark = pytest.mark.e2e
+TRACING_UI = "http://jaeger.example:16686"
+
+
+def until(condition, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def request(admin: ServiceProcess, path: str, *, method: str = "GET", headers: dict | None = None,
+            data: bytes | None = None) -> tuple[int, dict, str]:
+    req = urllib.request.Request(f"http://127.0.0.1:{admin.dashboard_port}{path}", method=method, data=data,
+                                 headers=headers or {})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+@pytest.fixture
+def running(suite: Suite, fake_meta: FakeMeta):  # type: ignore[no-untyped-def]
+    receiver = Receiver().start()  # traced, so the processing log holds trace ids to link
+    suite.base_env.update(POSTSCHED_META_GRAPH_URL=fake_meta.graph_url, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
+    services = {name: suite.start(name) for name in ("scheduler", "dispatcher", "publisher")}
+    services["admin"] = suite.start("admin", POSTSCHED_TRACING_UI_URL=TRACING_UI)
+    yield services
+    suite.stop_all()  # before the receiver goes, so the services' last export finds it
+    receiver.stop()
+
+
+def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, fake_meta: FakeMeta) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    admin = running["admin"]
+    fake_meta.fault(kind="error", account="8880003", endpoint="feed", times=1, http_status=400, code=100)
+    client = Tenant(running["scheduler"].addr, TENANT_TOKENS["acme"])
+    page = client.page_account("8880003", token="EAAB-dashboard-token")
+    post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="from the dashboard"))
+    suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "FAILED", params=(post.post_id,))
+
+    driver = chrome()
+    try:
+        base = f"http://localhost:{admin.dashboard_port}"
+        driver.get(base + "/")
+        assert driver.current_url == base + "/login"  # no session: the sign-in form
+        driver.find_element(By.ID, "token").send_keys("not the token")
+        driver.find_element(By.ID, "sign-in").click()
+        assert "not the operators' token" in driver.page_source
+        driver.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
+        driver.find_element(By.ID, "sign-in").click()
+        until(lambda: driver.current_url == base + "/", "the dashboard after signing in")
+        (cookie,) = [c for c in driver.get_cookies() if c["name"] == "postsched_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+        row = until(lambda: driver.find_elements(By.CSS_SELECTOR, f'#failed tr[data-post="{post.post_id}"]'),
+                    "the failed post in the page")[0]
+        assert "Meta error 100" in row.find_element(By.CLASS_NAME, "reason").text
+        until(lambda: driver.find_element(By.CSS_SELECTOR, "#count-FAILED b").text == "1", "the FAILED count")
+        account_row = driver.find_element(By.CSS_SELECTOR, f'#accounts tr[data-account="{page.account_id}"]')
+        assert "8880003" in account_row.text
+        screenshot(driver, "dashboard-failed-post")
+
+        row.find_element(By.CLASS_NAME, "retry").click()  # the retry, clicked in the page
+        suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
+        until(lambda: driver.find_element(By.CSS_SELECTOR, "#count-PUBLISHED b").text == "1", "the PUBLISHED count")
+        until(lambda: not driver.find_elements(By.CSS_SELECTOR, f'#failed tr[data-post="{post.post_id}"]'),
+              "the retried post leaving the failed list")
+        until(lambda: driver.find_elements(By.CSS_SELECTOR, "#chart rect.published"), "a published bar in the chart")
+        assert [p["message"] for p in fake_meta.posts()].count("from the dashboard") == 1
+        screenshot(driver, "dashboard")
+
+        # The post's story: its processing log, the retry in it, trace ids linking to the tracing UI.
+        driver.get(f"{base}/posts/{post.post_id}")
+        story = driver.find_element(By.ID, "story").text
+        assert "retried" in story and "published" in story and "failed" in story
+        links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "#story a")]
+        assert links and all(link.startswith(TRACING_UI + "/trace/") for link in links)
+        screenshot(driver, "dashboard-post")
+
+        # Pause and resume the account from the page.
+        driver.get(base + "/")
+        button = until(lambda: driver.find_elements(By.CSS_SELECTOR, f'button.pause[data-account="{page.account_id}"]'),
+                       "the account's Pause button")[0]
+        button.click()
+        until(lambda: suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0], "paused")
+        until(lambda: driver.find_elements(By.CSS_SELECTOR, f'button.resume[data-account="{page.account_id}"]'),
+              "the Resume button")[0].click()
+        until(lambda: not suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0], "resumed")
+    finally:
+        driver.quit()
+
+
+def test_a_token_link_signs_in_once_and_leaves_the_address(running) -> None:  # type: ignore[no-untyped-def]
+    driver = chrome()
+    try:
+        base = f"http://localhost:{running['admin'].dashboard_port}"
+        driver.get(f"{base}/?token={ADMIN_TOKEN}")
+        until(lambda: driver.current_url == base + "/", "the token dropped from the address")
+        until(lambda: driver.find_element("id", "count-SCHEDULED").text, "live stats")
+    finally:
+        driver.quit()
+
+
+def test_no_session_and_forged_requests_are_refused(running, suite: Suite) -> None:  # type: ignore[no-untyped-def]
+    admin = running["admin"]
+    assert request(admin, "/")[0] == 303 and request(admin, "/")[1]["Location"] == "/login"
+    assert request(admin, "/api/overview")[0] == 401
+    assert request(admin, "/?token=wrong")[0] == 401
+    some_post = "00000000-0000-0000-0000-000000000001"
+    assert request(admin, f"/api/posts/{some_post}/retry", method="POST")[0] == 401  # no session
+    # Sign in the way the form does; a login posted from another site is refused.
+    assert request(admin, "/login", method="POST", data=f"token={ADMIN_TOKEN}".encode(),
+                   headers={"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"})[0] == 403
+    status, headers, _ = request(admin, "/login", method="POST", data=f"token={ADMIN_TOKEN}".encode(),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 303
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    session = {"Cookie": cookie.split(";", 1)[0]}
+    status, _, body = request(admin, "/", headers=session)
+    assert status == 200
+    csrf = body.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+    overview = json.loads(request(admin, "/api/overview", headers=session)[2])
+    assert set(overview) == {"stats", "per_minute", "failed", "accounts"} and len(overview["per_minute"]) == 60
+    # A change without the page's token, with a wrong one, or from another origin: refused.
+    retry = f"/api/posts/{some_post}/retry"
+    assert request(admin, retry, method="POST", headers=session)[0] == 403
+    assert request(admin, retry, method="POST", headers={**session, "X-CSRF-Token": "0" * 64})[0] == 403
+    assert request(admin, retry, method="POST",
+                   headers={**session, "X-CSRF-Token": csrf, "Origin": "http://evil.example"})[0] == 403
+    # With both, the request goes through (and the post, which does not exist, is reported so).
+    status, _, body = request(admin, retry, method="POST", headers={**session, "X-CSRF-Token": csrf})
+    assert status == 409 and "not found" in json.loads(body)["error"]
