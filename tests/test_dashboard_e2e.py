@@ -24,9 +24,16 @@ TRACING_UI = "http://jaeger.example:16686"
 
 
 def until(condition, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """condition()'s first truthy value; the page redraws parts as data changes, so an element that
+    is not there yet or was just replaced counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        value = condition()
+        try:
+            value = condition()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
@@ -78,22 +85,29 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
         assert driver.current_url == base + "/login"  # no session: the sign-in form
         driver.find_element(By.ID, "token").send_keys("not the token")
         driver.find_element(By.ID, "sign-in").click()
-        assert "not the operators' token" in driver.page_source
+        until(lambda: "not the operators' token" in driver.page_source, "the wrong token refused")
         driver.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
         driver.find_element(By.ID, "sign-in").click()
         until(lambda: driver.current_url == base + "/", "the dashboard after signing in")
         (cookie,) = [c for c in driver.get_cookies() if c["name"] == "postsched_session"]
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
-        row = until(lambda: driver.find_elements(By.CSS_SELECTOR, f'#failed tr[data-post="{post.post_id}"]'),
-                    "the failed post in the page")[0]
-        assert "Meta error 100" in row.find_element(By.CLASS_NAME, "reason").text
+        failed_row = f'#failed tr[data-post="{post.post_id}"]'
+        until(lambda: "Meta error 100" in driver.find_element(By.CSS_SELECTOR, failed_row + " .reason").text,
+              "the failed post and its reason in the page")
         until(lambda: driver.find_element(By.CSS_SELECTOR, "#count-FAILED b").text == "1", "the FAILED count")
         account_row = driver.find_element(By.CSS_SELECTOR, f'#accounts tr[data-account="{page.account_id}"]')
         assert "8880003" in account_row.text
+        assert "0 / 1 / 0" in driver.find_element(By.CSS_SELECTOR, '#tenants tr[data-tenant="acme"]').text
+        # Every dispatcher and publisher, heard from over NATS, all duties running.
+        replicas = until(lambda: [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#services tbody tr")
+                                  if "serving" in r.text] if len(driver.find_elements(By.CSS_SELECTOR, "#services tbody tr")) == 2 else None,
+                         "the dispatcher and the publisher in the services table")
+        assert sorted(r.split()[0] for r in replicas) == ["dispatcher", "publisher"]
         screenshot(driver, "dashboard-failed-post")
 
-        row.find_element(By.CLASS_NAME, "retry").click()  # the retry, clicked in the page
+        until(lambda: driver.find_element(By.CSS_SELECTOR, failed_row + " button.retry").click() or True,
+              "the Retry button clicked")  # the retry, clicked in the page
         suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
         until(lambda: driver.find_element(By.CSS_SELECTOR, "#count-PUBLISHED b").text == "1", "the PUBLISHED count")
         until(lambda: not driver.find_elements(By.CSS_SELECTOR, f'#failed tr[data-post="{post.post_id}"]'),
@@ -112,12 +126,11 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
 
         # Pause and resume the account from the page.
         driver.get(base + "/")
-        button = until(lambda: driver.find_elements(By.CSS_SELECTOR, f'button.pause[data-account="{page.account_id}"]'),
-                       "the account's Pause button")[0]
-        button.click()
+        until(lambda: driver.find_element(By.CSS_SELECTOR, f'button.pause[data-account="{page.account_id}"]').click() or True,
+              "the account's Pause button clicked")
         until(lambda: suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0], "paused")
-        until(lambda: driver.find_elements(By.CSS_SELECTOR, f'button.resume[data-account="{page.account_id}"]'),
-              "the Resume button")[0].click()
+        until(lambda: driver.find_element(By.CSS_SELECTOR, f'button.resume[data-account="{page.account_id}"]').click() or True,
+              "the Resume button clicked")
         until(lambda: not suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0], "resumed")
     finally:
         driver.quit()
@@ -154,7 +167,8 @@ def test_no_session_and_forged_requests_are_refused(running, suite: Suite) -> No
     assert status == 200
     csrf = body.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
     overview = json.loads(request(admin, "/api/overview", headers=session)[2])
-    assert set(overview) == {"stats", "per_minute", "failed", "accounts"} and len(overview["per_minute"]) == 60
+    assert set(overview) == {"stats", "services", "tenants", "per_minute", "failed", "accounts"}
+    assert len(overview["per_minute"]) == 60
     # A change without the page's token, with a wrong one, or from another origin: refused.
     retry = f"/api/posts/{some_post}/retry"
     assert request(admin, retry, method="POST", headers=session)[0] == 403

@@ -50,6 +50,17 @@ class DashboardStore:
             )
             return [AccountRow(**row) for row in await cur.fetchall()]
 
+    async def tenants(self) -> list[dict[str, Any]]:
+        """Posts per status for each tenant, busiest first."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT tenant_id, jsonb_object_agg(status, n) AS counts FROM (
+                        SELECT a.tenant_id, c.status::text AS status, sum(c.n)::bigint AS n FROM {POST_COUNTS} c
+                        JOIN accounts a ON a.id = c.account_id GROUP BY 1, 2 HAVING sum(c.n) <> 0) t
+                    GROUP BY 1 ORDER BY sum(n) DESC, 1 LIMIT 50"""
+            )
+            return [dict(row) for row in await cur.fetchall()]
+
     async def per_minute(self, now: datetime, minutes: int = 60) -> list[dict[str, Any]]:
         """Published and failed per minute over the last `minutes`, oldest first, gaps as zeros."""
         start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)

@@ -3,7 +3,8 @@
 Server-rendered HTML and one small script (dashboard_assets/, shipped in the wheel; no build step,
 nothing from a CDN). The page polls /api/overview every second: queue stats from the same source as
 WatchQueue (AdminServicer's), published / failed per minute over the last hour, accounts that need
-a person, the failed posts with a Retry button. /posts/<id> tells one post's whole story.
+a person, the failed posts with a Retry button, and every dispatcher and publisher heard from
+(postsched/heartbeat.py). /posts/<id> tells one post's whole story.
 
 Sign-in: the operators' token, in the login form or once as ?token=; then a signed session cookie
 (HttpOnly, SameSite=Strict). Every change (POST) also needs the page's X-CSRF-Token header and, when
@@ -26,6 +27,7 @@ from google.protobuf import json_format
 
 from postsched.clock import Clock
 from postsched.errors import PostschedError
+from postsched.heartbeat import Replicas
 from postsched.store.admin import AdminStore, Scope
 from postsched.store.dashboard import DashboardStore
 from services.admin.sessions import SESSION_COOKIE, SESSION_SECONDS, Sessions
@@ -45,9 +47,10 @@ def _page(title: str, body: str, csrf: str = "") -> str:
 
 
 class Dashboard:
-    def __init__(self, stats: StatsSource, store: AdminStore, reads: DashboardStore, clock: Clock, *,
-                 admin_token: str, tracing_ui_url: str = "") -> None:
+    def __init__(self, stats: StatsSource, store: AdminStore, reads: DashboardStore, clock: Clock,
+                 replicas: Replicas, *, admin_token: str, tracing_ui_url: str = "") -> None:
         self._stats = stats
+        self._replicas = replicas
         self._store = store
         self._reads = reads
         self._clock = clock
@@ -181,6 +184,8 @@ class Dashboard:
         accounts = await self._reads.accounts()
         return web.json_response({
             "stats": stats,
+            "services": self._replicas.listing(),
+            "tenants": await self._reads.tenants(),
             "per_minute": await self._reads.per_minute(now),
             "failed": [{"post_id": str(p.id), "account_id": str(p.account_id), "tenant_id": p.tenant_id,
                         "failed_at": p.updated_at.isoformat(timespec="seconds"), "reason": p.last_error or "",

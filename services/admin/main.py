@@ -10,6 +10,7 @@ from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.duties import Supervisor
+from postsched.heartbeat import Replicas
 from postsched.paging import PageTokens
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import AdminSettings
@@ -50,8 +51,10 @@ async def serve(settings: AdminSettings) -> None:
     duties.periodic("retention-cleanup", cleaner.run_once, cleaner.period, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
     duties.periodic("queue-metrics", servicer.queue_stats, METRICS_PERIOD, first_delay=0)
-    dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, admin_token=settings.admin_token,
-                          tracing_ui_url=settings.tracing_ui_url)
+    replicas = Replicas()
+    await replicas.listen(nc)
+    dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, replicas,
+                          admin_token=settings.admin_token, tracing_ui_url=settings.tracing_ui_url)
     if settings.dashboard_addr:
         try:
             await dashboard.start(settings.dashboard_addr)

@@ -13,6 +13,7 @@ from postsched import broker
 from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.duties import Supervisor
+from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import DispatcherSettings
 from postsched.store.counters import FOLD_PERIOD, CounterFolder
@@ -71,11 +72,14 @@ async def serve(settings: DispatcherSettings) -> None:
     relay = EventRelay(js, EventStore(db))
     duties.periodic("event-relay", relay.run_once, RELAY_PERIOD, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
+    beat = Heartbeat(nc, "dispatcher", instance_id, duties, lambda: {
+        "holding": handover.holding, "leased": stats.leased_total, "handed over": stats.published_total})
+    duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay", "fold-counters")
+    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay", "fold-counters", "heartbeat")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
     await duties.stop()

@@ -15,6 +15,7 @@ from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.duties import Supervisor
+from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import PublisherSettings
 from postsched.store.database import Database
@@ -102,6 +103,9 @@ async def serve(settings: PublisherSettings) -> None:
     events = EventDelivery(session, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
                            timeout=min(settings.http_timeout, 10.0), retry_max=settings.event_retry_max)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
+    beat = Heartbeat(nc, "publisher", instance_id, duties, lambda: {
+        "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})
+    duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              graph_url=settings.meta_graph_url, concurrency=settings.concurrency,
              account_concurrency=settings.account_concurrency)

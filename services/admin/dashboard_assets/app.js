@@ -29,7 +29,6 @@ function renderStats(stats) {
     `JetStream: ${c.pending || 0} pending, ${c.ack_pending || 0} being published, ${c.redelivered || 0} redelivered · ` +
     `oldest overdue ${Math.round(stats.oldest_overdue_seconds || 0)} s · last hour ${stats.published_last_hour || 0} published, ` +
     `${stats.failed_last_hour || 0} failed`;
-  document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
 
 function renderChart(series) {
@@ -74,15 +73,50 @@ function renderAccounts(accounts) {
   }));
 }
 
+function renderServices(services) {
+  document.querySelector("#services tbody").replaceChildren(...services.map((s) => {
+    const down = Object.entries(s.duties || {}).filter(([, ok]) => !ok).map(([name]) => name);
+    const state = s.gone ? "gone" : s.healthy ? "serving" : "not serving";
+    return el("tr", { "data-instance": s.instance, class: s.gone || !s.healthy ? "error" : "" },
+      el("td", {}, s.service), el("td", {}, s.instance), el("td", { class: "state" }, state),
+      el("td", {}, down.length ? "down: " + down.join(", ") : `${Object.keys(s.duties || {}).length} running`),
+      el("td", {}, Object.entries(s.figures || {}).map(([k, v]) => `${k} ${v}`).join(" · ")),
+      el("td", {}, `${s.heard} s ago`));
+  }));
+}
+
+function renderTenants(tenants) {
+  document.querySelector("#tenants tbody").replaceChildren(...tenants.map((t) => {
+    const n = (s) => t.counts[s] || 0;
+    return el("tr", { "data-tenant": t.tenant_id }, el("td", {}, t.tenant_id),
+      el("td", {}, `${n("SCHEDULED")} / ${n("QUEUED")} / ${n("PUBLISHING")}`),
+      el("td", {}, `${n("PUBLISHED")} / ${n("FAILED")} / ${n("CANCELLED")}`));
+  }));
+}
+
+// Redraws a part only when its data changed, so a row (and the button the operator is about to
+// click) stays put between polls.
+const shown = {};
+function show(part, data, render) {
+  const text = JSON.stringify(data);
+  if (shown[part] === text) return;
+  shown[part] = text;
+  render(data);
+}
+
 async function refresh() {
   try {
     const response = await fetch("/api/overview", { credentials: "same-origin" });
     if (response.status === 401) { location.href = "/login"; return; }
     const data = await response.json();
-    renderStats(data.stats);
-    renderChart(data.per_minute);
-    renderFailed(data.failed);
-    renderAccounts(data.accounts);
+    const { at, ...stats } = data.stats;  // "at" changes every poll; the rest only with the queue
+    show("stats", stats, renderStats);
+    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    show("chart", data.per_minute, renderChart);
+    show("failed", data.failed, renderFailed);
+    show("accounts", data.accounts, renderAccounts);
+    show("services", data.services.map(({ seconds_ago, ...s }) => ({ ...s, heard: Math.round(seconds_ago) })), renderServices);
+    show("tenants", data.tenants, renderTenants);
   } catch (e) {
     document.getElementById("updated").textContent = "cannot reach the admin service: " + e;
   }

@@ -1,0 +1,62 @@
+"""Heartbeats: every dispatcher and publisher says on core NATS, every few seconds, that it is alive,
+whether all its duties run, and a few figures; the admin's dashboard lists every replica it hears
+from, with no list of addresses to keep (postsched.status.<service>.<instance>)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from postsched.duties import Supervisor
+
+SUBJECT = "postsched.status"
+PERIOD = 2.0  # seconds between heartbeats
+GONE_AFTER = 10.0  # seconds of silence after which a replica is shown as gone
+
+
+class Heartbeat:
+    def __init__(self, nc: NATS, service: str, instance: str, duties: Supervisor,
+                 figures: Callable[[], dict[str, Any]]) -> None:
+        self._nc = nc
+        self._subject = f"{SUBJECT}.{service}.{instance.replace('.', '_')}"
+        self._body = {"service": service, "instance": instance}
+        self._duties = duties
+        self._figures = figures
+
+    async def run_once(self) -> int:
+        body = {**self._body, "healthy": self._duties.healthy, "figures": self._figures(),
+                "duties": {name: state.healthy for name, state in self._duties.states.items()}}
+        await self._nc.publish(self._subject, json.dumps(body).encode())
+        return 1
+
+
+@dataclass
+class Replicas:
+    """What the admin last heard from each replica."""
+
+    now: Callable[[], float] = time.monotonic
+    seen: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+    async def listen(self, nc: NATS) -> None:
+        await nc.subscribe(f"{SUBJECT}.>", cb=self._heard)
+
+    async def _heard(self, msg: Msg) -> None:
+        try:
+            body = json.loads(msg.data)
+        except ValueError:
+            return
+        if isinstance(body, dict) and body.get("instance"):
+            self.seen[str(body["instance"])] = (self.now(), body)
+
+    def listing(self) -> list[dict[str, Any]]:
+        now = self.now()
+        for instance, (at, _) in list(self.seen.items()):
+            if now - at > 6 * GONE_AFTER:
+                del self.seen[instance]  # long gone: forget it
+        return sorted(({**body, "seconds_ago": round(now - at, 1), "gone": now - at > GONE_AFTER}
+                       for at, body in self.seen.values()), key=lambda b: (b["service"], b["instance"]))
