@@ -80,6 +80,8 @@ def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, 
 def _check_port_free(name: str, addr: str, variable: str) -> None:
     host, _, port = addr.rpartition(":")
     with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as sock:
+        # As the servers bind: a port only in TIME_WAIT after a stop is free; one listened on is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host.strip("[]"), int(port)))
         except OSError:

@@ -77,7 +77,9 @@ def test_every_environment_variable_is_read_by_the_code(compose: dict) -> None:
                 assert variable in OTEL_VARIABLES, f"{name}: {variable} is not a standard OTEL variable we use"
             else:
                 assert variable.startswith("POSTSCHED_"), (name, variable)
-                if variable.endswith("_ADDR"):
+                if variable == "POSTSCHED_DASHBOARD_ADDR":
+                    assert name == "admin" and f'"{variable}"' in code
+                elif variable.endswith("_ADDR"):
                     assert variable == f"POSTSCHED_{name.upper()}_ADDR"
                     assert 'f"POSTSCHED_{service.upper()}_ADDR"' in code
                 else:
@@ -89,7 +91,7 @@ def test_ports_agree_with_the_defaults(compose: dict) -> None:
     for name in SERVICES:
         port = DEFAULT_ADDRS[name].rsplit(":", 1)[1]
         assert services[name]["environment"][f"POSTSCHED_{name.upper()}_ADDR"] == f"0.0.0.0:{port}"
-        assert services[name]["ports"] == [f"{port}:{port}"]
+        assert services[name]["ports"] == [f"{port}:{port}"] + (["8080:8080"] if name == "admin" else [])
         assert services[name]["healthcheck"]["test"][3] == f"localhost:{port}"
     assert "16686:16686" in services["jaeger"]["ports"] and "4317:4317" in services["jaeger"]["ports"]
     assert services["scheduler"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"

@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 
 from postsched.cli import build_parser
 from postsched.embedded import nats_server_binary
-from postsched.settings import DEFAULT_ADDRS
+from postsched.settings import DEFAULT_ADDRS, DEFAULT_METRICS_ADDRS
 from tests.infra import ROOT
 from tests.test_compose import source_text
 
@@ -103,9 +103,12 @@ def test_each_service_runs_its_command_on_its_port_with_grpc_health_probes() -> 
         args = parser.parse_args(container["args"])
         assert (args.command, args.service) == ("serve", name)
         port = int(DEFAULT_ADDRS[name].rsplit(":", 1)[1])
-        assert container["ports"] == [{"name": "grpc", "containerPort": port}]
+        metrics_port = int(DEFAULT_METRICS_ADDRS[name].rsplit(":", 1)[1])
+        assert container["ports"][:2] == [{"name": "grpc", "containerPort": port},
+                                          {"name": "metrics", "containerPort": metrics_port}]
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env[f"POSTSCHED_{name.upper()}_ADDR"] == f"0.0.0.0:{port}"
+        assert env[f"POSTSCHED_{name.upper()}_METRICS_ADDR"] == f"0.0.0.0:{metrics_port}"
         for probe in ("readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"] == {"port": port}
         assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,11 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert state["status"] == "PUBLISHED" and state["platform_post_id"].startswith("1000000001_")
+        # The dashboard link it prints signs in and shows the queue.
+        dashboard = re.search(r"dashboard\s+(http://\S+\?token=\S+)", banner).group(1)  # type: ignore[union-attr]
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(dashboard, timeout=10) as response:
+            assert response.status == 200 and "?token=" not in response.url and "Queue" in response.read().decode()
     finally:
         out = _stop(proc, state_dir)
     assert "stopped" in out
