@@ -7,23 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
 from postsched.store.database import Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
-from postsched.store.records import PostRecord
+from postsched.store.records import AccountRecord, PostRecord
 
 
 @dataclass(frozen=True)
 class AccountRow:
-    id: uuid.UUID
-    tenant_id: str
-    platform: str
-    external_id: str
-    display_name: str
-    paused: bool
-    needs_credentials: bool
+    account: AccountRecord
     throttled_until: datetime | None
-    counts: dict[str, int]
+    counts: dict[str, int]  # posts per status
 
 
 class DashboardStore:
@@ -36,8 +31,7 @@ class DashboardStore:
             cur = await conn.execute(
                 f"""WITH c AS (SELECT account_id, status::text AS status, sum(n)::bigint AS n FROM {POST_COUNTS} c
                                GROUP BY 1, 2 HAVING sum(n) <> 0)
-                    SELECT a.id, a.tenant_id, a.platform::text AS platform, a.external_id, a.display_name, a.paused,
-                           a.needs_credentials, a.throttled_until,
+                    SELECT {ACCOUNT_COLUMNS}, throttled_until,
                            coalesce(jsonb_object_agg(c.status, c.n) FILTER (WHERE c.status IS NOT NULL), '{{}}') AS counts
                     FROM accounts a LEFT JOIN c ON c.account_id = a.id
                     WHERE a.deleted_at IS NULL
@@ -48,7 +42,8 @@ class DashboardStore:
                     LIMIT %s""",
                 (limit,),
             )
-            return [AccountRow(**row) for row in await cur.fetchall()]
+            return [AccountRow(AccountRecord.from_row(row), row["throttled_until"], row["counts"])
+                    for row in await cur.fetchall()]
 
     async def tenants(self) -> list[dict[str, Any]]:
         """Posts per status for each tenant, busiest first."""

@@ -28,6 +28,7 @@ from google.protobuf import json_format
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.heartbeat import Replicas
+from postsched.tls import is_loopback
 from postsched.store.admin import AdminStore, Scope
 from postsched.store.dashboard import DashboardStore
 from services.admin.sessions import SESSION_COOKIE, SESSION_SECONDS, Sessions
@@ -79,6 +80,10 @@ class Dashboard:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("dashboard listening", addr=addr, port=self.port)
+        if not is_loopback(addr):
+            log.warning("the dashboard speaks plain HTTP on a non-loopback address: serve it to operators "
+                        "through a TLS-terminating proxy or ingress, or the token and cookie cross the network readable",
+                        addr=addr)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -190,11 +195,12 @@ class Dashboard:
             "failed": [{"post_id": str(p.id), "account_id": str(p.account_id), "tenant_id": p.tenant_id,
                         "failed_at": p.updated_at.isoformat(timespec="seconds"), "reason": p.last_error or "",
                         "text": p.text[:80]} for p in failed],
-            "accounts": [{"account_id": str(a.id), "tenant_id": a.tenant_id, "platform": a.platform,
-                          "external_id": a.external_id, "name": a.display_name, "paused": a.paused,
-                          "needs_credentials": a.needs_credentials,
-                          "throttled": bool(a.throttled_until and a.throttled_until > now), "counts": a.counts}
-                         for a in accounts],
+            "accounts": [{"account_id": str(r.account.id), "tenant_id": r.account.tenant_id,
+                          "platform": r.account.platform, "external_id": r.account.external_id,
+                          "name": r.account.display_name, "paused": r.account.paused,
+                          "needs_credentials": r.account.needs_credentials,
+                          "throttled": bool(r.throttled_until and r.throttled_until > now), "counts": r.counts}
+                         for r in accounts],
         })
 
     async def _retry(self, request: web.Request) -> web.Response:
