@@ -42,11 +42,13 @@ def metrics_addr(env: Mapping[str, str], service: str) -> str | None:
 def addr_or_off(env: Mapping[str, str], name: str, default: str) -> str | None:
     """A host:port variable that may also be "off" (None)."""
     value = env.get(name, "").strip() or default
-    if value.lower() == "off":
-        return None
+    return None if value.lower() == "off" else _host_port(name, value, "host:port or off")
+
+
+def _host_port(name: str, value: str, expected: str) -> str:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{name} must be host:port or off, got {value!r}")
+        raise ConfigError(f"{name} must be {expected}, got {value!r}")
     return value
 
 
@@ -75,11 +77,7 @@ def nats_urls(env: Mapping[str, str]) -> list[str]:
 def listen_addr(env: Mapping[str, str], service: str) -> str:
     """POSTSCHED_<SERVICE>_ADDR: host:port to listen on."""
     name = f"POSTSCHED_{service.upper()}_ADDR"
-    value = env.get(name, "").strip() or DEFAULT_ADDRS[service]
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{name} must be host:port, got {value!r}")
-    return value
+    return _host_port(name, env.get(name, "").strip() or DEFAULT_ADDRS[service], "host:port")
 
 
 def secret_key(env: Mapping[str, str]) -> bytes:

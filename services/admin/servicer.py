@@ -22,6 +22,7 @@ from postsched.messages import account_message, post_message, timestamp
 from postsched.paging import PageTokens, binding, page_size
 from postsched.store.admin import AdminStore, LogRecord, Scope
 from postsched.store.records import PageCursor
+from postsched.store.schema import POST_STATUSES
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
 
 Context = grpc.aio.ServicerContext
@@ -46,9 +47,6 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
         trace_id=entry.trace_id or "", created_at=timestamp(entry.created_at),
     )
 
-
-STATUSES = ("SCHEDULED", "QUEUED", "PUBLISHING", "PUBLISHED", "FAILED", "CANCELLED")
-
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, store: AdminStore, nc: NATS, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
         self._store = store
@@ -64,7 +62,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         oldest = (now - stats.oldest_overdue).total_seconds() if stats.oldest_overdue else 0.0
         consumer = await self._consumer()
         if scope == Scope():
-            for status in STATUSES:
+            for status in POST_STATUSES:
                 instruments.queue_depth.set(counts.get(status, 0), {"status": status})
             instruments.oldest_overdue.set(oldest)
             instruments.consumer_pending.set(consumer.pending)
