@@ -154,7 +154,8 @@ class BenchSuite:
             "POSTSCHED_DATABASE_URL": self.database_url, "POSTSCHED_NATS_URL": self.nats_url,
             "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(), "POSTSCHED_API_TOKENS": f"bench:{TOKEN}",
             "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN, "POSTSCHED_META_GRAPH_URL": f"{self.fake_meta}/v21.0",
-            "POSTSCHED_LOG_LEVEL": "info", **self.env,
+            # Its webhook receivers (fake-meta's) live on loopback, which the outbound guard forbids.
+            "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32", "POSTSCHED_LOG_LEVEL": "info", **self.env,
         }
         subprocess.run([sys.executable, "-m", "postsched.cli", "migrate"], env=self.base_env, cwd=self.source,
                        check=True, capture_output=True)

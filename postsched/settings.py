@@ -13,6 +13,7 @@ from typing import Mapping
 from cryptography.fernet import Fernet
 
 from postsched.errors import ConfigError
+from postsched.outbound import OutboundPolicy
 from postsched.tls import TLSSettings
 
 DEFAULT_ADDRS = {
@@ -143,11 +144,14 @@ class SchedulerSettings:
     secret_key: bytes
     api_tokens: dict[str, str]
     tls: TLSSettings = TLSSettings()
+    # POSTSCHED_OUTBOUND_ALLOW: what tenants' URLs may reach despite the outbound guard (nothing by default).
+    outbound: OutboundPolicy = OutboundPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SchedulerSettings":
         env = os.environ if env is None else env
         return cls(
+            outbound=OutboundPolicy.from_env(env),
             database_url=database_url(env),
             listen_addr=listen_addr(env, "scheduler"),
             tls=TLSSettings.from_env(env),
@@ -279,6 +283,7 @@ class PublisherSettings:
     # Event callbacks: the longest wait between two attempts at one event (1 s doubling up to it).
     event_retry_max: float = 900.0
     tls: TLSSettings = TLSSettings()
+    outbound: OutboundPolicy = OutboundPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
@@ -305,6 +310,7 @@ class PublisherSettings:
             instagram_poll_interval=positive_number(env, "POSTSCHED_INSTAGRAM_POLL_INTERVAL", 2.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
             event_retry_max=positive_number(env, "POSTSCHED_EVENT_RETRY_MAX", 900.0),
+            outbound=OutboundPolicy.from_env(env),
         )
         if settings.http_timeout >= settings.publish_timeout:
             raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched import tls
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
+from postsched.outbound import ALLOW_VARIABLE, LOOPBACK_ALLOW
 from postsched.settings import DEFAULT_ADDRS, DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
@@ -126,6 +127,8 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
     env = dict(os.environ)
     for key, value in load_state_config(state_dir).items():
         env.setdefault(key, value)  # what the environment sets wins
+    # A laptop tool: its demo receivers and fake-meta live on loopback. `postsched serve` allows nothing.
+    env.setdefault(ALLOW_VARIABLE, LOOPBACK_ALLOW)
 
     stop_requested = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -232,6 +235,8 @@ def _print_banner(
     _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS)")
     _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN)")
     _say(f"  state and logs: {state_dir}")
+    _say(f"  outbound:       tenants' webhook URLs may reach {env.get(ALLOW_VARIABLE) or 'no private address'}"
+         f"    ({ALLOW_VARIABLE})")
     _say(f"  demo account:   {account_id}")
     _say()
     _say("Schedule a post on the demo account:")

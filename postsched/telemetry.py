@@ -30,7 +30,6 @@ def exporting(env: Mapping[str, str] | None = None) -> bool:
 def setup(service: str, *, metrics_addr: str | None = None) -> bool:
     """Installs metrics (Prometheus /metrics on `metrics_addr`, and OTLP when an endpoint is
     configured) and, with an OTLP endpoint, tracing for `service`; returns whether tracing is on."""
-    global _enabled
     if _enabled:
         return True
     from opentelemetry.sdk.metrics import MeterProvider
@@ -59,7 +58,6 @@ def setup(service: str, *, metrics_addr: str | None = None) -> bool:
     if not exporting():
         return False
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -68,9 +66,40 @@ def setup(service: str, *, metrics_addr: str | None = None) -> bool:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     PsycopgInstrumentor().instrument(skip_dep_check=True)
-    AioHttpClientInstrumentor().instrument()
-    _enabled = True
+    instrument_http()
     return True
+
+
+def instrument_http() -> None:
+    """HTTP client spans without query strings or user-info, and no HTTP client metrics: their
+    host and peer labels would take a value per tenant endpoint (publish_duration measures the
+    calls, by platform). Turns span recording on for post_span too."""
+    global _enabled
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    AioHttpClientInstrumentor().instrument(url_filter=_without_query, meter_provider=metrics.NoOpMeterProvider())
+    _enabled = True
+
+
+def _without_query(url: Any) -> str:
+    return str(url.with_user(None).with_query(None).with_fragment(None))
+
+
+def _origin(url: Any) -> str:
+    return str(url.with_user(None).with_path("/").with_query(None).with_fragment(None))
+
+
+def trace_tenant_calls_by_origin(session: Any) -> None:
+    """Makes the HTTP spans of `session` (calls to URLs tenants gave) carry scheme, host and port
+    only: a tenant's path, query and user-info stay out of traces."""
+    if not _enabled:
+        return
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor, create_trace_config
+
+    AioHttpClientInstrumentor.uninstrument_session(session)
+    config = create_trace_config(url_filter=_origin, meter_provider=metrics.NoOpMeterProvider())
+    config.freeze()
+    session._trace_configs.append(config)  # aiohttp keeps a session's trace configs there
 
 
 SHUTDOWN_SECONDS = 5.0

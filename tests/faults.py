@@ -298,6 +298,7 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
             "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(),
             "POSTSCHED_API_TOKENS": f"faults:{TENANT_TOKEN}", "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN,
             "POSTSCHED_META_GRAPH_URL": fake.graph_url,
+            "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32",  # fake-meta's webhook receivers
         }
         fake.settings(seed=seed, error_rate=0.03, ig_quota_total=1_000_000, latency_ms=20)
         services = Services(env, work)

@@ -9,6 +9,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.errors import InvalidArgument
+from postsched.outbound import OutboundPolicy
 from postsched.v1 import resources_pb2, scheduler_pb2
 from services.scheduler import validation
 
@@ -80,7 +81,7 @@ def test_facebook_limit() -> None:
 
 def test_new_account_keeps_credentials_out_of_repr() -> None:
     account = validation.new_account(
-        scheduler_pb2.CreateAccountRequest(platform=resources_pb2.FACEBOOK_PAGE, external_id="123", access_token="EAAsecret")
+        scheduler_pb2.CreateAccountRequest(platform=resources_pb2.FACEBOOK_PAGE, external_id="123", access_token="EAAsecret"), OutboundPolicy()
     )
     assert account.credentials == {"access_token": "EAAsecret"}
     assert "EAAsecret" not in repr(account)
@@ -88,7 +89,7 @@ def test_new_account_keeps_credentials_out_of_repr() -> None:
 
 def test_new_account_rejects_unknown_platform() -> None:
     with pytest.raises(InvalidArgument) as info:
-        validation.new_account(scheduler_pb2.CreateAccountRequest(platform=42, external_id="1", access_token="t"))
+        validation.new_account(scheduler_pb2.CreateAccountRequest(platform=42, external_id="1", access_token="t"), OutboundPolicy())
     assert fields_of(info.value.violations) == {"platform"}
 
 

@@ -20,6 +20,7 @@ from postsched import telemetry
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.messages import event_json
+from postsched.outbound import OutboundRefused, TenantHttp
 from postsched.signing import HEADER, signature
 from postsched.store.event_webhooks import Attempt, EventWebhookStore, WebhookRecord
 from postsched.store.events import EventRecord
@@ -33,14 +34,14 @@ MAX_ERROR = 300
 
 class EventDelivery:
     def __init__(
-        self, session: aiohttp.ClientSession, store: EventWebhookStore, box: CredentialBox, clock: Clock,
+        self, http: TenantHttp, store: EventWebhookStore, box: CredentialBox, clock: Clock,
         *, timeout: float, retry_max: float,
     ) -> None:
-        self._session = session
+        self._http = http
         self._store = store
         self._box = box
         self._clock = clock
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._retry_max = retry_max
         self.period = 0.5
 
@@ -56,15 +57,23 @@ class EventDelivery:
         }
         started = time.monotonic()
         try:
-            async with self._session.post(hook.url, data=body, headers=headers, timeout=self._timeout) as answer:
-                await answer.read()
-                ms = int((time.monotonic() - started) * 1000)
-                if 200 <= answer.status < 300:
-                    return Attempt(True, answer.status, None, ms)
-                return Attempt(False, answer.status, f"HTTP {answer.status}", ms)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            error = (str(exc) or type(exc).__name__)[:MAX_ERROR]
-            return Attempt(False, None, error, int((time.monotonic() - started) * 1000))
+            answer = await self._http.post(hook.url, body, headers, timeout=self._timeout)
+        except OutboundRefused as exc:
+            return Attempt(False, None, f"not called: {exc.reason}"[:MAX_ERROR], 0)
+        except aiohttp.ClientConnectorError as exc:
+            # The kind of failure only: the operating system's words would map the network.
+            error = f"cannot connect ({type(exc.os_error).__name__})"
+        except (asyncio.TimeoutError, TimeoutError):
+            error = f"no answer within {self._timeout:g} s"
+        except (aiohttp.ClientError, OSError) as exc:
+            error = f"the call failed ({type(exc).__name__})"
+        else:
+            ms = int((time.monotonic() - started) * 1000)
+            if 200 <= answer.status < 300:
+                return Attempt(True, answer.status, None, ms)
+            redirect = " (a redirect: redirects are not followed)" if 300 <= answer.status < 400 else ""
+            return Attempt(False, answer.status, f"HTTP {answer.status}{redirect}", ms)
+        return Attempt(False, None, error, int((time.monotonic() - started) * 1000))
 
     async def run_once(self) -> None:
         """Delivers what is due, tenant by tenant, for up to ROUND_SECONDS."""

@@ -15,6 +15,7 @@ from postsched.auth import OperatorToken
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.duties import Supervisor
+from postsched.outbound import TenantHttp
 from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import PublisherSettings
@@ -58,15 +59,17 @@ async def serve(settings: PublisherSettings) -> None:
             rate.app_usage_pct = usage.app_call_pct
             rate.business_usage_pct = usage.business_call_pct
 
-    # One HTTP session for the whole process: connection reuse matters more than anything else here.
+    # One HTTP session for the Graph API (an operator-set URL): connection reuse matters more than
+    # anything else here. Tenants' URLs go through the outbound guard's client of their own.
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=settings.concurrency, ttl_dns_cache=300))
+    tenant_http = TenantHttp(settings.outbound, connections=settings.concurrency)
     graph = GraphClient(session, settings.meta_graph_url, timeout=settings.http_timeout, usage_sink=usage_sink)
     quota = InstagramQuota()
     adapters = {
         "facebook_page": FacebookPage(graph, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,
                                poll_timeout=settings.publish_timeout / 2, quota=quota),
-        "webhook": Webhook(session, timeout=settings.http_timeout),
+        "webhook": Webhook(tenant_http, timeout=settings.http_timeout),
     }
     store = PublishingStore(db)
     slots = AccountSlots(settings.account_concurrency)
@@ -100,7 +103,7 @@ async def serve(settings: PublisherSettings) -> None:
     duties.loop("consumer", consumer.run)
     duties.periodic("rescuer", rescuer.run_once, rescuer.period)
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
-    events = EventDelivery(session, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
+    events = EventDelivery(tenant_http, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
                            timeout=min(settings.http_timeout, 10.0), retry_max=settings.event_retry_max)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
     beat = Heartbeat(nc, "publisher", instance_id, duties, lambda: {
@@ -108,7 +111,7 @@ async def serve(settings: PublisherSettings) -> None:
     duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
              graph_url=settings.meta_graph_url, concurrency=settings.concurrency,
-             account_concurrency=settings.account_concurrency)
+             account_concurrency=settings.account_concurrency, outbound_allow=settings.outbound.source or "nothing")
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
     await duties.stop("rescuer", "event-delivery")
@@ -117,6 +120,7 @@ async def serve(settings: PublisherSettings) -> None:
     await duties.stop()
     await server.stop(5.0)
     await session.close()
+    await tenant_http.close()
     await nc.drain()
     await db.close()
     log.info("publisher stopped", abandoned=abandoned)

@@ -32,7 +32,8 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     accounts = AccountStore(db, box, clock)
     await accounts.ensure_tenants(settings.api_tokens.values())
     servicer = SchedulerServicer(
-        accounts, PostStore(db, clock), EventStore(db), EventWebhookStore(db), box, clock, PageTokens(settings.secret_key)
+        accounts, PostStore(db, clock), EventStore(db), EventWebhookStore(db), box, clock, PageTokens(settings.secret_key),
+        settings.outbound,
     )
     server = await start_server(
         settings.listen_addr,

@@ -13,6 +13,7 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound
 from postsched.identifiers import parse_id
 from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message, timestamp
+from postsched.outbound import OutboundPolicy
 from postsched.paging import PageTokens, binding, page_size
 from postsched.credentials import CredentialBox
 from postsched.store.accounts import AccountStore
@@ -32,8 +33,9 @@ EVENT_BATCH = 500
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def __init__(
         self, accounts: AccountStore, posts: PostStore, events: EventStore, webhooks: EventWebhookStore,
-        box: CredentialBox, clock: Clock, tokens: PageTokens,
+        box: CredentialBox, clock: Clock, tokens: PageTokens, outbound: OutboundPolicy,
     ) -> None:
+        self._outbound = outbound
         self._accounts = accounts
         self._posts = posts
         self._events = events
@@ -43,7 +45,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self._tokens = tokens
 
     async def CreateAccount(self, request: scheduler_pb2.CreateAccountRequest, context: Context) -> resources_pb2.Account:
-        new = validation.new_account(request)
+        new = validation.new_account(request, self._outbound)
         return account_message(await self._accounts.create(current_tenant(), new))
 
     async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
@@ -57,7 +59,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         account = await self._accounts.get(tenant, account_id)
         violations: list[FieldViolation] = []
-        credentials = validation.credentials_for(account.platform, request, violations)
+        credentials = validation.credentials_for(account.platform, request, violations, self._outbound)
         if violations:
             raise InvalidArgument(violations)
         return account_message(await self._accounts.replace_credentials(tenant, account_id, credentials))
@@ -212,7 +214,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         if request.url:
             violations: list[FieldViolation] = []
-            problem = validation.url_problem(request.url)
+            problem = validation.endpoint_problem(request.url, self._outbound)
             if problem:
                 violations.append(FieldViolation("url", problem))
             if not validation.MIN_WEBHOOK_SECRET <= len(request.secret) <= validation.MAX_SECRET_LENGTH:

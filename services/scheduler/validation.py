@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.identifiers import id_violation
 from postsched.messages import PLATFORM_FROM_API
+from postsched.outbound import OutboundPolicy
 from postsched.store.records import NewAccount, NewPost
 from postsched.v1 import scheduler_pb2
 
@@ -36,6 +37,11 @@ HASHTAG = re.compile(r"#\w+")
 def _has_nul(value: str) -> bool:
     # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
     return "\x00" in value
+
+
+def endpoint_problem(value: str, policy: OutboundPolicy) -> str | None:
+    """Why `value` may not be a URL postsched itself calls for the tenant (the outbound guard), or None."""
+    return url_problem(value) or policy.url_problem(value)
 
 
 def url_problem(value: str) -> str | None:
@@ -145,6 +151,7 @@ def credentials_for(
     platform: str,
     request: scheduler_pb2.CreateAccountRequest | scheduler_pb2.UpdateAccountCredentialsRequest,
     violations: list[FieldViolation],
+    policy: OutboundPolicy,
 ) -> dict[str, str]:
     """The credentials a platform needs, from a request; problems go to `violations`."""
     if platform in ("facebook_page", "instagram"):
@@ -158,7 +165,7 @@ def credentials_for(
     if not request.webhook_url:
         violations.append(FieldViolation("webhook_url", "is required for WEBHOOK accounts"))
     else:
-        problem = url_problem(request.webhook_url)
+        problem = endpoint_problem(request.webhook_url, policy)
         if problem:
             violations.append(FieldViolation("webhook_url", problem))
     if not MIN_WEBHOOK_SECRET <= len(request.webhook_secret) <= MAX_SECRET_LENGTH:
@@ -170,7 +177,7 @@ def credentials_for(
     return {"webhook_url": request.webhook_url, "webhook_secret": request.webhook_secret}
 
 
-def new_account(request: scheduler_pb2.CreateAccountRequest) -> NewAccount:
+def new_account(request: scheduler_pb2.CreateAccountRequest, policy: OutboundPolicy) -> NewAccount:
     """The account to create, with its credentials, or INVALID_ARGUMENT."""
     violations: list[FieldViolation] = []
     platform = PLATFORM_FROM_API.get(request.platform)
@@ -185,7 +192,7 @@ def new_account(request: scheduler_pb2.CreateAccountRequest) -> NewAccount:
         violations.append(FieldViolation("external_id", "Meta page and Instagram user ids are numeric"))
     if len(request.display_name) > MAX_NAME_LENGTH or _has_nul(request.display_name):
         violations.append(FieldViolation("display_name", f"must be at most {MAX_NAME_LENGTH} characters"))
-    credentials = credentials_for(platform, request, violations) if platform else {}
+    credentials = credentials_for(platform, request, violations, policy) if platform else {}
     if violations:
         raise InvalidArgument(violations)
     assert platform is not None

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from postsched.outbound import printable, read_bounded
 from services.publisher.platforms.outcomes import Permanent, PlatformError, RateLimited, Transient
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
@@ -22,6 +23,9 @@ GHOST_SUBCODES = {(1, 99), (4, 2207051)}  # an error although the post went out
 IG_QUOTA_SUBCODE = 2207042
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 IG_QUOTA_WAIT = 3600.0
+# The largest answer read: a page of 100 posts of 63,206 characters each, JSON-escaped, could pass
+# 8 MiB in theory; real pages are far smaller. A longer answer is an error, never a bigger buffer.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,13 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+def _number(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformError:
     """The PlatformError for a Graph API error answer."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -71,9 +82,8 @@ def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformErro
         if status >= 500 or status == 429:
             return Transient(f"HTTP {status} from the Graph API", retry_after=_retry_after(headers))
         return Permanent(f"HTTP {status} from the Graph API without an error body")
-    code = int(error.get("code", 0) or 0)
-    subcode = int(error.get("error_subcode", 0) or 0)
-    text = f"Meta error {code}" + (f"/{subcode}" if subcode else "") + f": {error.get('message', '')}".rstrip(": ")
+    code, subcode = _number(error.get("code")), _number(error.get("error_subcode"))
+    text = f"Meta error {code}" + (f"/{subcode}" if subcode else "") + f": {printable(str(error.get('message', '')))}".rstrip(": ")
     if (code, subcode) in GHOST_SUBCODES:
         return Transient(text, maybe_published=True)
     if subcode == IG_QUOTA_SUBCODE:
@@ -124,9 +134,13 @@ class GraphClient:
             async with request as response:
                 usage = parse_usage(response.headers)
                 self._usage_sink(account, usage)
+                raw, complete = await read_bounded(response, MAX_ANSWER_BYTES)
+                if not complete:
+                    raise Transient(f"HTTP {response.status} with an answer over {MAX_ANSWER_BYTES >> 20} MiB, not read",
+                                    maybe_published=method == "POST")
                 try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
+                    body = json.loads(raw) if raw else None
+                except ValueError:
                     body = None
                 if response.status >= 400 or (isinstance(body, dict) and "error" in body):
                     raise classify(response.status, body, response.headers, usage)

@@ -12,6 +12,7 @@ import time
 
 import aiohttp
 
+from postsched.outbound import Answer, OutboundRefused, TenantHttp, answer_text, printable, retry_after
 from postsched.signing import signature
 
 from services.publisher.platforms.outcomes import (
@@ -25,6 +26,7 @@ from services.publisher.platforms.outcomes import (
 )
 
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+MAX_ID_CHARS = 255
 
 
 class Webhook:
@@ -33,9 +35,9 @@ class Webhook:
     repeatable = True
     identifies_by_text = False
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout: float) -> None:
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+    def __init__(self, http: TenantHttp, *, timeout: float) -> None:
+        self._http = http
+        self._timeout = timeout
 
     async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         body = json.dumps(
@@ -57,29 +59,39 @@ class Webhook:
         }
         progress.check()
         try:
-            async with self._session.post(
-                target.credentials["webhook_url"], data=body, headers=headers, timeout=self._timeout
-            ) as response:
-                text = await response.text()
-                if 200 <= response.status < 300:
-                    try:
-                        answer = json.loads(text) if text else {}
-                    except ValueError:
-                        answer = {}
-                    found = answer.get("id") if isinstance(answer, dict) else None
-                    return str(found) if found else f"webhook:{post.id}"
-                retry_after = response.headers.get("Retry-After")
-                wait = float(retry_after) if retry_after and retry_after.isdigit() else None
-                if response.status == 429:
-                    raise RateLimited(f"webhook answered 429", retry_after=wait or DEFAULT_RATE_LIMIT_WAIT)
-                if response.status >= 500 or response.status == 408:
-                    raise Transient(f"webhook answered {response.status}", retry_after=wait)
-                raise Permanent(f"webhook answered {response.status}: {text[:200]}")
-        except aiohttp.ClientConnectorError as exc:
-            raise Transient(f"cannot connect to the webhook: {exc.os_error or exc}") from exc
+            answer = await self._http.post(target.credentials["webhook_url"], body, headers, timeout=self._timeout)
+        except OutboundRefused as exc:
+            raise Permanent(f"the webhook is not called: {exc.reason}") from exc
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent
+            raise Transient(f"cannot connect to the webhook ({type(exc.os_error).__name__})") from exc
         except (asyncio.TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
                 aiohttp.ClientOSError) as exc:
             raise Transient(f"no answer from the webhook ({type(exc).__name__})", maybe_published=True) from exc
+        except aiohttp.ClientError as exc:
+            raise Transient(f"the webhook call failed ({type(exc).__name__})", maybe_published=True) from exc
+        return self._outcome(post, answer)
+
+    @staticmethod
+    def _outcome(post: Post, answer: Answer) -> str:
+        """The receiver's id for a 2xx (its JSON `id`, if short and printable), else the error."""
+        if 200 <= answer.status < 300:
+            try:
+                found = json.loads(answer.body).get("id") if answer.complete and answer.body else None
+            except (ValueError, AttributeError, UnicodeDecodeError):
+                found = None
+            text = str(found) if isinstance(found, (str, int)) and not isinstance(found, bool) else ""
+            return text if text and len(text) <= MAX_ID_CHARS and printable(text) == text else f"webhook:{post.id}"
+        wait = retry_after(answer.headers)
+        if answer.status == 429:
+            raise RateLimited("webhook answered 429", retry_after=wait if wait is not None else DEFAULT_RATE_LIMIT_WAIT)
+        if answer.status >= 500 or answer.status == 408:
+            raise Transient(f"webhook answered {answer.status}", retry_after=wait)
+        if 300 <= answer.status < 400:
+            raise Permanent(f"webhook answered {answer.status}, a redirect: redirects are not followed")
+        reason = answer_text(answer)
+        if not answer.complete:
+            reason = (reason[:100] + " … (answer over 64 KiB, not read further)").strip()
+        raise Permanent(f"webhook answered {answer.status}" + (f": {reason}" if reason else ""))
 
     async def permalink(self, platform_id: str, target: Target) -> str:
         return ""  # the receiver has no public page for what it received
