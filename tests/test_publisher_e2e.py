@@ -286,6 +286,35 @@ def test_a_rate_limit_sends_the_accounts_waiting_attempts_back_without_a_call(su
     assert len(fake_meta.posts("5550030")) == 1
 
 
+def test_a_tenant_cannot_lend_its_wait_to_another_tenants_page(pipeline: Pipeline) -> None:
+    """globex names a webhook account after acme's Facebook Page and answers 429 with a day's
+    Retry-After: globex waits (an hour at most, and is told so); acme's post goes out on time."""
+    page = pipeline.client.page_account("5550100")
+    globex = Tenant(pipeline.scheduler.addr, TENANT_TOKENS["globex"])
+    hook = globex.CreateAccount(Req.CreateAccountRequest(
+        platform=resources_pb2.WEBHOOK, external_id="5550100", webhook_url=f"{pipeline.fake.base}/_webhooks/5550100",
+        webhook_secret="g" * 32))
+    pipeline.fake.fault(kind="error", account="5550100", endpoint="webhook", times=0, http_status=429, retry_after=86400)
+    waiting = globex.CreatePost(Req.CreatePostRequest(account_id=hook.account_id, text="globex")).post_id
+    pipeline.suite.wait_for("SELECT count(*) FROM processing_logs WHERE event = 'rate_limited'", 1)
+    started = time.monotonic()
+    on_time = pipeline.post(page, "acme's own page")
+    pipeline.wait_terminal(1, timeout=15)
+    assert time.monotonic() - started < 10
+    post = pipeline.get(on_time)
+    assert post.status == resources_pb2.PUBLISHED and post.attempts == 1
+    assert [p["message"] for p in pipeline.fake.posts("5550100")] == ["acme's own page"]
+    held = globex.GetPost(Req.GetPostRequest(post_id=waiting))
+    assert held.status == resources_pb2.SCHEDULED and held.attempts == 0
+    wait = held.scheduled_at.ToDatetime(tzinfo=timezone.utc) - datetime.now(timezone.utc)
+    assert timedelta(minutes=58) < wait <= timedelta(hours=1)
+    assert "waiting 3600 s, capped from 86400 s (POSTSCHED_MAX_PLATFORM_WAIT)" in held.last_error
+    stream = globex.WatchEvents(Req.WatchEventsRequest(types=["post.waiting"]))
+    event = next(iter(stream))
+    stream.cancel()
+    assert event.post_id == waiting and "waiting 3600 s, capped from 86400 s" in event.message
+
+
 def test_instagram_quota_holds_posts_back(pipeline: Pipeline) -> None:
     pipeline.fake.settings(ig_quota_total=1)
     ig = pipeline.client.instagram_account("17841400000000043")

@@ -38,6 +38,7 @@ from services.publisher.platforms.outcomes import (
     RateLimited,
     Target,
     Transient,
+    meter,
 )
 from services.publisher.retry import RetryPolicy
 from services.publisher.stats import AccountRate, PublisherStats
@@ -106,7 +107,9 @@ class Attempts:
         max_deliveries: int,
         handover_timeout: float,
         deadline: float,
+        max_platform_wait: float,
     ) -> None:
+        self._max_platform_wait = max_platform_wait
         self._adapters = adapters
         self._store = store
         self._box = box
@@ -183,7 +186,7 @@ class Attempts:
         # As claimed, or as learned by another attempt while this one waited for the account's slot.
         throttled = max((t for t in (claimed.throttled_until, account.throttled_until) if t), default=None)
         if throttled and throttled > now:
-            return self._snooze(claimed, throttled, "the platform asked this account to wait")
+            return self._snooze(claimed, throttled, f"the platform asked this account to wait until {throttled:%Y-%m-%dT%H:%M:%SZ}")
         try:
             post, target = self._post_and_target(claimed)
         except CredentialsUnreadable as exc:
@@ -198,14 +201,17 @@ class Attempts:
                     return self._published(claimed, found, "published_reconciled")
             platform_id = await adapter.publish(post, target, progress)
         except RateLimited as exc:
-            until = now + timedelta(seconds=exc.retry_after)
+            wait = min(exc.retry_after, self._max_platform_wait)
+            until = now + timedelta(seconds=wait)
+            capped = f", capped from {exc.retry_after:.0f} s (POSTSCHED_MAX_PLATFORM_WAIT)" if wait < exc.retry_after else ""
+            reason = f"{exc.message}; waiting {wait:.0f} s{capped}, until {until:%Y-%m-%dT%H:%M:%SZ}"
             # In memory first: the account's attempts waiting for a slot must see it before the
             # statement below gives them the chance to run.
             account.throttled_until = max(until, account.throttled_until or until)
-            account.reason = exc.message
-            await self._store.throttle_account(claimed.account_id, until, exc.message, now=now)
+            account.reason = reason
+            await self._store.throttle_account(claimed.account_id, until, reason, now=now)
             self._stats.rate_limited += 1
-            return self._snooze(claimed, until, exc.message)
+            return self._snooze(claimed, until, reason)
         except Permanent as exc:
             if exc.needs_credentials:
                 await self._store.mark_needs_credentials(claimed.account_id, exc.message, now=now)
@@ -220,7 +226,8 @@ class Attempts:
             if max(delivery, claimed.attempts) >= self._max_deliveries:
                 return self._fail(claimed, f"{exc.message} (attempt {claimed.attempts} of {self._max_deliveries})",
                                   reply="term")
-            delay = self._policy.delay(delivery, exc.retry_after)
+            hint = None if exc.retry_after is None else min(exc.retry_after, self._max_platform_wait)
+            delay = self._policy.delay(delivery, hint)
             self._stats.retried += 1
             lease = now + timedelta(seconds=delay + self._handover_timeout)
             return Decision(
@@ -328,4 +335,5 @@ class Attempts:
 
     def _account(self, claimed: ClaimedPost) -> AccountRate:
         return self._stats.accounts.setdefault(
-            claimed.external_id, AccountRate(claimed.platform, claimed.external_id, claimed.account_id))
+            meter(claimed.platform, claimed.external_id, claimed.account_id),
+            AccountRate(claimed.platform, claimed.external_id, claimed.account_id))

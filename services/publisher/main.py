@@ -53,8 +53,8 @@ async def serve(settings: PublisherSettings) -> None:
     stats = PublisherStats(started_at=clock.now())
     instruments.watch_rate_limited(lambda: [a.throttled_until for a in list(stats.accounts.values())])
 
-    def usage_sink(external_id: str, usage: Usage) -> None:
-        rate = stats.accounts.get(external_id)  # registered by the attempt that made the call
+    def usage_sink(meter: str, usage: Usage) -> None:
+        rate = stats.accounts.get(meter)  # registered by the attempt that made the call
         if rate is not None:
             rate.app_usage_pct = usage.app_call_pct
             rate.business_usage_pct = usage.business_call_pct
@@ -78,7 +78,7 @@ async def serve(settings: PublisherSettings) -> None:
         adapters, store, CredentialBox(settings.secret_key), clock,
         RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases, slots,
         max_deliveries=settings.jetstream.max_deliveries, handover_timeout=settings.handover_timeout,
-        deadline=settings.publish_timeout,
+        deadline=settings.publish_timeout, max_platform_wait=settings.max_platform_wait,
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(

@@ -29,10 +29,10 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
     ) -> publisher_pb2.PublisherStatus:
         s = self._stats
         accounts = []
-        for external_id, rate in sorted(s.accounts.items()):
-            used, total, _ = self._quota.usage.get(external_id, (0, 0, 0.0))
+        for _, rate in sorted(s.accounts.items()):
+            used, total, _ = self._quota.usage.get(rate.external_id, (0, 0, 0.0))
             accounts.append(publisher_pb2.AccountRateState(
-                platform=PLATFORM_TO_API.get(rate.platform, 0), external_id=external_id,
+                platform=PLATFORM_TO_API.get(rate.platform, 0), external_id=rate.external_id,
                 throttled_until=timestamp(rate.throttled_until), reason=rate.reason,
                 app_usage_pct=rate.app_usage_pct or 0.0, business_usage_pct=rate.business_usage_pct or 0.0,
                 instagram_quota_used=used, instagram_quota_total=total,

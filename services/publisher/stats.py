@@ -9,9 +9,11 @@ from datetime import datetime
 
 @dataclass
 class AccountRate:
+    """One platform meter's state (outcomes.meter): a Meta Page or IG user, or one webhook account."""
+
     platform: str
     external_id: str
-    account_id: uuid.UUID  # the first postsched account seen for this platform account
+    account_id: uuid.UUID  # the first postsched account seen for this meter
     throttled_until: datetime | None = None
     reason: str = ""
     app_usage_pct: float | None = None
@@ -28,4 +30,4 @@ class PublisherStats:
     rate_limited: int = 0
     dropped: int = 0
     reconciled: int = 0
-    accounts: dict[str, AccountRate] = field(default_factory=dict)  # by the platform's account id
+    accounts: dict[str, AccountRate] = field(default_factory=dict)  # by meter (outcomes.meter)

@@ -56,26 +56,26 @@ class FacebookPage:
         if not post.media_urls:
             progress.check()
             body = await self._graph.call(
-                "POST", f"{page}/feed", token=token, account=page,
+                "POST", f"{page}/feed", token=token, meter=target.meter,
                 params={"message": message or None, "link": post.link or None},
             )
             return str(body["id"])
         if len(post.media_urls) == 1:
             progress.check()
             body = await self._graph.call(
-                "POST", f"{page}/photos", token=token, account=page,
+                "POST", f"{page}/photos", token=token, meter=target.meter,
                 params={"url": post.media_urls[0], "caption": message or None},
             )
             return str(body.get("post_id") or body["id"])
         photo_ids = []
         for url in post.media_urls:  # unpublished photos are not visible: safe to make again on retry
             body = await self._graph.call(
-                "POST", f"{page}/photos", token=token, account=page, params={"url": url, "published": "false"}
+                "POST", f"{page}/photos", token=token, meter=target.meter, params={"url": url, "published": "false"}
             )
             photo_ids.append(str(body["id"]))
         progress.check()
         body = await self._graph.call(
-            "POST", f"{page}/feed", token=token, account=page,
+            "POST", f"{page}/feed", token=token, meter=target.meter,
             params={"message": message or None,
                     "attached_media": json.dumps([{"media_fbid": pid} for pid in photo_ids])},
         )
@@ -103,7 +103,7 @@ class FacebookPage:
                                   "until": int(until.timestamp()) + 1, "limit": PAGE_LIMIT}
         found: list[str] = []
         for _ in range(MAX_PAGES):
-            body = await self._graph.call("GET", f"{page}/published_posts", token=token, account=page, params=params)
+            body = await self._graph.call("GET", f"{page}/published_posts", token=token, meter=target.meter, params=params)
             data = body.get("data")
             if not isinstance(data, list):
                 raise OutcomeUnknown("Facebook answered the lookup without a list of posts")

@@ -114,7 +114,7 @@ class GraphClient:
         self._usage_sink = usage_sink
 
     async def call(
-        self, method: str, path: str, *, token: str, account: str, params: dict[str, Any] | None = None
+        self, method: str, path: str, *, token: str, meter: str, params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         """One Graph API request; returns the JSON body or raises a PlatformError.
 
@@ -133,7 +133,7 @@ class GraphClient:
                 request = self._session.post(url, data=body, headers=headers, timeout=self._timeout)
             async with request as response:
                 usage = parse_usage(response.headers)
-                self._usage_sink(account, usage)
+                self._usage_sink(meter, usage)
                 raw, complete = await read_bounded(response, MAX_ANSWER_BYTES)
                 if not complete:
                     raise Transient(f"HTTP {response.status} with an answer over {MAX_ANSWER_BYTES >> 20} MiB, not read",

@@ -24,6 +24,7 @@ from services.publisher.platforms.outcomes import (
     RateLimited,
     Target,
     Transient,
+    meter,
 )
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
@@ -70,7 +71,7 @@ class Instagram:
         await progress.save({"publish_sent_at": datetime.now(timezone.utc).isoformat()})  # fenced in the database
         try:
             body = await self._graph.call(
-                "POST", f"{ig}/media_publish", token=token, account=ig, params={"creation_id": container}
+                "POST", f"{ig}/media_publish", token=token, meter=meter("instagram", ig), params={"creation_id": container}
             )
         except PlatformError:
             # Whatever the error said, it may have gone out: the container tells.
@@ -105,7 +106,7 @@ class Instagram:
         for child in children:
             await self._wait_finished(child, ig, token)
         body = await self._graph.call(
-            "POST", f"{ig}/media", token=token, account=ig,
+            "POST", f"{ig}/media", token=token, meter=meter("instagram", ig),
             params={"media_type": "CAROUSEL", "children": ",".join(children), "caption": post.text or None},
         )
         return str(body["id"])
@@ -118,11 +119,11 @@ class Instagram:
             params.update(image_url=url)
         if carousel_item:
             params["is_carousel_item"] = "true"
-        body = await self._graph.call("POST", f"{ig}/media", token=token, account=ig, params=params)
+        body = await self._graph.call("POST", f"{ig}/media", token=token, meter=meter("instagram", ig), params=params)
         return str(body["id"])
 
     async def _status(self, container: str, ig: str, token: str) -> str:
-        body = await self._graph.call("GET", container, token=token, account=ig, params={"fields": "status_code"})
+        body = await self._graph.call("GET", container, token=token, meter=meter("instagram", ig), params={"fields": "status_code"})
         return str(body.get("status_code", ""))
 
     async def _wait_finished(self, container: str, ig: str, token: str) -> None:
@@ -141,7 +142,7 @@ class Instagram:
         if platform_id.startswith(CONTAINER_PREFIX):
             return ""  # found published through its container: the media id, and so the permalink, is unknown
         ig, token = target.external_id, target.credentials["access_token"]
-        body = await self._graph.call("GET", platform_id, token=token, account=ig, params={"fields": "permalink"})
+        body = await self._graph.call("GET", platform_id, token=token, meter=meter("instagram", ig), params={"fields": "permalink"})
         return str(body.get("permalink") or "")
 
     async def find(self, post: Post, target: Target) -> list[str]:
@@ -172,7 +173,7 @@ class InstagramQuota:
             try:
                 body = await graph.call(
                     "GET", f"{target.external_id}/content_publishing_limit", token=target.credentials["access_token"],
-                    account=target.external_id, params={"fields": "quota_usage,config"},
+                    meter=target.meter, params={"fields": "quota_usage,config"},
                 )
                 data = (body.get("data") or [{}])[0]
                 used = int(data.get("quota_usage", used))

@@ -60,6 +60,13 @@ class Fenced(Exception):
     neither call the platform again nor record anything."""
 
 
+def meter(platform: str, external_id: str, account_id: uuid.UUID | None = None) -> str:
+    """Whose allowance a platform's wait is about. Meta meters a Page or an Instagram user,
+    whichever postsched account (or tenant) calls it; a webhook's answers speak only for the one
+    account that names it: another tenant's account with the same external id never shares them."""
+    return f"webhook:{account_id}" if platform == "webhook" else f"{platform}:{external_id}"
+
+
 @dataclass(frozen=True)
 class Target:
     """Where to publish: the account's platform id and its (decrypted) credentials."""
@@ -68,6 +75,10 @@ class Target:
     platform: str
     external_id: str
     credentials: dict[str, str] = field(repr=False)
+
+    @property
+    def meter(self) -> str:
+        return meter(self.platform, self.external_id, self.account_id)
 
 
 @dataclass(frozen=True)
