@@ -66,18 +66,26 @@ def message_id(post_id: uuid.UUID, generation: int) -> str:
 
 @dataclass(frozen=True)
 class PublishMessage:
-    """What a publish message carries: just enough to find the post; the publisher reads the rest."""
+    """What a publish message carries: enough to find the post, and whose it is, so a publisher
+    can share itself fairly among tenants and accounts before it claims anything. The publisher
+    reads the rest from the database. (A message of an earlier version has no tenant or account.)"""
 
     post_id: uuid.UUID
     generation: int
+    tenant_id: str | None = None
+    account_id: uuid.UUID | None = None
 
     def encode(self) -> bytes:
-        return json.dumps({"post_id": str(self.post_id), "generation": self.generation}).encode()
+        return json.dumps({"post_id": str(self.post_id), "generation": self.generation, "tenant": self.tenant_id,
+                           "account": str(self.account_id) if self.account_id else None}).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> "PublishMessage":
         body = json.loads(data)
-        return cls(post_id=uuid.UUID(body["post_id"]), generation=int(body["generation"]))
+        account = body.get("account")
+        tenant = body.get("tenant")
+        return cls(post_id=uuid.UUID(body["post_id"]), generation=int(body["generation"]),
+                   tenant_id=str(tenant) if tenant else None, account_id=uuid.UUID(account) if account else None)
 
 
 def check_server_version(nc: NATS) -> None:

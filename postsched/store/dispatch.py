@@ -23,31 +23,33 @@ class LeasedPost:
     generation: int
     scheduled_at: datetime
     trace_context: str | None
-    # When to hand it over: its scheduled time, or later if the platform asked its account to wait.
+    # When to hand it over: its scheduled time, or later if the platform asked its account to wait
+    # or a publisher gave the post back until then (not_before).
     due_at: datetime
+    # Its place in the turns of overdue posts (OVERDUE_IN_TURNS); 0 when leased in time order.
+    turn: int = 0
 
 
-# Due posts of accounts that are neither paused (operators), disabled (tenant) nor waiting for new credentials, oldest first;
-# SKIP LOCKED lets any number of dispatchers lease side by side without ever sharing a row.
-# A post of an account the platform asked to wait (throttled_until) is due when the wait ends.
-LEASE = """
-WITH due AS (
-    SELECT p.id, greatest(p.scheduled_at, a.throttled_until) AS due_at
-    FROM posts p JOIN accounts a ON a.id = p.account_id
-    WHERE p.status = 'SCHEDULED' AND p.scheduled_at <= %(horizon)s
-      AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
-      AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
-    ORDER BY p.scheduled_at
-    LIMIT %(batch)s
-    FOR UPDATE OF p SKIP LOCKED
-), leased AS (
+# A post is due at greatest(scheduled_at, not_before): the posts_due index is on that expression.
+# Leasable: due by the horizon, of an account neither paused (operators), disabled (tenant),
+# waiting for new credentials, nor asked by the platform to wait past the horizon.
+LEASABLE = """
+    p.status = 'SCHEDULED' AND greatest(p.scheduled_at, p.not_before) <= %(horizon)s
+    AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
+    AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
+"""
+
+# SCHEDULED -> QUEUED under a new generation for the rows of `due` (id, due_at, turn), logged.
+LEASE_ROWS = """
+leased AS (
     UPDATE posts p
     SET status = 'QUEUED', dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
         lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
-        handed_over_at = NULL, stream_seq = NULL, updated_at = %(now)s
+        handed_over_at = NULL, stream_seq = NULL, not_before = NULL, updated_at = %(now)s
     FROM due
     WHERE p.id = due.id
-    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at
+    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at,
+              due.turn
 ), logged AS (
     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
     SELECT id, tenant_id, account_id, 'queued', 'SCHEDULED', 'QUEUED',
@@ -55,9 +57,53 @@ WITH due AS (
     FROM leased
 )
 SELECT l.id, l.tenant_id, l.account_id, a.platform::text AS platform, l.dispatch_generation AS generation,
-       l.scheduled_at, l.trace_context, l.due_at
+       l.scheduled_at, l.trace_context, l.due_at, l.turn
 FROM leased l JOIN accounts a ON a.id = l.account_id
 """
+
+# Due posts, oldest first; SKIP LOCKED lets any number of dispatchers lease side by side without
+# ever sharing a row. A post of an account the platform asked to wait (throttled_until) is due
+# when the wait ends.
+LEASE = f"""
+WITH due AS (
+    SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until) AS due_at, 0 AS turn
+    FROM posts p JOIN accounts a ON a.id = p.account_id
+    WHERE {LEASABLE}
+    ORDER BY greatest(p.scheduled_at, p.not_before)
+    LIMIT %(batch)s
+    FOR UPDATE OF p SKIP LOCKED
+), {LEASE_ROWS}"""
+
+# When more posts are overdue than one lease takes (a burst, the catch-up after an outage), the
+# overdue posts in turns, so a big account's burst does not push a small account to the back: each
+# tenant's posts are numbered round-robin over its accounts (each account in its own order), and
+# the order takes every tenant's first, then every tenant's second, ... One read sorts the whole
+# overdue set (about 5 us a post); the dispatcher then leases it in that order, a batch at a time.
+OVERDUE_IN_TURNS = f"""
+SELECT id FROM (
+    SELECT id, at, account_turn, row_number() OVER (PARTITION BY tenant_id ORDER BY account_turn, at, id) AS tenant_turn
+    FROM (
+        SELECT p.id, p.tenant_id, greatest(p.scheduled_at, p.not_before) AS at,
+               row_number() OVER (PARTITION BY p.account_id ORDER BY greatest(p.scheduled_at, p.not_before), p.id)
+                   AS account_turn
+        FROM posts p JOIN accounts a ON a.id = p.account_id
+        WHERE {LEASABLE}
+    ) ranked
+) turns
+ORDER BY tenant_turn, account_turn, at, id
+LIMIT %(limit)s
+"""
+
+# The posts named, if still leasable, each with its place in the list as its turn.
+LEASE_THESE = f"""
+WITH due AS (
+    SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until) AS due_at, t.turn
+    FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS t(id, turn)
+    JOIN posts p ON p.id = t.id JOIN accounts a ON a.id = p.account_id
+    WHERE {LEASABLE}
+    FOR UPDATE OF p SKIP LOCKED
+), {LEASE_ROWS}"""
+
 
 # Rows a publisher is claiming at this moment are skipped, not waited for: the claim moves them on
 # (the record would be moot), and waiting would hold both sides up in a burst. A post whose claim
@@ -166,11 +212,26 @@ class DispatchStore:
     async def lease(
         self, *, owner: str, now: datetime, horizon: datetime, batch: int, grace: float
     ) -> list[LeasedPost]:
-        """Leases up to `batch` posts due by `horizon`: SCHEDULED -> QUEUED with a new generation."""
+        """Leases up to `batch` posts due by `horizon`, oldest first: SCHEDULED -> QUEUED with a new generation."""
+        return await self._lease(LEASE, owner=owner, now=now, horizon=horizon, batch=batch, grace=grace)
+
+    async def overdue_in_turns(self, *, now: datetime, limit: int) -> list[uuid.UUID]:
+        """The ids of up to `limit` posts due by now, in turns across tenants and accounts (each
+        account's in its own order)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                LEASE, {"owner": owner, "now": now, "horizon": horizon, "batch": batch, "grace": grace}
-            )
+            cur = await conn.execute(OVERDUE_IN_TURNS, {"horizon": now, "limit": limit})
+            return [row["id"] for row in await cur.fetchall()]
+
+    async def lease_these(
+        self, ids: Sequence[uuid.UUID], *, owner: str, now: datetime, horizon: datetime, grace: float
+    ) -> list[LeasedPost]:
+        """Leases the posts named that are still leasable by `horizon`, in the order given."""
+        posts = await self._lease(LEASE_THESE, ids=list(ids), owner=owner, now=now, horizon=horizon, grace=grace)
+        return sorted(posts, key=lambda p: p.turn)
+
+    async def _lease(self, statement: str, **params: object) -> list[LeasedPost]:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(statement, params)
             return [LeasedPost(**row) for row in await cur.fetchall()]
 
     async def handed_over(

@@ -70,6 +70,26 @@ WITH claimed AS (
 SELECT {CLAIM_COLUMNS} FROM claimed c JOIN accounts a ON a.id = c.account_id
 """
 
+# Messages a publisher does not take on now (their account or tenant already has as much in flight
+# there as it may): the posts go back to SCHEDULED, not to be handed over again before not_before.
+DEFER = """
+WITH deferred AS (
+    UPDATE posts p
+    SET status = 'SCHEDULED', not_before = d.not_before, lease_owner = NULL, lease_expires_at = NULL,
+        handed_over_at = NULL, stream_seq = NULL, updated_at = %(now)s
+    FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(until)s::timestamptz[]) AS d(id, generation, not_before)
+    WHERE p.id = d.id AND p.dispatch_generation = d.generation AND p.status = 'QUEUED'
+    RETURNING p.id, p.tenant_id, p.account_id, d.not_before
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
+SELECT id, tenant_id, account_id, 'deferred', 'QUEUED', 'SCHEDULED',
+       'its account has as many posts in flight at ' || %(owner)s || ' as it may; handed over again from '
+           || to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       %(now)s
+FROM deferred
+RETURNING post_id
+"""
+
 # Attempts whose publisher went away (killed, hung): taken over by one rescuer at a time.
 TAKE_OVER = f"""
 WITH stuck AS (
@@ -156,6 +176,20 @@ class PublishingStore:
                  "owner": owner, "now": now, "lease": lease},
             )
             return [ClaimedPost(**row) for row in await cur.fetchall()]
+
+    async def defer(
+        self, messages: Sequence[tuple[uuid.UUID, int, datetime]], *, owner: str, now: datetime
+    ) -> int:
+        """Gives back the posts of (post id, generation, not before) messages still QUEUED under
+        that generation; returns how many."""
+        if not messages:
+            return 0
+        async with self._db.connection() as conn:
+            cur = await conn.execute(DEFER, {
+                "ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
+                "until": [m[2] for m in messages], "owner": owner, "now": now,
+            })
+            return len(await cur.fetchall())
 
     async def take_over_stuck(self, *, owner: str, now: datetime, lease: float, limit: int = 50) -> list[ClaimedPost]:
         """Takes over attempts whose lease ran out, under a new attempt epoch (fencing the old one)."""

@@ -80,6 +80,9 @@ posts = Table(
     Column("media_urls", ARRAY(Text), nullable=False, server_default="{}"),
     Column("link", Text, nullable=False, server_default=""),
     Column("scheduled_at", Timestamp, nullable=False),
+    # A publisher that gave the post back because its account had enough in flight: not handed
+    # over again before then (migration 0009). Cleared by the lease; scheduled_at stays as asked.
+    Column("not_before", Timestamp),
     Column("published_at", Timestamp),
     Column("platform_post_id", Text),
     # Where the published post can be seen (Instagram's comes from a Graph call after publishing).
@@ -106,7 +109,7 @@ posts = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     # Leasing reads only SCHEDULED rows in time order: a small partial index at any table size.
-    Index("posts_due", "scheduled_at", postgresql_where=text("status = 'SCHEDULED'")),
+    Index("posts_due", text("greatest(scheduled_at, not_before)"), postgresql_where=text("status = 'SCHEDULED'")),
     # The rescuer looks for expired leases among QUEUED rows only.
     Index("posts_leased", "lease_expires_at", postgresql_where=text("status = 'QUEUED'")),
     # The publishing rescuer looks for attempts whose publisher went away.
@@ -211,11 +214,15 @@ events = Table(
     Index("events_occurred", "occurred_at"),
 )
 
+# How far the dispatchers' relay has published each tenant's events to NATS; the lease says which
+# relay is publishing them now (migration 0009).
 event_relay = Table(
     "event_relay",
     metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("relayed", BigInteger, nullable=False, server_default="0"),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", Timestamp),
 )
 
 event_webhooks = Table(
@@ -231,6 +238,9 @@ event_webhooks = Table(
     Column("last_error", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    # The publisher delivering the tenant's events now, until when (migration 0009).
+    Column("lease_owner", Text),
+    Column("lease_expires_at", Timestamp),
 )
 
 event_deliveries = Table(

@@ -26,6 +26,8 @@ TRACER = telemetry.tracer("postsched.dispatcher")
 
 # Lease a little past the next tick, so a tick that starts late leaves no gap.
 HORIZON_MARGIN = timedelta(seconds=5)
+# Overdue posts ordered in turns by one read (the rest, if any, in the next round).
+MAX_FAIR_LEASE = 200_000
 NOTIFY_CHANNEL = "postsched_due"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -76,19 +78,34 @@ class Dispatcher:
         async with self._lease_lock:
             with TRACER.start_as_current_span("dispatcher.lease") as span:
                 while True:
+                    now = self._clock.now()
                     posts = await self._store.lease(
-                        owner=self.instance_id, now=self._clock.now(), horizon=horizon,
-                        batch=self._batch, grace=self._lease_grace,
+                        owner=self.instance_id, now=now, horizon=horizon, batch=self._batch, grace=self._lease_grace,
                     )
                     self._handover.add(posts)
                     total += len(posts)
                     if len(posts) < self._batch:
                         break
+                    if max(p.due_at for p in posts) <= now:  # more overdue than one lease: the rest in turns
+                        total += await self._lease_overdue_fairly()
                 self.horizon = max(self.horizon, horizon)
                 span.set_attribute("postsched.leased", total)
         self._stats.leased_total += total
         if total:
             log.info("leased", posts=total, horizon=horizon.isoformat())
+        return total
+
+    async def _lease_overdue_fairly(self) -> int:
+        """Leases the overdue posts in turns across tenants and accounts (the store's
+        OVERDUE_IN_TURNS, read once), a batch at a time; the hand-over publishes them in that order."""
+        now = self._clock.now()
+        ids = await self._store.overdue_in_turns(now=now, limit=MAX_FAIR_LEASE)
+        total = 0
+        for start in range(0, len(ids), self._batch):
+            posts = await self._store.lease_these(ids[start:start + self._batch], owner=self.instance_id,
+                                                  now=self._clock.now(), horizon=now, grace=self._lease_grace)
+            self._handover.add(posts)
+            total += len(posts)
         return total
 
     async def rescue_once(self) -> int:

@@ -65,8 +65,10 @@ class Handover:
         return len(self._heap)
 
     def add(self, posts: list[LeasedPost]) -> None:
+        """Holds posts until their time; overdue ones go out in the order given (the lease's turns)."""
+        now = self._clock.now()
         for post in posts:
-            heapq.heappush(self._heap, (post.due_at, next(self._seq), post, 0))
+            heapq.heappush(self._heap, (max(post.due_at, now), next(self._seq), post, 0))
         if posts:
             self._wake.set()
 
@@ -118,7 +120,7 @@ class Handover:
                     headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
                 try:
                     future = await self._js.publish_async(
-                        subject, PublishMessage(post.id, post.generation).encode(),
+                        subject, PublishMessage(post.id, post.generation, post.tenant_id, post.account_id).encode(),
                         headers=headers,
                     )
                 except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:

@@ -102,7 +102,7 @@ class Attempts:
         policy: RetryPolicy,
         stats: PublisherStats,
         leases: LeaseKeeper,
-        slots: AccountSlots,
+        lookups: AccountSlots,
         *,
         max_deliveries: int,
         handover_timeout: float,
@@ -117,7 +117,7 @@ class Attempts:
         self._policy = policy
         self._stats = stats
         self._leases = leases
-        self._slots = slots
+        self._lookups = lookups  # reconciliation's lookups, per account (attempts: fair_share.py)
         self._max_deliveries = max_deliveries
         self._handover_timeout = handover_timeout
         self._deadline = deadline
@@ -134,30 +134,41 @@ class Attempts:
         return Target(account_id=claimed.account_id, platform=claimed.platform, external_id=claimed.external_id,
                       credentials=self._box.open(claimed.credentials))
 
-    async def run(self, claimed: ClaimedPost, delivery: int) -> Decision:
-        """Publishes a freshly claimed post; `delivery` is JetStream's delivery count of its message.
+    def hold(self, claimed: ClaimedPost) -> AttemptLease:
+        """The claimed post's lease, renewed from now on, also while it waits for a slot."""
+        return self._leases.hold(claimed.id, claimed.epoch)
 
-        Holds the post's lease while it works (and while it waits for one of its account's slots:
-        the wait is outside the deadline), and gives up at the hard deadline: an attempt cancelled
+    async def run(self, claimed: ClaimedPost, delivery: int, lease: AttemptLease) -> Decision:
+        """Publishes a claimed post whose turn has come; `delivery` is JetStream's delivery count of
+        its message, `lease` what `hold` gave at the claim (released here).
+
+        Gives up at the hard deadline (counted from now, not from the claim): an attempt cancelled
         there, or fenced, leaves its post to the rescuer (which asks the platform)."""
-        lease = self._leases.hold(claimed.id, claimed.epoch)
         try:
-            async with self._slots.hold(claimed.account_id):
-                lease.working()
-                try:
-                    async with asyncio.timeout(self._deadline):
-                        decision = await self._run(claimed, delivery, AttemptProgress(self._store, lease))
-                except TimeoutError:
-                    log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
-                                post_id=str(claimed.id), deadline_s=self._deadline)
-                    return Decision(None, reply="ack")
-                except Fenced as exc:
-                    log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id),
-                                reason=str(exc))
-                    return Decision(None, reply="ack")
-                return await self._with_permalink(claimed, decision)
+            lease.working()
+            try:
+                async with asyncio.timeout(self._deadline):
+                    decision = await self._run(claimed, delivery, AttemptProgress(self._store, lease))
+            except TimeoutError:
+                log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
+                            post_id=str(claimed.id), deadline_s=self._deadline)
+                return Decision(None, reply="ack")
+            except Fenced as exc:
+                log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id),
+                            reason=str(exc))
+                return Decision(None, reply="ack")
+            return await self._with_permalink(claimed, decision)
         finally:
             self._leases.release(lease)
+
+    def give_back(self, claimed: ClaimedPost, lease: AttemptLease, reason: str) -> Decision:
+        """For a claimed post that never ran (the publisher is stopping): due again now, the attempt
+        given back."""
+        self._leases.release(lease)
+        return Decision(
+            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "released", message=reason, attempts_delta=-1),
+            reply="ack",
+        )
 
     async def _with_permalink(self, claimed: ClaimedPost, decision: Decision) -> Decision:
         """A publication's decision with the post's permalink when the platform gives it. The
@@ -285,7 +296,7 @@ class Attempts:
 
     async def reconcile(self, claimed: ClaimedPost) -> Decision | None:
         """For an attempt whose publisher went away: find out, and never publish blindly again."""
-        async with self._slots.hold(claimed.account_id):
+        async with self._lookups.hold(claimed.account_id):
             decision = await self._reconcile(claimed)
             return None if decision is None else await self._with_permalink(claimed, decision)
 

@@ -1,10 +1,14 @@
-"""Consumption: pull from the shared durable consumer, claim, publish, record, then ack.
+"""Consumption: pull from the shared durable consumer, share fairly, claim, publish, record, then ack.
 
-For each fetched batch: one statement claims every post still QUEUED under its message's
-generation; a message whose post was not claimed (stale generation, duplicate, cancelled, or being
-published elsewhere) is acked and dropped. Each claimed post is published concurrently (up to
-`concurrency` at a time); its outcome is recorded, and only then is the message acked, nak'ed with
-a delay (transient error, deliveries left) or terminated.
+For each fetched batch: the publisher's fair share (fair_share.py) decides which messages it takes
+on now; the others' posts are given back in one statement (deferred: SCHEDULED again, not handed
+over before a time spread at their account's pace) and their messages acked, so no tenant's
+backlog stands between another tenant's posts and this publisher. One statement claims every
+post still QUEUED under its message's generation; a message whose post was not claimed (stale
+generation, duplicate, cancelled, or being published elsewhere) is acked and dropped. Claimed
+posts wait for a slot without holding one (their leases renewed meanwhile); each runs when the
+fair share gives it a slot. Its outcome is recorded, and only then is the message acked, nak'ed
+with a delay (transient error, deliveries left) or terminated.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import nats.errors
 import structlog
@@ -28,6 +34,8 @@ from postsched.errors import PostschedError
 from postsched.store.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
 from services.publisher.attempt import Attempts, Decision
+from services.publisher.fair_share import FairShare
+from services.publisher.leases import AttemptLease
 from services.publisher.recorder import OutcomeRecorder
 from services.publisher.stats import PublisherStats
 
@@ -39,6 +47,16 @@ GATHER = 0.01  # seconds more to gather the rest of a batch once one message is 
 CLAIM_RETRY_DELAY = 5.0
 
 
+@dataclass(eq=False)
+class Work:
+    """A claimed post in this publisher: its message, and its lease (renewed while it waits)."""
+
+    msg: Msg
+    post: ClaimedPost
+    lease: AttemptLease
+    started: float = field(default=0.0)  # monotonic, when it got its slot
+
+
 class Consumer:
     def __init__(
         self,
@@ -48,9 +66,9 @@ class Consumer:
         recorder: OutcomeRecorder,
         clock: Clock,
         stats: PublisherStats,
+        fair: FairShare[Work],
         *,
         owner: str,
-        concurrency: int,
         lease: float,
         ack_wait: float,
     ) -> None:
@@ -60,13 +78,13 @@ class Consumer:
         self._recorder = recorder
         self._clock = clock
         self._stats = stats
+        self._fair = fair
         self._owner = owner
-        self._concurrency = concurrency
         self._lease = lease
         self.keepalive_every = max(1.0, ack_wait / 3)
         self._tasks: set[asyncio.Task] = set()
-        self._working: dict[asyncio.Task, Msg] = {}
-        self._slot_freed = asyncio.Event()
+        self._held: set[Work] = set()  # queued and running: their messages are kept alive
+        self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -75,16 +93,17 @@ class Consumer:
         try:
             # Refill in batches: fetching (and claiming) as soon as one slot frees up would turn
             # into one fetch and one claim statement per message, which caps throughput.
-            refill_at = max(1, min(FETCH_MAX, self._concurrency // 4))
+            refill_at = max(1, min(FETCH_MAX, self._fair.concurrency // 4))
             while not self._stopping.is_set():
-                free = self._concurrency - len(self._tasks)
-                if free < refill_at and self._tasks:
-                    self._slot_freed.clear()
-                    await self._slot_freed.wait()
+                room = self._fair.room
+                if room < refill_at and self._held:
+                    self._changed.clear()
+                    await self._changed.wait()
                     continue
                 try:
-                    messages = await self._fetch(sub, min(free, FETCH_MAX))
+                    messages = await self._fetch(sub, min(room, FETCH_MAX))
                 except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    self._fair.sweep(self._clock.now())
                     continue
                 except nats.errors.Error as exc:
                     log.warning("fetch failed; retrying", error=str(exc) or type(exc).__name__)
@@ -117,10 +136,16 @@ class Consumer:
         return messages
 
     async def stop(self, grace: float) -> int:
-        """Stops fetching and lets attempts in flight finish for up to `grace` seconds; returns how
-        many were abandoned (not acked: JetStream redelivers them, and the rescuer reconciles)."""
+        """Stops fetching, gives the claimed posts still waiting for a slot back (due again now),
+        and lets attempts in flight finish for up to `grace` seconds; returns how many were
+        abandoned (not acked: JetStream redelivers them, and the rescuer reconciles)."""
         self._stopping.set()
-        self._slot_freed.set()
+        self._changed.set()
+        waiting = self._fair.drain()
+        await asyncio.gather(*(self._finish(w, self._attempts.give_back(w.post, w.lease, "the publisher stopped before "
+                                                                          "its turn came; due again now"))
+                               for w in waiting))
+        self._held.difference_update(waiting)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         abandoned = [t for t in self._tasks if not t.done()]
@@ -136,10 +161,14 @@ class Consumer:
             except (ValueError, KeyError, TypeError):
                 log.error("unreadable message terminated", subject=msg.subject)
                 await msg.term()
+        now = self._clock.now()
+        plan = self._fair.plan([(m.tenant_id, m.account_id) for _, m in decoded], now)
+        if plan.defer and not await self._defer([(decoded[i], until) for i, until in plan.defer]):
+            return
+        decoded = [decoded[i] for i in plan.claim]
         try:
             claimed = await self._store.claim(
-                [(m.post_id, m.generation) for _, m in decoded], owner=self._owner, now=self._clock.now(),
-                lease=self._lease,
+                [(m.post_id, m.generation) for _, m in decoded], owner=self._owner, now=now, lease=self._lease,
             )
         except PostschedError as exc:
             log.warning("claim failed; messages come back later", error=str(exc), messages=len(decoded))
@@ -153,20 +182,53 @@ class Consumer:
                 self._stats.dropped += 1
                 await msg.ack()
                 continue
-            task = asyncio.create_task(self._process(msg, post))
+            work = Work(msg, post, self._attempts.hold(post))
+            self._held.add(work)
+            self._fair.enqueue(post.tenant_id, post.account_id, work)
+        self._start_what_may_run()
+
+    async def _defer(self, deferred: list[tuple[tuple[Msg, PublishMessage], datetime]]) -> bool:
+        """Gives back the posts of messages this publisher does not take on now, then acks them
+        (a deferred post is handed over again under a new generation). False if the database
+        would not take it (the whole batch comes back later)."""
+        try:
+            await self._store.defer([(m.post_id, m.generation, until) for (_, m), until in deferred],
+                                    owner=self._owner, now=self._clock.now())
+        except PostschedError as exc:
+            log.warning("deferral failed; messages come back later", error=str(exc), messages=len(deferred))
+            for (msg, _), _ in deferred:
+                await msg.nak(delay=CLAIM_RETRY_DELAY)
+            return False
+        self._stats.deferred += len(deferred)
+        for (msg, _), _ in deferred:
+            with contextlib.suppress(nats.errors.Error):
+                await msg.ack()
+        return True
+
+    def _start_what_may_run(self) -> None:
+        while not self._stopping.is_set():
+            work = self._fair.next()
+            if work is None:
+                break
+            work.started = time.monotonic()
+            task = asyncio.create_task(self._process(work))
             self._tasks.add(task)
-            self._working[task] = msg
-            task.add_done_callback(self._done)
+            task.add_done_callback(self._tasks.discard)
+        self._stats.in_flight = self._fair.running
 
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        self._working.pop(task, None)
-        self._stats.in_flight = len(self._tasks)
-        self._slot_freed.set()
+    async def _process(self, work: Work) -> None:
+        post = work.post
+        try:
+            await self._attempt(work)
+        finally:
+            self._held.discard(work)
+            self._fair.done(post.tenant_id, post.account_id, time.monotonic() - work.started)
+            self._changed.set()
+            self._start_what_may_run()
 
-    async def _process(self, msg: Msg, post: ClaimedPost) -> None:
-        self._stats.in_flight = len(self._tasks)
-        started = time.monotonic()
+    async def _attempt(self, work: Work) -> None:
+        post, msg = work.post, work.msg
+        started = work.started
         delivery = msg.metadata.num_delivered
         # A CONSUMER span in the post's own trace: the child of the dispatcher's `send` span (from
         # the headers) and linked to it, as OpenTelemetry's messaging conventions say.
@@ -178,21 +240,22 @@ class Consumer:
             "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
             "postsched.platform": post.platform, "postsched.attempt": post.attempts, "postsched.delivery": delivery,
         }) as span, structlog.contextvars.bound_contextvars(post_id=str(post.id)):
-            decision = await self._attempts.run(post, delivery=delivery)
+            decision = await self._attempts.run(post, delivery, work.lease)
             outcome = decision.outcome.status if decision.outcome else "UNKNOWN"
             span.set_attribute("postsched.outcome", outcome)
             if decision.outcome and decision.outcome.last_error:
                 span.set_attribute("postsched.error", decision.outcome.last_error)
                 if outcome in ("FAILED", "QUEUED"):
                     span.set_status(Status(StatusCode.ERROR, decision.outcome.last_error))
-            await self._finish(msg, post, decision)
+            await self._finish(work, decision)
         instruments.publish_duration.record(time.monotonic() - started, {"platform": post.platform, "outcome": outcome})
         if outcome == "PUBLISHED":
             instruments.posts_published.add(1, {"platform": post.platform})
         elif outcome == "FAILED":
             instruments.posts_failed.add(1, {"platform": post.platform})
 
-    async def _finish(self, msg: Msg, post: ClaimedPost, decision: Decision) -> None:
+    async def _finish(self, work: Work, decision: Decision) -> None:
+        msg, post = work.msg, work.post
         if decision.outcome is not None:
             try:
                 recorded = await self._recorder.record(decision.outcome)
@@ -220,9 +283,8 @@ class Consumer:
         """Tells JetStream that the messages being worked on are in progress, so a long attempt
         (an Instagram video, a slow platform) is not redelivered while it runs; returns how many."""
         told = 0
-        for task, msg in list(self._working.items()):
-            if not task.done():
-                with contextlib.suppress(nats.errors.Error):
-                    await msg.in_progress()
-                    told += 1
+        for work in list(self._held):
+            with contextlib.suppress(nats.errors.Error):
+                await work.msg.in_progress()
+                told += 1
         return told

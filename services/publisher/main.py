@@ -26,7 +26,8 @@ from postsched.store.event_webhooks import EventWebhookStore
 from services.publisher.event_delivery import EventDelivery
 from services.publisher.account_slots import AccountSlots
 from services.publisher.attempt import Attempts
-from services.publisher.consumer import Consumer
+from services.publisher.consumer import Consumer, Work
+from services.publisher.fair_share import FairShare
 from services.publisher.leases import LeaseKeeper
 from services.publisher.platforms.facebook import FacebookPage
 from services.publisher.platforms.graph_api import GraphClient, Usage
@@ -72,22 +73,23 @@ async def serve(settings: PublisherSettings) -> None:
         "webhook": Webhook(tenant_http, timeout=settings.http_timeout),
     }
     store = PublishingStore(db)
-    slots = AccountSlots(settings.account_concurrency)
+    fair: FairShare[Work] = FairShare(settings.concurrency, settings.account_concurrency)
     leases = LeaseKeeper(store, clock, lease=settings.publish_lease, max_hold=settings.publish_timeout)
     attempts = Attempts(
         adapters, store, CredentialBox(settings.secret_key), clock,
-        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases, slots,
+        RetryPolicy(base=settings.retry_base, cap=settings.retry_max), stats, leases,
+        AccountSlots(settings.account_concurrency),
         max_deliveries=settings.jetstream.max_deliveries, handover_timeout=settings.handover_timeout,
         deadline=settings.publish_timeout, max_platform_wait=settings.max_platform_wait,
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(
-        nc, store, attempts, recorder, clock, stats, owner=instance_id, concurrency=settings.concurrency,
+        nc, store, attempts, recorder, clock, stats, fair, owner=instance_id,
         lease=settings.publish_lease, ack_wait=settings.jetstream.effective_ack_wait,
     )
     rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
                                 lease=settings.publish_lease)
-    servicer = PublisherServicer(stats, quota, slots, nc, instance_id=instance_id, concurrency=settings.concurrency)
+    servicer = PublisherServicer(stats, quota, fair, nc, instance_id=instance_id, concurrency=settings.concurrency)
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],

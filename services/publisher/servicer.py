@@ -7,7 +7,7 @@ from nats.aio.client import Client as NATS
 
 from postsched.messages import PLATFORM_TO_API, timestamp
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
-from services.publisher.account_slots import AccountSlots
+from services.publisher.fair_share import FairShare
 from services.publisher.platforms.instagram import InstagramQuota
 from services.publisher.stats import PublisherStats
 
@@ -15,11 +15,11 @@ Context = grpc.aio.ServicerContext
 
 
 class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
-    def __init__(self, stats: PublisherStats, quota: InstagramQuota, slots: AccountSlots, nc: NATS, *,
+    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nc: NATS, *,
                  instance_id: str, concurrency: int) -> None:
         self._stats = stats
         self._quota = quota
-        self._slots = slots
+        self._fair = fair
         self._nc = nc
         self._instance_id = instance_id
         self._concurrency = concurrency
@@ -36,12 +36,13 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
                 throttled_until=timestamp(rate.throttled_until), reason=rate.reason,
                 app_usage_pct=rate.app_usage_pct or 0.0, business_usage_pct=rate.business_usage_pct or 0.0,
                 instagram_quota_used=used, instagram_quota_total=total,
-                in_flight=self._slots.in_flight(rate.account_id), waiting=self._slots.waiting(rate.account_id),
+                in_flight=self._fair.running_of(rate.account_id), waiting=self._fair.queued_of(rate.account_id),
             ))
         return publisher_pb2.PublisherStatus(
             instance_id=self._instance_id, started_at=timestamp(s.started_at), in_flight=s.in_flight,
             concurrency=self._concurrency, published_total=s.published, failed_total=s.failed,
             retried_total=s.retried, rate_limited_total=s.rate_limited, dropped_total=s.dropped,
             reconciled_total=s.reconciled, accounts=accounts, nats_connected=self._nc.is_connected,
-            account_concurrency=self._slots.per_account,
+            account_concurrency=self._fair.per_account, deferred_total=s.deferred,
+            queued=self._fair.held - self._fair.running,
         )

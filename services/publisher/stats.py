@@ -29,5 +29,6 @@ class PublisherStats:
     retried: int = 0
     rate_limited: int = 0
     dropped: int = 0
+    deferred: int = 0  # messages given back because their account or tenant had its share here
     reconciled: int = 0
     accounts: dict[str, AccountRate] = field(default_factory=dict)  # by meter (outcomes.meter)
