@@ -282,6 +282,8 @@ class PublisherSettings:
     handover_timeout: float = 3600.0
     # Event callbacks: the longest wait between two attempts at one event (1 s doubling up to it).
     event_retry_max: float = 900.0
+    # Event callbacks: tenants delivered at once by one publisher (one round each).
+    event_concurrency: int = 100
     # The longest wait any platform's answer (Retry-After, Meta's estimate) can impose on an account.
     max_platform_wait: float = 3600.0
     tls: TLSSettings = TLSSettings()
@@ -312,6 +314,7 @@ class PublisherSettings:
             instagram_poll_interval=positive_number(env, "POSTSCHED_INSTAGRAM_POLL_INTERVAL", 2.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
             event_retry_max=positive_number(env, "POSTSCHED_EVENT_RETRY_MAX", 900.0),
+            event_concurrency=int(positive_number(env, "POSTSCHED_EVENT_CONCURRENCY", 100, integer=True)),
             max_platform_wait=positive_number(env, "POSTSCHED_MAX_PLATFORM_WAIT", 3600.0),
             outbound=OutboundPolicy.from_env(env),
         )

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 import pytest
 
 from postsched.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
@@ -261,3 +262,46 @@ def test_event_webhook_down_then_failing_then_back_gets_every_event_in_order_sig
     outcomes = [d.outcome for d in log]
     assert outcomes.count("delivered") == 100 and outcomes.count("retrying") >= 7
     assert any(d.status_code == 500 for d in log) and any(d.status_code == 0 and d.error for d in log)
+
+
+def test_a_slow_event_endpoint_delays_only_its_own_tenant_and_no_call_waits_in_a_transaction(suite: Suite) -> None:
+    """acme's endpoint answers after 8 s; globex's events still arrive within a second or two,
+    and while acme's call hangs no database session sits idle in a transaction."""
+    import asyncio as aio
+
+    from aiohttp import web
+
+    from tests.listeners import Receiver as HttpReceiver
+
+    arrivals: dict[str, list[float]] = {"acme": [], "globex": []}
+
+    def receiver_for(tenant: str, delay: float):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.Response:
+            await aio.sleep(delay)
+            arrivals[tenant].append(time.monotonic())
+            return web.Response(status=204)
+        return handler
+
+    with HttpReceiver(receiver_for("acme", 8.0), host="127.0.0.1") as slow, \
+            HttpReceiver(receiver_for("globex", 0.0), host="127.0.0.1") as fast:
+        scheduler = suite.start("scheduler")
+        suite.start("publisher")  # one deliverer: its rounds run side by side
+        tenants = {name: Tenant(scheduler.addr, TENANT_TOKENS[name]) for name in ("acme", "globex")}
+        for name, receiver in (("acme", slow), ("globex", fast)):
+            client = tenants[name]
+            client.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"{receiver.url}/events", secret="s" * 24))
+        # Events for both: cancelling a post is one post.cancelled event each.
+        accounts = {name: client.webhook_account(f"{name}-hook").account_id for name, client in tenants.items()}
+        posts = {name: [client.CreatePost(scheduler_pb2.CreatePostRequest(
+            account_id=accounts[name], text="x", scheduled_at=Timestamp(seconds=int(time.time()) + 3600))).post_id
+            for _ in range(3)] for name, client in tenants.items()}
+        started = time.monotonic()
+        for name, client in tenants.items():
+            for post_id in posts[name]:
+                client.CancelPost(scheduler_pb2.CancelPostRequest(post_id=post_id))
+        time.sleep(3)
+        idle_in_transaction = suite.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
+        assert len(arrivals["globex"]) == 3 and max(arrivals["globex"]) - started < 2.5, arrivals
+        assert arrivals["acme"] == []  # still waiting for its first answer
+        assert idle_in_transaction == [(0,)]

@@ -1,16 +1,18 @@
 """Event callbacks: each tenant's webhook, its delivery cursor, and the log of every attempt.
 
 Delivery is in sequence order per tenant (so in order per post): the next event waits until the
-one before it was delivered or given up. The tenant's row stays locked while a deliverer works
-on it, so two publishers never deliver the same tenant's events side by side.
+one before it was delivered or given up. A deliverer leases a tenant in one short transaction
+(`lease_due`), calls the webhook with no transaction open, and records the round in another
+(`record_round`, a compare-and-set on its lease): no row is locked while the network is slow, two
+publishers never deliver one tenant's events side by side, and tenants are delivered side by side.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Awaitable, Callable
+from datetime import datetime
+from typing import Sequence
 
 from postsched.store.database import Database
 from postsched.store.events import EventRecord, events_after
@@ -54,7 +56,33 @@ class DeliveryRecord:
     at: datetime
 
 
-Deliver = Callable[[WebhookRecord, EventRecord], Awaitable[Attempt]]
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One attempt at one event, as logged in event_deliveries."""
+
+    event_id: uuid.UUID
+    sequence: int
+    type: str
+    attempt: int
+    outcome: str  # delivered, retrying, given_up
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRound:
+    """What a deliverer did with a tenant's events in one lease: the attempts, and the cursor after."""
+
+    attempts: list[DeliveryAttempt]
+    delivered: int
+    head_attempts: int
+    head_first_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    last_error: str | None
+
+
 COLUMNS = "tenant_id, url, secret, delivered, head_attempts, head_first_attempt_at, next_attempt_at, last_error, updated_at"
 
 
@@ -99,53 +127,56 @@ class EventWebhookStore:
             )
             return [DeliveryRecord(**r) for r in await cur.fetchall()]
 
-    async def deliver_next_tenant(
-        self, deliver: Deliver, *, now: Callable[[], datetime], backoff: Callable[[int], float],
-        give_up_after: timedelta, limit: int, skip: set[str],
-    ) -> tuple[str | None, int]:
-        """Delivers up to `limit` events of one tenant whose retry time has come (not in `skip`),
-        in order, stopping at the first failure; returns (the tenant, or None when no tenant is
-        due, how many events were delivered or given up)."""
-        done = 0
-        async with self._db.transaction() as conn:
+    async def lease_due(
+        self, *, owner: str, now: datetime, lease: float, limit: int, skip: Sequence[str] = ()
+    ) -> list[WebhookRecord]:
+        """Leases up to `limit` tenants with events to deliver whose retry time has come (not in
+        `skip`), the longest unleased first (so tenants take turns), each for `lease` seconds."""
+        async with self._db.connection() as conn:
             cur = await conn.execute(
-                f"""SELECT {COLUMNS} FROM event_webhooks w
-                    WHERE delivered < coalesce((SELECT last FROM event_sequences s WHERE s.tenant_id = w.tenant_id), 0)
-                      AND (next_attempt_at IS NULL OR next_attempt_at <= %s) AND NOT tenant_id = ANY(%s)
-                    ORDER BY tenant_id LIMIT 1 FOR UPDATE SKIP LOCKED""",
-                (now(), list(skip)),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                return None, 0
-            for hook in [WebhookRecord(**row)]:
-                events = await events_after(conn, hook.tenant_id, hook.delivered, types=(), account_id=None, limit=limit)
-                attempts, first = hook.head_attempts, hook.head_first_attempt_at
-                delivered_to = hook.delivered
-                next_at, last_error = None, hook.last_error
-                for event in events:
-                    at = now()
-                    first = first or at
-                    attempts += 1
-                    result = await deliver(hook, event)
-                    outcome = "delivered" if result.delivered else (
-                        "given_up" if at - first >= give_up_after else "retrying")
-                    await conn.execute(
-                        """INSERT INTO event_deliveries (tenant_id, event_id, sequence, type, attempt, outcome,
-                               status_code, error, duration_ms, at)
-                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                        (hook.tenant_id, event.event_id, event.sequence, event.type, attempts, outcome,
-                         result.status_code, result.error, result.duration_ms, at),
+                f"""WITH due AS (
+                        SELECT tenant_id FROM event_webhooks w
+                        WHERE delivered < coalesce((SELECT last FROM event_sequences s WHERE s.tenant_id = w.tenant_id), 0)
+                          AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+                          AND (lease_expires_at IS NULL OR lease_expires_at <= %(now)s)
+                          AND NOT tenant_id = ANY(%(skip)s)
+                        ORDER BY lease_expires_at NULLS FIRST, tenant_id
+                        LIMIT %(limit)s
+                        FOR UPDATE SKIP LOCKED
                     )
-                    if outcome == "retrying":
-                        next_at, last_error = at + timedelta(seconds=backoff(attempts)), result.error
-                        break
-                    delivered_to, attempts, first = event.sequence, 0, None
-                    last_error = result.error if outcome == "given_up" else None
-                    done += 1
+                    UPDATE event_webhooks w SET lease_owner = %(owner)s,
+                        lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                    FROM due WHERE w.tenant_id = due.tenant_id
+                    RETURNING {', '.join('w.' + c.strip() for c in COLUMNS.split(','))}""",
+                {"now": now, "skip": list(skip), "limit": limit, "owner": owner, "lease": lease},
+            )
+            return [WebhookRecord(**row) for row in await cur.fetchall()]
+
+    async def pending_events(self, hook: WebhookRecord, *, limit: int) -> list[EventRecord]:
+        """The tenant's next events to deliver, oldest first."""
+        async with self._db.connection() as conn:
+            return await events_after(conn, hook.tenant_id, hook.delivered, types=(), account_id=None, limit=limit)
+
+    async def record_round(self, hook: WebhookRecord, round_: DeliveryRound, *, owner: str, now: datetime) -> bool:
+        """Writes a round's attempts and moves the tenant's cursor, and gives the lease back (its
+        time stays as when the tenant last had its turn). False if the lease was lost meanwhile
+        (the attempts are logged, the cursor left to the new holder)."""
+        async with self._db.transaction() as conn:
+            if round_.attempts:
                 await conn.execute(
-                    """UPDATE event_webhooks SET delivered = %s, head_attempts = %s, head_first_attempt_at = %s,
-                           next_attempt_at = %s, last_error = %s WHERE tenant_id = %s""",
-                    (delivered_to, attempts, first, next_at, last_error, hook.tenant_id),
+                    """INSERT INTO event_deliveries (tenant_id, event_id, sequence, type, attempt, outcome,
+                           status_code, error, duration_ms, at)
+                       SELECT %s, * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::int[], %s::text[], %s::int[],
+                                                %s::text[], %s::int[], %s::timestamptz[])""",
+                    (hook.tenant_id, *map(list, zip(*[(a.event_id, a.sequence, a.type, a.attempt, a.outcome,
+                                                        a.status_code, a.error, a.duration_ms, a.at)
+                                                       for a in round_.attempts]))),
                 )
-        return hook.tenant_id, done
+            cur = await conn.execute(
+                """UPDATE event_webhooks SET delivered = %s, head_attempts = %s, head_first_attempt_at = %s,
+                       next_attempt_at = %s, last_error = %s, lease_owner = NULL, lease_expires_at = %s
+                   WHERE tenant_id = %s AND lease_owner = %s""",
+                (round_.delivered, round_.head_attempts, round_.head_first_attempt_at, round_.next_attempt_at,
+                 round_.last_error, now, hook.tenant_id, owner),
+            )
+            return cur.rowcount == 1

@@ -46,42 +46,54 @@ class EventStore:
         async with self._db.connection() as conn:
             return await events_after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
 
-    async def relay(self, publish: Callable[[list[EventRecord]], Awaitable[int]], *, limit: int) -> int:
+    async def relay(
+        self, publish: Callable[[list[EventRecord]], Awaitable[int]], *, owner: str, now: datetime, lease: float,
+        limit: int,
+    ) -> int:
         """Hands each tenant's events not yet relayed to `publish` (in order), which returns how
         many of them, from the first, went out; moves the tenant's relay cursor past those, and
-        stops the round at a tenant whose events did not all go. A tenant's cursor row stays locked meanwhile, so two
-        relays (two dispatchers) never publish the same tenant's events side by side; a relay that
-        dies after publishing re-sends, and the stream's duplicate window drops the copies."""
-        relayed = 0
-        async with self._db.transaction() as conn:
-            cur = await conn.execute(
-                """SELECT s.tenant_id FROM event_sequences s LEFT JOIN event_relay r USING (tenant_id)
-                   WHERE s.last > coalesce(r.relayed, 0) ORDER BY s.tenant_id"""
-            )
-            behind = [r["tenant_id"] for r in await cur.fetchall()]
-            if not behind:
-                return 0
+        stops the round at a tenant whose events did not all go. Tenants are leased first, in one
+        short statement, so two relays (two dispatchers) never publish the same tenant's events
+        side by side, and no transaction is open while NATS is called; a relay that dies after
+        publishing re-sends, and the stream's duplicate window drops the copies."""
+        async with self._db.connection() as conn:
             await conn.execute(
-                "INSERT INTO event_relay (tenant_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (behind,)
+                """INSERT INTO event_relay (tenant_id)
+                   SELECT s.tenant_id FROM event_sequences s LEFT JOIN event_relay r USING (tenant_id)
+                   WHERE r.tenant_id IS NULL ON CONFLICT DO NOTHING"""
             )
             cur = await conn.execute(
-                """SELECT tenant_id, relayed FROM event_relay WHERE tenant_id = ANY(%s)
-                   ORDER BY tenant_id FOR UPDATE SKIP LOCKED""",
-                (behind,),
+                """WITH behind AS (
+                       SELECT r.tenant_id FROM event_relay r JOIN event_sequences s USING (tenant_id)
+                       WHERE s.last > r.relayed AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= %(now)s)
+                       ORDER BY r.tenant_id FOR UPDATE OF r SKIP LOCKED
+                   )
+                   UPDATE event_relay r SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                   FROM behind WHERE r.tenant_id = behind.tenant_id
+                   RETURNING r.tenant_id, r.relayed""",
+                {"now": now, "owner": owner, "lease": lease},
             )
-            for row in await cur.fetchall():
-                events = await events_after(conn, row["tenant_id"], row["relayed"], types=(), account_id=None, limit=limit)
-                if not events:
-                    continue
-                sent = await publish(events)
+            leased = sorted((row["tenant_id"], row["relayed"]) for row in await cur.fetchall())
+        relayed, cursors = 0, dict(leased)
+        try:
+            for tenant_id, cursor in leased:
+                async with self._db.connection() as conn:
+                    events = await events_after(conn, tenant_id, cursor, types=(), account_id=None, limit=limit)
+                sent = await publish(events) if events else 0
                 if sent:
-                    await conn.execute(
-                        "UPDATE event_relay SET relayed = %s WHERE tenant_id = %s",
-                        (events[sent - 1].sequence, row["tenant_id"]),
-                    )
+                    cursors[tenant_id] = events[sent - 1].sequence
                 relayed += sent
                 if sent < len(events):
                     break
+        finally:  # every lease given back, the cursors moved past what went out
+            async with self._db.connection() as conn:
+                await conn.execute(
+                    """UPDATE event_relay r SET relayed = greatest(r.relayed, c.relayed), lease_owner = NULL,
+                           lease_expires_at = NULL
+                       FROM unnest(%s::text[], %s::bigint[]) AS c(tenant_id, relayed)
+                       WHERE r.tenant_id = c.tenant_id AND r.lease_owner = %s""",
+                    (list(cursors), list(cursors.values()), owner),
+                )
         return relayed
 
 

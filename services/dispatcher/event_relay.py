@@ -13,6 +13,7 @@ from nats.js.client import JetStreamContext
 
 from postsched import telemetry
 from postsched.broker import event_subject
+from postsched.clock import Clock
 from postsched.messages import event_json
 from postsched.store.events import EventRecord, EventStore
 
@@ -20,12 +21,15 @@ log = structlog.get_logger("postsched.event_relay")
 RELAY_PERIOD = 0.5
 RELAY_BATCH = 500
 PUBLISH_TIMEOUT = 5.0
+RELAY_LEASE = 30.0  # a relay that dies holding tenants leaves them to another this long
 
 
 class EventRelay:
-    def __init__(self, js: JetStreamContext, events: EventStore) -> None:
+    def __init__(self, js: JetStreamContext, events: EventStore, clock: Clock | None = None, *, owner: str = "") -> None:
         self._js = js
         self._events = events
+        self._clock = clock or Clock()
+        self._owner = owner
         self.relayed_total = 0
 
     async def _publish(self, events: list[EventRecord]) -> int:
@@ -68,7 +72,8 @@ class EventRelay:
     async def _relay_all(self) -> None:
         while True:
             try:
-                n = await self._events.relay(self._publish, limit=RELAY_BATCH)
+                n = await self._events.relay(self._publish, owner=self._owner, now=self._clock.now(),
+                                             lease=RELAY_LEASE, limit=RELAY_BATCH)
             except (asyncio.TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
                 # NATS away or slow: nothing moved the cursor, so the next round sends it all again.
                 log.warning("event relay: publish failed; retrying next round", error=str(exc) or type(exc).__name__)

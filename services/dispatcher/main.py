@@ -69,7 +69,7 @@ async def serve(settings: DispatcherSettings) -> None:
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
     lost = LostMessages(js, store, clock, settings.jetstream, lost_after=settings.lost_message_after)
     duties.periodic("lost-messages", lost.run_once, lost.period)
-    relay = EventRelay(js, EventStore(db))
+    relay = EventRelay(js, EventStore(db), clock, owner=instance_id)
     duties.periodic("event-relay", relay.run_once, RELAY_PERIOD, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
     beat = Heartbeat(nc, "dispatcher", instance_id, duties, lambda: {

@@ -106,7 +106,8 @@ async def serve(settings: PublisherSettings) -> None:
     duties.periodic("rescuer", rescuer.run_once, rescuer.period)
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
     events = EventDelivery(tenant_http, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
-                           timeout=min(settings.http_timeout, 10.0), retry_max=settings.event_retry_max)
+                           owner=instance_id, timeout=min(settings.http_timeout, 10.0),
+                           retry_max=settings.event_retry_max, concurrency=settings.event_concurrency)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
     beat = Heartbeat(nc, "publisher", instance_id, duties, lambda: {
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})
@@ -117,6 +118,7 @@ async def serve(settings: PublisherSettings) -> None:
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
     await duties.stop("rescuer", "event-delivery")
+    await events.stop()
     abandoned = await consumer.stop(SHUTDOWN_GRACE_SECONDS)
     await duties.stop("consumer", "keep-alive")
     await duties.stop()
