@@ -93,11 +93,19 @@ class Receiver:
             self._loop.call_soon_threadsafe(transport.abort)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            # Let the transports it closed finish closing before the loop goes.
-            asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), self._loop).result(5)
+            # Handlers still waiting (a slow answer) end here; transports finish closing.
+            asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0.2)
 
 
 def redirect_to(location: str, status: int = 302) -> Handler:
