@@ -155,7 +155,10 @@ class BenchSuite:
             "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(), "POSTSCHED_API_TOKENS": f"bench:{TOKEN}",
             "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN, "POSTSCHED_META_GRAPH_URL": f"{self.fake_meta}/v21.0",
             # Its webhook receivers (fake-meta's) live on loopback, which the outbound guard forbids.
-            "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32", "POSTSCHED_LOG_LEVEL": "info", **self.env,
+            "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32", "POSTSCHED_LOG_LEVEL": "info",
+            # Benchmarks create posts as fast as the scheduler takes them, past a tenant's default rate.
+            "POSTSCHED_TENANT_LIMITS": '{"default": {"requests_per_second": 1000000, "request_burst": 1000000}}',
+            **self.env,
         }
         subprocess.run([sys.executable, "-m", "postsched.cli", "migrate"], env=self.base_env, cwd=self.source,
                        check=True, capture_output=True)

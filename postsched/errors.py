@@ -64,5 +64,16 @@ class ResourceExhausted(PostschedError):
     """Too much at once."""
 
 
+class QuotaExceeded(ResourceExhausted):
+    """A tenant's limit (postsched.limits): RESOURCE_EXHAUSTED with a google.rpc.QuotaFailure naming it."""
+
+    def __init__(self, limit: str, tenant: str, description: str, value: int | None = None) -> None:
+        self.limit = limit
+        self.tenant = tenant
+        self.description = description
+        self.value = value
+        super().__init__(f"tenant {tenant!r} is over its {limit} limit: {description}")
+
+
 class Unavailable(PostschedError):
     """A dependency (PostgreSQL or NATS) is unavailable; retry."""

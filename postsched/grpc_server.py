@@ -16,7 +16,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from postsched import errors, reflection, request_checks, telemetry
-from postsched.auth import Authenticator, bearer_token, set_principal
+from postsched.auth import Authenticator, Principal, bearer_token, set_principal
 from postsched.tls import TLSSettings, is_loopback
 
 log = structlog.get_logger("postsched.grpc")
@@ -55,7 +55,15 @@ def _short(text: str, limit: int) -> str:
 
 
 def _rich_status(code: grpc.StatusCode, exc: errors.PostschedError) -> bytes | None:
-    """google.rpc.Status with BadRequest field violations, for INVALID_ARGUMENT (at most 20 listed)."""
+    """google.rpc.Status with BadRequest field violations, for INVALID_ARGUMENT (at most 20 listed),
+    or with a QuotaFailure naming the limit, for a tenant over one."""
+    if isinstance(exc, errors.QuotaExceeded):
+        failure = error_details_pb2.QuotaFailure(violations=[error_details_pb2.QuotaFailure.Violation(
+            subject=f"tenant:{exc.tenant}", description=exc.description, quota_id=exc.limit, quota_metric=exc.limit,
+            quota_value=exc.value or 0)])
+        detail = any_pb2.Any()
+        detail.Pack(failure)
+        return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=exc.message, details=[detail]).SerializeToString()
     if not isinstance(exc, errors.InvalidArgument):
         return None
     listed = [
@@ -93,8 +101,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     as a stack trace.
     """
 
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, admission: Admission | None = None) -> None:
         self._authenticator = authenticator
+        self._admission = admission
 
     async def intercept_service(
         self,
@@ -123,21 +132,25 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler
 
-    def _admit(self, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
+    def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
         """Authenticates the caller, then refuses a request no handler should see."""
+        principal = None
         if not open_method:
             token = bearer_token(context.invocation_metadata())
-            set_principal(self._authenticator.authenticate(token))
+            principal = self._authenticator.authenticate(token)
+            set_principal(principal)
         # The deserializer already checked the request (request_checks.tolerant).
         if isinstance(request, (request_checks.Undecodable, request_checks.Rejected)):
             raise errors.InvalidArgument(request_checks.violations(request))
+        if principal is not None and self._admission is not None:
+            self._admission(principal, method, request)
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._admit(request, context, open_method)
+                self._admit(method, request, context, open_method)
                 return await behavior(request, context)
             except Exception as exc:
                 await self._answer_error(method, context, exc)
@@ -151,7 +164,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._admit(request, context, open_method)
+                self._admit(method, request, context, open_method)
                 async for item in behavior(request, context):
                     yield item
             except Exception as exc:
@@ -204,6 +217,9 @@ SCHEDULER_MAX_REQUEST_BYTES = 32 * 1024 * 1024
 OPERATIONS_MAX_REQUEST_BYTES = 1024 * 1024
 
 Registrar = Callable[[grpc.aio.Server], None]
+# Called for every authenticated, well-formed request before its handler; raises to refuse it
+# (the scheduler's per-tenant request rate).
+Admission = Callable[[Principal, str, Any], None]
 
 
 async def start_server(
@@ -214,6 +230,7 @@ async def start_server(
     authenticator: Authenticator,
     tls: TLSSettings,
     max_request_bytes: int = OPERATIONS_MAX_REQUEST_BYTES,
+    admission: Admission | None = None,
 ) -> RunningServer:
     """Starts a grpc.aio server on addr ("host:0" picks a free port) with health and reflection,
     over TLS when `tls` has a certificate.
@@ -223,7 +240,7 @@ async def start_server(
     """
     server = grpc.aio.server(
         # OpenTelemetry's server span wraps ours, so it sees the status our error mapping sets.
-        interceptors=[*telemetry.grpc_server_interceptors(), ServiceInterceptor(authenticator)],
+        interceptors=[*telemetry.grpc_server_interceptors(), ServiceInterceptor(authenticator, admission)],
         options=[
             ("grpc.max_receive_message_length", max_request_bytes),
             # Without this a second process could bind the same port and silently share it.

@@ -13,6 +13,7 @@ from typing import Mapping
 from cryptography.fernet import Fernet
 
 from postsched.errors import ConfigError
+from postsched.limits import TenantLimits
 from postsched.outbound import OutboundPolicy
 from postsched.tls import TLSSettings
 
@@ -146,12 +147,15 @@ class SchedulerSettings:
     tls: TLSSettings = TLSSettings()
     # POSTSCHED_OUTBOUND_ALLOW: what tenants' URLs may reach despite the outbound guard (nothing by default).
     outbound: OutboundPolicy = OutboundPolicy()
+    # POSTSCHED_TENANT_LIMITS: quotas and request limits per tenant (postsched/limits.py).
+    limits: TenantLimits = TenantLimits()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "SchedulerSettings":
         env = os.environ if env is None else env
         return cls(
             outbound=OutboundPolicy.from_env(env),
+            limits=TenantLimits.from_env(env),
             database_url=database_url(env),
             listen_addr=listen_addr(env, "scheduler"),
             tls=TLSSettings.from_env(env),
@@ -288,6 +292,7 @@ class PublisherSettings:
     max_platform_wait: float = 3600.0
     tls: TLSSettings = TLSSettings()
     outbound: OutboundPolicy = OutboundPolicy()
+    limits: TenantLimits = TenantLimits()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
@@ -317,6 +322,7 @@ class PublisherSettings:
             event_concurrency=int(positive_number(env, "POSTSCHED_EVENT_CONCURRENCY", 100, integer=True)),
             max_platform_wait=positive_number(env, "POSTSCHED_MAX_PLATFORM_WAIT", 3600.0),
             outbound=OutboundPolicy.from_env(env),
+            limits=TenantLimits.from_env(env),
         )
         if settings.http_timeout >= settings.publish_timeout:
             raise ConfigError("POSTSCHED_HTTP_TIMEOUT must be shorter than POSTSCHED_PUBLISH_TIMEOUT")

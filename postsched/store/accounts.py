@@ -57,6 +57,14 @@ class AccountStore:
             raise AlreadyExists(f"a {new.platform} account with external_id {new.external_id!r} already exists")
         return AccountRecord.from_row(row)
 
+    async def live_count(self, tenant_id: str) -> int:
+        """The tenant's accounts not deleted."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM accounts WHERE tenant_id = %s AND deleted_at IS NULL", (tenant_id,))
+            row = await cur.fetchone()
+            return int(row["n"]) if row else 0
+
     async def get(self, tenant_id: str, account_id: uuid.UUID) -> AccountRecord:
         async with self._db.connection() as conn:
             cur = await conn.execute(

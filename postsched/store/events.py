@@ -46,6 +46,13 @@ class EventStore:
         async with self._db.connection() as conn:
             return await events_after(conn, tenant_id, after_sequence, types=types, account_id=account_id, limit=limit)
 
+    async def last_sequence(self, tenant_id: str) -> int:
+        """The tenant's newest event's sequence (0: none yet)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute("SELECT last FROM event_sequences WHERE tenant_id = %s", (tenant_id,))
+            row = await cur.fetchone()
+            return int(row["last"]) if row else 0
+
     async def relay(
         self, publish: Callable[[list[EventRecord]], Awaitable[int]], *, owner: str, now: datetime, lease: float,
         limit: int,

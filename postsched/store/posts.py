@@ -14,6 +14,7 @@ from typing import Sequence
 from postsched.clock import Clock
 from postsched.errors import FailedPrecondition, NotFound
 from postsched.store import processing_log
+from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Connection, Database
 from postsched.store.processing_log import LogEntry
 from postsched.store.records import NewPost, PageCursor, PostRecord
@@ -53,6 +54,17 @@ class PostStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+
+    async def live_count(self, tenant_id: str) -> int:
+        """The tenant's posts SCHEDULED, QUEUED or PUBLISHING, from the counters (exact at any moment)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                f"""SELECT coalesce(sum(c.n), 0) AS n FROM {POST_COUNTS} c JOIN accounts a ON a.id = c.account_id
+                    WHERE a.tenant_id = %s AND c.status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING')""",
+                (tenant_id,),
+            )
+            row = await cur.fetchone()
+            return int(row["n"]) if row else 0
 
     async def create(
         self, tenant_id: str, new_posts: Sequence[NewPost], *, trace_context: str | None = None

@@ -73,7 +73,8 @@ async def serve(settings: PublisherSettings) -> None:
         "webhook": Webhook(tenant_http, timeout=settings.http_timeout),
     }
     store = PublishingStore(db)
-    fair: FairShare[Work] = FairShare(settings.concurrency, settings.account_concurrency)
+    fair: FairShare[Work] = FairShare(settings.concurrency, settings.account_concurrency,
+                                      weight=lambda tenant: settings.limits.of(tenant).publish_weight)
     leases = LeaseKeeper(store, clock, lease=settings.publish_lease, max_hold=settings.publish_timeout)
     attempts = Attempts(
         adapters, store, CredentialBox(settings.secret_key), clock,
@@ -107,7 +108,8 @@ async def serve(settings: PublisherSettings) -> None:
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
     events = EventDelivery(tenant_http, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
                            owner=instance_id, timeout=min(settings.http_timeout, 10.0),
-                           retry_max=settings.event_retry_max, concurrency=settings.event_concurrency)
+                           retry_max=settings.event_retry_max, concurrency=settings.event_concurrency,
+                           in_flight=lambda tenant: settings.limits.of(tenant).event_deliveries_in_flight)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
     beat = Heartbeat(nc, "publisher", instance_id, duties, lambda: {
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})

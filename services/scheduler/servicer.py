@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timezone
 from typing import AsyncIterator
 
@@ -10,7 +9,8 @@ import grpc
 
 from postsched.auth import current_tenant
 from postsched.clock import Clock
-from postsched.errors import FieldViolation, InvalidArgument, NotFound
+from postsched.errors import FieldViolation, InvalidArgument, NotFound, QuotaExceeded
+from postsched.limits import StreamCount, TenantLimits
 from postsched.identifiers import parse_id
 from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message, timestamp
 from postsched.outbound import OutboundPolicy
@@ -24,18 +24,21 @@ from postsched.store.records import NewPost, PageCursor
 from postsched.tracecontext import current_traceparent
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
+from services.scheduler.event_feed import EventFeed
 
 Context = grpc.aio.ServicerContext
-EVENT_POLL_SECONDS = 0.2  # how soon a watcher sees a committed event
-EVENT_BATCH = 500
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def __init__(
         self, accounts: AccountStore, posts: PostStore, events: EventStore, webhooks: EventWebhookStore,
-        box: CredentialBox, clock: Clock, tokens: PageTokens, outbound: OutboundPolicy,
+        box: CredentialBox, clock: Clock, tokens: PageTokens, outbound: OutboundPolicy, limits: TenantLimits,
+        feed: EventFeed,
     ) -> None:
         self._outbound = outbound
+        self._limits = limits
+        self._feed = feed
+        self._streams = StreamCount(limits)
         self._accounts = accounts
         self._posts = posts
         self._events = events
@@ -46,7 +49,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     async def CreateAccount(self, request: scheduler_pb2.CreateAccountRequest, context: Context) -> resources_pb2.Account:
         new = validation.new_account(request, self._outbound)
-        return account_message(await self._accounts.create(current_tenant(), new))
+        tenant = current_tenant()
+        limit = self._limits.of(tenant).accounts
+        if await self._accounts.live_count(tenant) >= limit:
+            raise QuotaExceeded("accounts", tenant, f"{limit} accounts exist already; delete one first", value=limit)
+        return account_message(await self._accounts.create(tenant, new))
 
     async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")
@@ -110,6 +117,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             violations.extend(validation.platform_rules(post, platforms[post.account_id], prefix(i)))
         if violations:
             raise InvalidArgument(violations)
+        limit = self._limits.of(tenant).live_posts
+        live = await self._posts.live_count(tenant)
+        if live + len(new_posts) > limit:
+            raise QuotaExceeded("live_posts", tenant, f"{live} posts are scheduled or in flight; {len(new_posts)} more "
+                                f"would pass the {limit} allowed", value=limit)
         return await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
 
     async def GetPost(self, request: scheduler_pb2.GetPostRequest, context: Context) -> resources_pb2.Post:
@@ -200,15 +212,13 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         account_id = parse_id(request.account_id, "account_id") if request.account_id else None
         if account_id is not None:
             await self._accounts.get(tenant, account_id)  # NOT_FOUND for an account that is not the caller's
-        cursor = request.after_sequence
-        types = list(dict.fromkeys(request.types))
-        while True:
-            batch = await self._events.after(tenant, cursor, types=types, account_id=account_id, limit=EVENT_BATCH)
-            for record in batch:
+        self._streams.open(tenant)
+        try:
+            async for record in self._feed.watch(tenant, request.after_sequence, types=list(dict.fromkeys(request.types)),
+                                                 account_id=account_id):
                 yield event_message(record)
-                cursor = record.sequence
-            if len(batch) < EVENT_BATCH:
-                await asyncio.sleep(EVENT_POLL_SECONDS)
+        finally:
+            self._streams.close(tenant)
 
     async def SetEventWebhook(self, request: scheduler_pb2.SetEventWebhookRequest, context: Context) -> scheduler_pb2.EventWebhook:
         tenant = current_tenant()
