@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from postsched.turns import in_turns
 from services.publisher.fair_share import MAX_DEFER, MIN_DEFER, REMEMBER, FairShare
 
 NOW = datetime(2027, 1, 1, tzinfo=timezone.utc)
@@ -36,7 +37,8 @@ def run_all(fair: FairShare) -> list[tuple]:
 def test_admission_holds_two_rounds_of_a_slow_account_and_gives_the_rest_back_spaced_in_order() -> None:
     fair: FairShare = FairShare(concurrency=100, per_account=4)
     teach(fair, "a", A1, 2.0)
-    assert fair.account_cap(A1) == 8 and fair.account_cap(B1) == 32  # 2 s of work, at least two rounds
+    # 2 s of its work, at least two rounds of its slots, at most a quarter of the publisher.
+    assert fair.account_cap(A1) == 8 and fair.account_cap(B1) == 25
     owners = [("a", A1)] * 20 + [("b", B1)] * 3 + [(None, None)]
     plan = fair.plan(owners, NOW)
     assert plan.claim == [0, 1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23]  # 2 x per_account of A1; b's; an old message
@@ -60,17 +62,20 @@ def test_defer_times_follow_how_long_the_accounts_attempts_take() -> None:
     assert plan.defer[0][1] - NOW >= timedelta(seconds=9)  # behind the 4 it holds
 
 
-def test_a_fast_account_may_fill_a_lone_tenants_share_and_tenants_share_by_weight() -> None:
-    fair: FairShare = FairShare(concurrency=100, per_account=2, weight=lambda t: 3 if t == "big" else 1)
-    teach(fair, "a", A1, 0.01)
-    assert fair.account_cap(A1) > 150
-    plan = fair.plan([("a", A1)] * 150, NOW)
-    assert len(plan.claim) == 100 and len(plan.defer) == 50  # alone: the whole publisher, no more
+def test_a_lone_tenant_may_fill_the_publisher_one_account_a_quarter_and_tenants_share_by_weight() -> None:
+    fair: FairShare = FairShare(concurrency=100, per_account=2)
+    accounts = [uuid.UUID(int=10 + i) for i in range(6)]
+    for account in accounts:
+        teach(fair, "a", account, 0.01)
+    assert fair.account_cap(accounts[0]) == 25
+    plan = fair.plan([("a", accounts[i % 6]) for i in range(600)], NOW)
+    assert len(plan.claim) == 100 and len(plan.defer) == 500  # alone: the whole publisher, no more
+    assert max(sum(1 for i in plan.claim if i % 6 == a) for a in range(6)) <= 25
     fair = FairShare(concurrency=100, per_account=50, weight=lambda t: 3 if t == "big" else 1)
-    for tenant, account in (("big", A1), ("small", B1)):
+    for tenant, account in (("big", A1), ("big", A2), ("big", A3), ("small", B1)):
         teach(fair, tenant, account, 0.01)
     fill(fair, "small", B1, 1)
-    plan = fair.plan([("big", A1)] * 100, NOW)
+    plan = fair.plan([("big", (A1, A2, A3)[i % 3]) for i in range(100)], NOW)
     assert len(plan.claim) == 75  # three quarters while "small" has a post here
     assert fair.room == 99
 
@@ -129,3 +134,10 @@ def test_drain_returns_what_waits_and_idle_accounts_are_forgotten() -> None:
     fair.sweep(NOW + MAX_DEFER)
     assert not fair._accounts  # noqa: SLF001
     assert work is not None
+
+
+def test_turns_rotate_tenants_then_accounts_keeping_each_accounts_order() -> None:
+    items = [("a", "big", i) for i in range(5)] + [("a", "small", 0), ("b", "other", 0), ("b", "other", 1)]
+    ordered = in_turns(items, tenant_of=lambda x: x[0], account_of=lambda x: x[1])
+    assert ordered == [("a", "big", 0), ("b", "other", 0), ("a", "small", 0), ("b", "other", 1),
+                       ("a", "big", 1), ("a", "big", 2), ("a", "big", 3), ("a", "big", 4)]

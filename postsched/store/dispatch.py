@@ -26,7 +26,7 @@ class LeasedPost:
     # When to hand it over: its scheduled time, or later if the platform asked its account to wait
     # or a publisher gave the post back until then (not_before).
     due_at: datetime
-    # Its place in the turns of overdue posts (OVERDUE_IN_TURNS); 0 when leased in time order.
+    # Its place in the turns of due posts (DUE_IN_TURNS); 0 when leased in time order.
     turn: int = 0
 
 
@@ -75,11 +75,12 @@ WITH due AS (
 ), {LEASE_ROWS}"""
 
 # When more posts are overdue than one lease takes (a burst, the catch-up after an outage), the
-# overdue posts in turns, so a big account's burst does not push a small account to the back: each
-# tenant's posts are numbered round-robin over its accounts (each account in its own order), and
-# the order takes every tenant's first, then every tenant's second, ... One read sorts the whole
-# overdue set (about 5 us a post); the dispatcher then leases it in that order, a batch at a time.
-OVERDUE_IN_TURNS = f"""
+# posts due by a near horizon in turns, so a big account's burst does not push a small account to
+# the back: each tenant's posts are numbered round-robin over its accounts (each account in its own
+# order), and the order takes every tenant's first, then every tenant's second, ... (postsched/turns.py
+# is the same order in Python). One read sorts the whole set (about 5 us a post); the dispatcher
+# then leases it in that order, a batch at a time.
+DUE_IN_TURNS = f"""
 SELECT id FROM (
     SELECT id, at, account_turn, row_number() OVER (PARTITION BY tenant_id ORDER BY account_turn, at, id) AS tenant_turn
     FROM (
@@ -215,11 +216,11 @@ class DispatchStore:
         """Leases up to `batch` posts due by `horizon`, oldest first: SCHEDULED -> QUEUED with a new generation."""
         return await self._lease(LEASE, owner=owner, now=now, horizon=horizon, batch=batch, grace=grace)
 
-    async def overdue_in_turns(self, *, now: datetime, limit: int) -> list[uuid.UUID]:
-        """The ids of up to `limit` posts due by now, in turns across tenants and accounts (each
-        account's in its own order)."""
+    async def due_in_turns(self, *, horizon: datetime, limit: int) -> list[uuid.UUID]:
+        """The ids of up to `limit` posts due by `horizon`, in turns across tenants and accounts
+        (each account's in its own order)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(OVERDUE_IN_TURNS, {"horizon": now, "limit": limit})
+            cur = await conn.execute(DUE_IN_TURNS, {"horizon": horizon, "limit": limit})
             return [row["id"] for row in await cur.fetchall()]
 
     async def lease_these(

@@ -26,8 +26,11 @@ TRACER = telemetry.tracer("postsched.dispatcher")
 
 # Lease a little past the next tick, so a tick that starts late leaves no gap.
 HORIZON_MARGIN = timedelta(seconds=5)
-# Overdue posts ordered in turns by one read (the rest, if any, in the next round).
+# Overdue posts ordered in turns by one read (the rest, if any, in the next round), with those due
+# within a few seconds: a small account's post due a second after a big account's burst is leased
+# in the first batch, not after the burst.
 MAX_FAIR_LEASE = 200_000
+FAIR_LOOKAHEAD = timedelta(seconds=5)
 NOTIFY_CHANNEL = "postsched_due"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -96,14 +99,15 @@ class Dispatcher:
         return total
 
     async def _lease_overdue_fairly(self) -> int:
-        """Leases the overdue posts in turns across tenants and accounts (the store's
-        OVERDUE_IN_TURNS, read once), a batch at a time; the hand-over publishes them in that order."""
-        now = self._clock.now()
-        ids = await self._store.overdue_in_turns(now=now, limit=MAX_FAIR_LEASE)
+        """Leases the overdue posts, and those due within FAIR_LOOKAHEAD, in turns across tenants
+        and accounts (the store's DUE_IN_TURNS, read once), a batch at a time; the hand-over
+        publishes those due together in turns too."""
+        horizon = self._clock.now() + FAIR_LOOKAHEAD
+        ids = await self._store.due_in_turns(horizon=horizon, limit=MAX_FAIR_LEASE)
         total = 0
         for start in range(0, len(ids), self._batch):
             posts = await self._store.lease_these(ids[start:start + self._batch], owner=self.instance_id,
-                                                  now=self._clock.now(), horizon=now, grace=self._lease_grace)
+                                                  now=self._clock.now(), horizon=horizon, grace=self._lease_grace)
             self._handover.add(posts)
             total += len(posts)
         return total

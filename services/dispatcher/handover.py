@@ -26,6 +26,7 @@ from postsched.broker import PublishMessage, message_id, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.dispatch import DispatchStore, LeasedPost
+from postsched.turns import in_turns
 from services.dispatcher.stats import DispatcherStats
 
 log = structlog.get_logger("postsched.dispatcher")
@@ -33,6 +34,9 @@ TRACER = telemetry.tracer("postsched.dispatcher")
 
 ACK_TIMEOUT = 5.0  # seconds to wait for JetStream to acknowledge a batch
 MAX_BATCH = 5_000  # posts published per round; keep under the JetStream context's max pending
+ACCOUNT_ROUND = 1_000  # posts of one account per round
+ROUND_SCAN = 4 * MAX_BATCH  # due posts looked at per round
+MAX_RECORDING = 2  # rounds whose hand-over records are still being written
 PUBLISH_MAX_PENDING = 2 * MAX_BATCH
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
 
@@ -59,6 +63,7 @@ class Handover:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._publishing = asyncio.Lock()
+        self._recording: set[asyncio.Task] = set()
 
     @property
     def holding(self) -> int:
@@ -93,14 +98,31 @@ class Handover:
         published = 0
         async with self._publishing:
             while True:
-                now = self._clock.now()
-                due: list[tuple[LeasedPost, int]] = []
-                while self._heap and self._heap[0][0] <= now and len(due) < MAX_BATCH:
-                    _, _, post, attempts = heapq.heappop(self._heap)
-                    due.append((post, attempts))
+                due = self._round(self._clock.now())
                 if not due:
-                    return published
+                    break
                 published += await self._publish(due)
+            await self._records_written()
+        return published
+
+    def _round(self, now: datetime) -> list[tuple[LeasedPost, int]]:
+        """The posts to publish in one round: those due, in turns across tenants and accounts
+        (each account's in its own order), at most ACCOUNT_ROUND of one account and MAX_BATCH in
+        all; the rest stay for the next round. So when one account's burst and another's posts
+        are due together, the other's go in the first round, not after the burst."""
+        popped: list[tuple[datetime, int, LeasedPost, int]] = []
+        while self._heap and self._heap[0][0] <= now and len(popped) < ROUND_SCAN:
+            popped.append(heapq.heappop(self._heap))
+        taken: list[tuple[LeasedPost, int]] = []
+        per_account: dict[object, int] = {}
+        for entry in in_turns(popped, tenant_of=lambda e: e[2].tenant_id, account_of=lambda e: e[2].account_id):
+            account = entry[2].account_id
+            if len(taken) < MAX_BATCH and per_account.get(account, 0) < ACCOUNT_ROUND:
+                per_account[account] = per_account.get(account, 0) + 1
+                taken.append((entry[2], entry[3]))
+            else:
+                heapq.heappush(self._heap, entry)
+        return taken
 
     async def _publish(self, due: list[tuple[LeasedPost, int]]) -> int:
         futures: list[asyncio.Future | None] = []
@@ -141,11 +163,21 @@ class Handover:
                     future.cancel()
                 failed.append((post, attempts))
         if acked:
-            await self._record(acked)
+            # Recorded while the next round is published: the record is bookkeeping (the claim
+            # goes by generation), and waiting for it made a 20,000-post burst's rounds seconds long.
+            if len(self._recording) >= MAX_RECORDING:
+                await asyncio.wait(self._recording, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._record(acked))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
         if failed:
             self._retry_later(failed)
         self._stats.published_total += len(acked)
         return len(acked)
+
+    async def _records_written(self) -> None:
+        if self._recording:
+            await asyncio.wait(set(self._recording))
 
     async def _record(self, acked: list[tuple[LeasedPost, int]]) -> None:
         try:
@@ -174,6 +206,7 @@ class Handover:
         async with self._publishing:
             posts = [entry[2] for entry in self._heap]
             self._heap.clear()
+            await self._records_written()
         released = await self._store.release(posts, now=self._clock.now(), reason=reason)
         self._stats.released_total += released
         return released

@@ -7,7 +7,8 @@ one slow account could hold every slot. Now:
 
 - Admission, before a message is claimed (`plan`): a publisher holds at most `concurrency` posts
   (running, or queued to run next), as many of one account as it can run in the next
-  HORIZON at the pace its attempts finish here (at least 2 x per_account), and of one tenant its
+  HORIZON at the pace its attempts finish here (at least 2 x per_account, at most a quarter of
+  the publisher, so even its own tenant's other accounts are reached), and of one tenant its
   weighted share of the `concurrency` among the tenants with posts here. A message beyond that is
   not claimed but given back (the consumer defers it: QUEUED -> SCHEDULED with a not-before time),
   spread at the account's pace, so it comes back about when there is room, and the messages behind
@@ -39,8 +40,10 @@ W = TypeVar("W")
 # estimate follows what attempts really take.
 FIRST_GUESS = 0.25
 EWMA_WEIGHT = 0.2
-# An account may have as many posts here as it can run in this long.
+# An account may have as many posts here as it can run in this long, and at most 1/ACCOUNT_SHARE
+# of the publisher.
 HORIZON = 2.0
+ACCOUNT_SHARE = 4
 # An idle account's pace is remembered this long (seconds).
 REMEMBER = 300.0
 # A deferred post comes back at most this far ahead, whatever the estimate (then it is looked at again).
@@ -103,10 +106,12 @@ class FairShare(Generic[W]):
         return max(0, self.concurrency - self.held)
 
     def account_cap(self, account_id: Hashable) -> int:
-        """How many posts of the account this publisher takes on: what it can run within HORIZON."""
+        """How many posts of the account this publisher takes on: what it can run within HORIZON,
+        but never so many that one account fills the publisher (its own tenant's other accounts
+        behind it in the stream are reached), and at least two rounds of its slots."""
         account = self._accounts.get(account_id)
         seconds = account.seconds if account else FIRST_GUESS
-        return max(2 * self.per_account, int(self.per_account * HORIZON / seconds))
+        return max(2 * self.per_account, min(int(self.per_account * HORIZON / seconds), self.concurrency // ACCOUNT_SHARE))
 
     def plan(self, owners: list[tuple[str | None, uuid.UUID | None]], now: datetime) -> Plan:
         """Which of a fetched batch's messages (by tenant and account) to claim, which to give back."""
