@@ -164,6 +164,9 @@ class Consumer:
         now = self._clock.now()
         plan = self._fair.plan([(m.tenant_id, m.account_id) for _, m in decoded], now)
         if plan.defer and not await self._defer([(decoded[i], until) for i, until in plan.defer]):
+            for i in plan.claim:  # the whole batch comes back later
+                with contextlib.suppress(nats.errors.Error):
+                    await decoded[i][0].nak(delay=CLAIM_RETRY_DELAY)
             return
         decoded = [decoded[i] for i in plan.claim]
         try:

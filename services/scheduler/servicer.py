@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timezone
 from typing import AsyncIterator
 
@@ -27,6 +28,7 @@ from services.scheduler import validation
 from services.scheduler.event_feed import EventFeed
 
 Context = grpc.aio.ServicerContext
+LIVE_COUNT_TTL = 1.0  # seconds a tenant's live-post count is reused for the live_posts quota
 
 
 class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
@@ -39,6 +41,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self._limits = limits
         self._feed = feed
         self._streams = StreamCount(limits)
+        self._live: dict[str, tuple[int, float]] = {}  # tenant -> (live posts, monotonic time read)
         self._accounts = accounts
         self._posts = posts
         self._events = events
@@ -118,11 +121,22 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         limit = self._limits.of(tenant).live_posts
-        live = await self._posts.live_count(tenant)
+        live = await self._live_posts(tenant)
         if live + len(new_posts) > limit:
             raise QuotaExceeded("live_posts", tenant, f"{live} posts are scheduled or in flight; {len(new_posts)} more "
                                 f"would pass the {limit} allowed", value=limit)
-        return await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
+        created = await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
+        self._live[tenant] = (live + len(new_posts), self._live.get(tenant, (0, 0.0))[1])
+        return created
+
+    async def _live_posts(self, tenant: str) -> int:
+        """The tenant's live posts, read at most once a LIVE_COUNT_TTL (the count sums the tenant's
+        per-account counters: thousands of rows for a big tenant), plus what this process created since."""
+        count, read_at = self._live.get(tenant, (0, -LIVE_COUNT_TTL))
+        if time.monotonic() - read_at >= LIVE_COUNT_TTL:
+            count = await self._posts.live_count(tenant)
+            self._live[tenant] = (count, time.monotonic())
+        return count
 
     async def GetPost(self, request: scheduler_pb2.GetPostRequest, context: Context) -> resources_pb2.Post:
         if request.post_id and request.idempotency_key:
