@@ -72,6 +72,7 @@ _FORBIDDEN_NAMES = frozenset({
     "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
 })
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # Characters a resolver reads as an IPv4 literal in one of inet_aton's notations.
 _NUMERIC_HOST = re.compile(r"^[0-9a-fx.]+$")
@@ -109,7 +110,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
     """Why a tenant's URL must not reach `address`, or None if it may."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and (address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1)):
+        if embedded is None and (address in _NAT64 or address in _IPV4_TRANSLATED
+                                 or (address in _IPV4_COMPATIBLE and int(address) > 1)):
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is None and address.teredo:
             embedded = address.teredo[1]

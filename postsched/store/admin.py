@@ -85,7 +85,8 @@ class AdminStore:
             by_status = {row["status"]: row["n"] for row in await counts.fetchall()}
             overdue = await conn.execute(
                 f"""SELECT least(
-                        (SELECT min(scheduled_at) FROM posts WHERE status = 'SCHEDULED' AND scheduled_at < %(now)s {post_filter}),
+                        (SELECT min(greatest(scheduled_at, not_before)) FROM posts WHERE status = 'SCHEDULED'
+                           AND greatest(scheduled_at, not_before) < %(now)s {post_filter}),
                         (SELECT min(scheduled_at) FROM posts WHERE status IN ('QUEUED', 'PUBLISHING')
                            AND scheduled_at < %(now)s {post_filter})) AS oldest""",
                 params,

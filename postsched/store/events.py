@@ -6,12 +6,15 @@ change they describe; this module only reads them.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Sequence
 
 from postsched.store.database import Connection, Database
+
+RELAY_TENANTS = 50  # tenants a relay leases per round
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import PostRecord
 
@@ -73,17 +76,20 @@ class EventStore:
                 """WITH behind AS (
                        SELECT r.tenant_id FROM event_relay r JOIN event_sequences s USING (tenant_id)
                        WHERE s.last > r.relayed AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= %(now)s)
-                       ORDER BY r.tenant_id FOR UPDATE OF r SKIP LOCKED
+                       ORDER BY r.tenant_id LIMIT %(tenants)s FOR UPDATE OF r SKIP LOCKED
                    )
                    UPDATE event_relay r SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
                    FROM behind WHERE r.tenant_id = behind.tenant_id
                    RETURNING r.tenant_id, r.relayed""",
-                {"now": now, "owner": owner, "lease": lease},
+                {"now": now, "owner": owner, "lease": lease, "tenants": RELAY_TENANTS},
             )
             leased = sorted((row["tenant_id"], row["relayed"]) for row in await cur.fetchall())
         relayed, cursors = 0, dict(leased)
+        leased_until = time.monotonic() + lease / 2  # past this another relay may hold them: stop
         try:
             for tenant_id, cursor in leased:
+                if time.monotonic() > leased_until:
+                    break
                 async with self._db.connection() as conn:
                     events = await events_after(conn, tenant_id, cursor, types=(), account_id=None, limit=limit)
                 sent = await publish(events) if events else 0

@@ -195,7 +195,8 @@ class PostStore:
             if current.status != "SCHEDULED":
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be rescheduled")
             cur = await conn.execute(
-                f"UPDATE posts SET scheduled_at = %s, updated_at = %s WHERE id = %s AND status = 'SCHEDULED' RETURNING {COLUMNS}",
+                f"UPDATE posts SET scheduled_at = %s, not_before = NULL, updated_at = %s WHERE id = %s AND status = 'SCHEDULED' "
+                f"RETURNING {COLUMNS}",
                 (when, now, post_id),
             )
             row = await cur.fetchone()

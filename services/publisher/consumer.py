@@ -45,6 +45,7 @@ FETCH_MAX = 256
 IDLE_WAIT = 1.0  # seconds one pull waits for a first message
 GATHER = 0.01  # seconds more to gather the rest of a batch once one message is there
 CLAIM_RETRY_DELAY = 5.0
+SWEEP_EVERY = 30.0  # seconds between forgetting idle accounts and tenants
 
 
 @dataclass(eq=False)
@@ -86,6 +87,8 @@ class Consumer:
         self._held: set[Work] = set()  # queued and running: their messages are kept alive
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._dispatching = asyncio.Lock()  # stop() waits for a batch being claimed to be queued
+        self._swept_at = 0.0
 
     async def run(self) -> None:
         """Fetches and dispatches messages until stop() is called."""
@@ -109,12 +112,16 @@ class Consumer:
                     log.warning("fetch failed; retrying", error=str(exc) or type(exc).__name__)
                     await asyncio.sleep(0.5)
                     continue
-                if self._stopping.is_set():  # fetched while stopping: hand them straight back
-                    for msg in messages:
-                        with contextlib.suppress(nats.errors.Error):
-                            await msg.nak()
-                    break
-                await self._dispatch(messages)
+                async with self._dispatching:
+                    if self._stopping.is_set():  # fetched while stopping: hand them straight back
+                        for msg in messages:
+                            with contextlib.suppress(nats.errors.Error):
+                                await msg.nak()
+                        break
+                    await self._dispatch(messages)
+                if time.monotonic() - self._swept_at > SWEEP_EVERY:
+                    self._swept_at = time.monotonic()
+                    self._fair.sweep(self._clock.now())
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -141,7 +148,8 @@ class Consumer:
         abandoned (not acked: JetStream redelivers them, and the rescuer reconciles)."""
         self._stopping.set()
         self._changed.set()
-        waiting = self._fair.drain()
+        async with self._dispatching:  # a batch being claimed now is queued first, then given back
+            waiting = self._fair.drain()
         await asyncio.gather(*(self._finish(w, self._attempts.give_back(w.post, w.lease, "the publisher stopped before "
                                                                           "its turn came; due again now"))
                                for w in waiting))
@@ -221,15 +229,18 @@ class Consumer:
 
     async def _process(self, work: Work) -> None:
         post = work.post
+        seconds = 0.0
         try:
-            await self._attempt(work)
+            seconds = await self._attempt(work)
         finally:
             self._held.discard(work)
-            self._fair.done(post.tenant_id, post.account_id, time.monotonic() - work.started)
+            self._fair.done(post.tenant_id, post.account_id, seconds or time.monotonic() - work.started)
             self._changed.set()
             self._start_what_may_run()
 
-    async def _attempt(self, work: Work) -> None:
+    async def _attempt(self, work: Work) -> float:
+        """Runs the attempt and answers its message; returns how long the attempt itself took
+        (the platform's pace, without the recording)."""
         post, msg = work.post, work.msg
         started = work.started
         delivery = msg.metadata.num_delivered
@@ -244,6 +255,7 @@ class Consumer:
             "postsched.platform": post.platform, "postsched.attempt": post.attempts, "postsched.delivery": delivery,
         }) as span, structlog.contextvars.bound_contextvars(post_id=str(post.id)):
             decision = await self._attempts.run(post, delivery, work.lease)
+            ran = time.monotonic() - started
             outcome = decision.outcome.status if decision.outcome else "UNKNOWN"
             span.set_attribute("postsched.outcome", outcome)
             if decision.outcome and decision.outcome.last_error:
@@ -256,6 +268,7 @@ class Consumer:
             instruments.posts_published.add(1, {"platform": post.platform})
         elif outcome == "FAILED":
             instruments.posts_failed.add(1, {"platform": post.platform})
+        return ran
 
     async def _finish(self, work: Work, decision: Decision) -> None:
         msg, post = work.msg, work.post

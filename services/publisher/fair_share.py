@@ -90,7 +90,9 @@ class FairShare(Generic[W]):
             raise ValueError("concurrency and per_account must be at least 1")
         self.concurrency = concurrency
         self.per_account = per_account
-        self.reserve = min(concurrency - 1, reserve if reserve is not None else max(per_account, concurrency // 10))
+        # A tenth of the slots, at most an account's worth: enough for a newcomer's first accounts,
+        # small enough that a small publisher is not held back.
+        self.reserve = min(concurrency - 1, reserve if reserve is not None else min(per_account, concurrency // 10))
         self._weight = weight
         self._accounts: dict[Hashable, _Account[W]] = {}
         self._tenants: dict[str, _Tenant] = {}
@@ -141,13 +143,12 @@ class FairShare(Generic[W]):
         return self.concurrency * weights[tenant] / sum(weights.values())
 
     def _defer_until(self, tenant: str, account_id: uuid.UUID, held: int, now: datetime) -> datetime:
-        """When a post given back should come again: after what this account holds here has run,
-        then one more slot's worth per post given back before it (so they come back in order, at
-        the pace the account's attempts finish)."""
+        """When a post given back should come again: one slot's worth after the one given back
+        before it (so they come back in order, at the pace the account's attempts finish here,
+        about when there is room again; one that comes early is given back again)."""
         account = self._account(tenant, account_id)
         spacing = timedelta(seconds=max(account.seconds / self.per_account, 0.001))
-        earliest = now + max(MIN_DEFER, spacing * held)
-        at = max(earliest, (account.defer_horizon or earliest) + spacing)
+        at = max(now + MIN_DEFER, (account.defer_horizon or now) + spacing)
         at = min(at, now + MAX_DEFER)
         account.defer_horizon = at
         return at
@@ -228,13 +229,16 @@ class FairShare(Generic[W]):
         return account
 
     def sweep(self, now: datetime) -> None:
-        """Forgets accounts idle here for REMEMBER seconds whose posts given back are due again:
-        thousands of accounts pass through one publisher."""
+        """Forgets accounts idle here for REMEMBER seconds whose posts given back are due again,
+        and tenants with nothing here: thousands of accounts pass through one publisher."""
         idle_since = self._monotonic() - REMEMBER
         for account_id, account in list(self._accounts.items()):
             if (not account.held and account.last_active < idle_since
                     and (account.defer_horizon is None or account.defer_horizon <= now)):
                 del self._accounts[account_id]
+        known = {account.tenant for account in self._accounts.values()}
+        for tenant in [t for t, state in self._tenants.items() if not state.held and t not in known]:
+            del self._tenants[tenant]
 
     def drain(self) -> list[W]:
         """Takes every queued post out (the publisher is stopping); running ones stay counted."""

@@ -37,8 +37,8 @@ class AttemptLease:
         self.epoch = epoch
         self._lease = lease
         self._monotonic = monotonic
-        self.started = monotonic()
-        self.valid_until = self.started + lease * (1 - SAFETY_SHARE)
+        self.started: float | None = None  # when it began working (None: queued for a slot)
+        self.valid_until = monotonic() + lease * (1 - SAFETY_SHARE)
         self.fenced_because: str | None = None
 
     def working(self) -> None:
@@ -96,8 +96,9 @@ class LeaseKeeper:
     async def run_once(self) -> int:
         """Renews every lease still worth renewing; returns how many were renewed."""
         started = self._monotonic()
+        # Queued attempts are renewed whatever they waited: the deadline counts from working().
         due = [held for held in self._held.values()
-               if not held.fenced_because and started - held.started < self._max_hold]
+               if not held.fenced_because and (held.started is None or started - held.started < self._max_hold)]
         if not due:
             return 0
         kept = await self._store.renew([(h.post_id, h.epoch) for h in due], now=self._clock.now(), lease=self.lease)

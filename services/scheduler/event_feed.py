@@ -54,21 +54,39 @@ class _Hub:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while True:
-                batch = await self._events.after(self.tenant, self._last, types=(), account_id=None, limit=BATCH)
-                if not batch:
-                    break
-                self._last = batch[-1].sequence
+            try:
+                await self._fetch()
+            except Exception as exc:  # the database away: every stream reads the store itself, later
+                log.warning("event feed query failed; its streams catch up on their own", tenant=self.tenant,
+                            error=str(exc) or type(exc).__name__)
                 for watcher in list(self.watchers):
-                    if watcher.behind:
-                        continue
-                    if watcher.queue.qsize() < QUEUE_BATCHES:
-                        watcher.queue.put_nowait(batch)
-                    else:
-                        watcher.behind = True
-                        watcher.queue.put_nowait([])  # wakes it to catch up on its own
-                if len(batch) < BATCH:
-                    break
+                    self._leave_behind(watcher)
+                await asyncio.sleep(1.0)
+                self.wake.set()
+
+    async def _fetch(self) -> None:
+        while True:
+            batch = await self._events.after(self.tenant, self._last, types=(), account_id=None, limit=BATCH)
+            if not batch:
+                return
+            self._last = batch[-1].sequence
+            for watcher in list(self.watchers):
+                if watcher.behind:
+                    continue
+                if watcher.queue.qsize() < QUEUE_BATCHES:
+                    watcher.queue.put_nowait(batch)
+                else:
+                    self._leave_behind(watcher)
+            if len(batch) < BATCH:
+                return
+
+    @staticmethod
+    def _leave_behind(watcher: _Watcher) -> None:
+        """Stops queueing for a stream and wakes it to read the store from its cursor."""
+        if not watcher.behind:
+            watcher.behind = True
+            if not watcher.queue.full():
+                watcher.queue.put_nowait([])
 
 
 class EventFeed:
@@ -112,10 +130,12 @@ class EventFeed:
         """The tenant's events after `after` that match the filters, as they come, until closed."""
         watcher = _Watcher()
         hub = self._hubs.get(tenant)
+        if hub is not None and hub.task is not None and hub.task.done():
+            hub = None  # its reader ended (it should not): a new one
         if hub is None:
             last = await self._events.last_sequence(tenant)
             hub = self._hubs.get(tenant)  # another stream may have made it meanwhile
-            if hub is None:
+            if hub is None or (hub.task is not None and hub.task.done()):
                 hub = self._hubs[tenant] = _Hub(tenant, self._events, last)
                 hub.task = asyncio.create_task(hub.run())
         hub.watchers.add(watcher)
@@ -124,7 +144,6 @@ class EventFeed:
         try:
             while True:
                 while True:  # on its own, from its cursor, until current
-                    watcher.behind = False
                     batch = await self._events.after(tenant, cursor, types=types, account_id=account_id, limit=BATCH)
                     for record in batch:
                         yield record
@@ -138,8 +157,11 @@ class EventFeed:
                         cursor = record.sequence
                         if (not wanted or record.type in wanted) and (account_id is None or record.account_id == account_id):
                             yield record
+                # Left behind: what is queued is read again from the store, after the cursor. The
+                # queue is emptied before the hub may queue again, so it always has room.
                 while not watcher.queue.empty():
-                    watcher.queue.get_nowait()  # read again from the store, after the cursor
+                    watcher.queue.get_nowait()
+                watcher.behind = False
         finally:
             hub.watchers.discard(watcher)
             if not hub.watchers and self._hubs.get(tenant) is hub:

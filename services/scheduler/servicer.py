@@ -126,7 +126,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             raise QuotaExceeded("live_posts", tenant, f"{live} posts are scheduled or in flight; {len(new_posts)} more "
                                 f"would pass the {limit} allowed", value=limit)
         created = await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
-        self._live[tenant] = (live + len(new_posts), self._live.get(tenant, (0, 0.0))[1])
+        count, read_at = self._live.get(tenant, (0, 0.0))  # as it is now: other calls may have added
+        self._live[tenant] = (count + len(new_posts), read_at)
         return created
 
     async def _live_posts(self, tenant: str) -> int:

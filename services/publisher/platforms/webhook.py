@@ -12,7 +12,9 @@ import time
 
 import aiohttp
 
-from postsched.outbound import Answer, OutboundRefused, TenantHttp, answer_text, printable, retry_after
+from postsched.outbound import (
+    MAX_ANSWER_BYTES, Answer, OutboundRefused, TenantHttp, answer_text, printable, retry_after,
+)
 from postsched.signing import signature
 
 from services.publisher.platforms.outcomes import (
@@ -77,7 +79,7 @@ class Webhook:
         if 200 <= answer.status < 300:
             try:
                 found = json.loads(answer.body).get("id") if answer.complete and answer.body else None
-            except (ValueError, AttributeError, UnicodeDecodeError):
+            except (ValueError, AttributeError, UnicodeDecodeError, RecursionError):  # not an answer we can read
                 found = None
             text = str(found) if isinstance(found, (str, int)) and not isinstance(found, bool) else ""
             return text if text and len(text) <= MAX_ID_CHARS and printable(text) == text else f"webhook:{post.id}"
@@ -90,7 +92,7 @@ class Webhook:
             raise Permanent(f"webhook answered {answer.status}, a redirect: redirects are not followed")
         reason = answer_text(answer)
         if not answer.complete:
-            reason = (reason[:100] + " … (answer over 64 KiB, not read further)").strip()
+            reason = (reason[:100] + f" … (answer over {MAX_ANSWER_BYTES >> 10} KiB, not read further)").strip()
         raise Permanent(f"webhook answered {answer.status}" + (f": {reason}" if reason else ""))
 
     async def permalink(self, platform_id: str, target: Target) -> str:
