@@ -17,6 +17,8 @@ from postsched.duties import Supervisor
 SUBJECT = "postsched.status"
 PERIOD = 2.0  # seconds between heartbeats
 GONE_AFTER = 10.0  # seconds of silence after which a replica is shown as gone
+MAX_HEARTBEAT_BYTES = 16 * 1024
+MAX_REPLICAS = 1000  # instances listed at once: a flood of made-up ones cannot grow the admin
 
 
 class Heartbeat:
@@ -41,17 +43,18 @@ class Replicas:
 
     now: Callable[[], float] = time.monotonic
     seen: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    dropped: int = 0  # messages on the subject that were not heartbeats
 
     async def listen(self, nc: NATS) -> None:
         await nc.subscribe(f"{SUBJECT}.>", cb=self._heard)
 
     async def _heard(self, msg: Msg) -> None:
-        try:
-            body = json.loads(msg.data)
-        except ValueError:
+        body = parse(msg.data)
+        if body is None:
+            self.dropped += 1  # anyone on the subject can send anything: only the shape we send is kept
             return
-        if isinstance(body, dict) and body.get("instance"):
-            self.seen[str(body["instance"])] = (self.now(), body)
+        if len(self.seen) < MAX_REPLICAS or body["instance"] in self.seen:
+            self.seen[body["instance"]] = (self.now(), body)
 
     def listing(self) -> list[dict[str, Any]]:
         now = self.now()
@@ -60,3 +63,27 @@ class Replicas:
                 del self.seen[instance]  # long gone: forget it
         return sorted(({**body, "seconds_ago": round(now - at, 1), "gone": now - at > GONE_AFTER}
                        for at, body in self.seen.values()), key=lambda b: (b["service"], b["instance"]))
+
+
+def parse(data: bytes) -> dict[str, Any] | None:
+    """A heartbeat as Heartbeat sends it, or None: a service and an instance (short strings), a
+    health flag, duties as name -> bool and figures as name -> number; nothing else is kept."""
+    if len(data) > MAX_HEARTBEAT_BYTES:
+        return None
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    service, instance = body.get("service"), body.get("instance")
+    duties, figures = body.get("duties", {}), body.get("figures", {})
+    if not (isinstance(service, str) and isinstance(instance, str) and 0 < len(service) <= 64
+            and 0 < len(instance) <= 200 and isinstance(duties, dict) and isinstance(figures, dict)):
+        return None
+    return {
+        "service": service, "instance": instance, "healthy": body.get("healthy") is True,
+        "duties": {str(k)[:64]: v is True for k, v in list(duties.items())[:50]},
+        "figures": {str(k)[:64]: v for k, v in list(figures.items())[:50]
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)},
+    }

@@ -4,6 +4,8 @@ account paused and resumed; and, over plain HTTP, a missing session and forged r
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 import urllib.error
@@ -39,6 +41,16 @@ def until(condition, what: str, timeout: float = 30.0):  # type: ignore[no-untyp
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+async def send_heartbeats(url: str, bodies: list[bytes]) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    for body in bodies:
+        await nc.publish("postsched.status.forged.x", body)
+    await nc.flush()
+    await nc.close()
 
 
 def request(admin: ServiceProcess, path: str, *, method: str = "GET", headers: dict | None = None,
@@ -169,6 +181,13 @@ def test_no_session_and_forged_requests_are_refused(running, suite: Suite) -> No
     overview = json.loads(request(admin, "/api/overview", headers=session)[2])
     assert set(overview) == {"stats", "services", "tenants", "per_minute", "failed", "accounts"}
     assert len(overview["per_minute"]) == 60
+    # Anyone on NATS can send "heartbeats": malformed ones are dropped, the overview still answers.
+    asyncio.run(send_heartbeats(suite.nats_url, [b'{"instance": "no-service"}', b"[]", b"not json", b"[" * 100_000,
+                                                 b'{"service": 1, "instance": {}}', b'{"service": "x", "instance": "i", '
+                                                 b'"duties": [1], "figures": "f"}']))
+    time.sleep(0.5)
+    status, _, body = request(admin, "/api/overview", headers=session)
+    assert status == 200 and {s["service"] for s in json.loads(body)["services"]} <= {"dispatcher", "publisher"}
     # A change without the page's token, with a wrong one, or from another origin: refused.
     retry = f"/api/posts/{some_post}/retry"
     assert request(admin, retry, method="POST", headers=session)[0] == 403

@@ -69,3 +69,12 @@ def test_log_ids_never_overflow_bigint() -> None:
 def test_page_size_bounds(size: int) -> None:
     with pytest.raises(InvalidArgument):
         page_size(size)
+
+
+def test_a_token_reveals_nothing_of_what_it_stands_for() -> None:
+    first, second = TOKENS.id_token(12_345, BOUND), TOKENS.id_token(12_345, BOUND)
+    assert first != second  # a fresh nonce each time: equal cursors do not even look equal
+    for token in (first, TOKENS.cursor_token(CURSOR, BOUND)):
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert b"12345" not in raw and str(CURSOR.id).encode() not in raw and b"2026" not in raw
+        assert "12345" not in token
