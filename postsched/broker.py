@@ -9,6 +9,9 @@ listens is not lost.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import hmac
 import json
 import uuid
 from dataclasses import dataclass
@@ -50,9 +53,16 @@ EVENTS_MAX_AGE = 7 * 24 * 3600.0
 EVENTS_DUPLICATE_WINDOW = 600.0  # a relay that crashed between publish and cursor update re-sends
 
 
+def tenant_token(tenant_id: str) -> str:
+    """A tenant id as one subject token, one to one: tenant ids hold letters, digits, '-', '_' and
+    '.'; the '.' (which would split the token) becomes '~', which no tenant id holds, so `acme.corp`
+    (acme~corp) and `acme_corp` never share a subject."""
+    return tenant_id.replace(".", "~")
+
+
 def event_subject(tenant_id: str, event_type: str) -> str:
-    """postsched.events.<tenant>.<type>; a '.' in a tenant id becomes '_' (it would split the token)."""
-    return f"postsched.events.{tenant_id.replace('.', '_')}.{event_type}"
+    """postsched.events.<tenant token>.<type>."""
+    return f"postsched.events.{tenant_token(tenant_id)}.{event_type}"
 
 
 def publish_subject(platform: str) -> str:
@@ -74,10 +84,15 @@ class PublishMessage:
     generation: int
     tenant_id: str | None = None
     account_id: uuid.UUID | None = None
+    mac: str = ""  # the dispatcher's HMAC over the above (HandoverSigner); a message without a valid one is dropped
+
+    @property
+    def signed_part(self) -> bytes:
+        return f"{self.post_id}|{self.generation}|{self.tenant_id or ''}|{self.account_id or ''}".encode()
 
     def encode(self) -> bytes:
         return json.dumps({"post_id": str(self.post_id), "generation": self.generation, "tenant": self.tenant_id,
-                           "account": str(self.account_id) if self.account_id else None}).encode()
+                           "account": str(self.account_id) if self.account_id else None, "mac": self.mac}).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> "PublishMessage":
@@ -85,7 +100,25 @@ class PublishMessage:
         account = body.get("account")
         tenant = body.get("tenant")
         return cls(post_id=uuid.UUID(body["post_id"]), generation=int(body["generation"]),
-                   tenant_id=str(tenant) if tenant else None, account_id=uuid.UUID(account) if account else None)
+                   tenant_id=str(tenant) if tenant else None, account_id=uuid.UUID(account) if account else None,
+                   mac=str(body.get("mac") or ""))
+
+
+class HandoverSigner:
+    """Signs hand-over messages and checks them: only a holder of POSTSCHED_SECRET_KEY (a dispatcher)
+    can make a publisher act on one. A key of its own, derived from the secret."""
+
+    def __init__(self, secret_key: bytes) -> None:
+        self._key = hmac.new(secret_key, b"postsched hand-over messages v1", hashlib.sha256).digest()
+
+    def _mac(self, message: PublishMessage) -> str:
+        return hmac.new(self._key, message.signed_part, hashlib.sha256).hexdigest()[:32]
+
+    def sign(self, message: PublishMessage) -> PublishMessage:
+        return dataclasses.replace(message, mac=self._mac(message))
+
+    def valid(self, message: PublishMessage) -> bool:
+        return bool(message.mac) and hmac.compare_digest(message.mac, self._mac(message))
 
 
 def check_server_version(nc: NATS) -> None:

@@ -233,6 +233,8 @@ class DispatcherSettings:
     # How long a handed-over post may stay QUEUED (unclaimed) before it is dispatched again under a
     # new generation; the old message then finds a stale generation and is dropped.
     handover_timeout: float = 3600.0
+    # Signs hand-over messages (broker.HandoverSigner): publishers act only on signed ones.
+    secret_key: bytes = b""
     # A post QUEUED this long after JetStream acknowledged its message is checked against the
     # stream; if the message vanished (lost after its ack, purged, stream recreated) the post is
     # handed over again under a new generation.
@@ -249,6 +251,7 @@ class DispatcherSettings:
             tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
             jetstream=JetStreamSettings.from_env(env),
+            secret_key=secret_key(env),
             interval=positive_number(env, "POSTSCHED_DISPATCH_INTERVAL", 60.0),
             batch=int(positive_number(env, "POSTSCHED_DISPATCH_BATCH", 500, integer=True)),
             lease_grace=positive_number(env, "POSTSCHED_LEASE_GRACE", 30.0),

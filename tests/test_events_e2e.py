@@ -305,3 +305,39 @@ def test_a_slow_event_endpoint_delays_only_its_own_tenant_and_no_call_waits_in_a
         assert len(arrivals["globex"]) == 3 and max(arrivals["globex"]) - started < 2.5, arrivals
         assert arrivals["acme"] == []  # still waiting for its first answer
         assert idle_in_transaction == [(0,)]
+
+
+def test_tenants_whose_ids_differ_only_by_dot_and_underscore_never_share_a_subject(suite: Suite) -> None:
+    import asyncio
+    import json
+
+    import nats
+
+    tokens = {"acme.corp": "tok-acme-dot", "acme_corp": "tok-acme-underscore"}
+    suite.base_env["POSTSCHED_API_TOKENS"] = ",".join(f"{t}:{k}" for t, k in tokens.items())
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")  # its relay publishes the events to NATS
+    for tenant, token in tokens.items():
+        client = Tenant(scheduler.addr, token)
+        account = client.webhook_account(f"{tenant}-hook")
+        post = client.CreatePost(scheduler_pb2.CreatePostRequest(
+            account_id=account.account_id, text=tenant, scheduled_at=Timestamp(seconds=int(time.time()) + 3600)))
+        client.CancelPost(scheduler_pb2.CancelPostRequest(post_id=post.post_id))
+
+    async def read(subject: str) -> list[str]:
+        nc = await nats.connect(suite.nats_url)
+        try:
+            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+            got = []
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=3)
+                except nats.errors.TimeoutError:
+                    return got
+                got.append(json.loads(msg.data)["tenant_id"])
+        finally:
+            await nc.close()
+
+    suite.wait_for("SELECT count(*) FROM event_relay WHERE relayed > 0", 2, timeout=30)
+    assert asyncio.run(read("postsched.events.acme_corp.>")) == ["acme_corp"]
+    assert asyncio.run(read("postsched.events.acme~corp.>")) == ["acme.corp"]

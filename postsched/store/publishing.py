@@ -61,6 +61,8 @@ WITH claimed AS (
         lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s), updated_at = %(now)s
     FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)
     WHERE p.id = m.id AND p.dispatch_generation = m.generation AND p.status = 'QUEUED'
+      -- The database decides when a post may go, not the message: never before it is due.
+      AND greatest(p.scheduled_at, p.not_before) <= %(now)s + make_interval(secs => %(skew)s)
     RETURNING p.*
 ), logged AS (
     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
@@ -89,6 +91,9 @@ SELECT id, tenant_id, account_id, 'deferred', 'QUEUED', 'SCHEDULED',
 FROM deferred
 RETURNING post_id
 """
+
+# How much earlier than its due time a post may be claimed: clocks of machines differ a little.
+CLAIM_SKEW = 2.0
 
 # Attempts whose publisher went away (killed, hung): taken over by one rescuer at a time.
 TAKE_OVER = f"""
@@ -173,9 +178,28 @@ class PublishingStore:
             cur = await conn.execute(
                 CLAIM,
                 {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
-                 "owner": owner, "now": now, "lease": lease},
+                 "owner": owner, "now": now, "lease": lease, "skew": CLAIM_SKEW},
             )
             return [ClaimedPost(**row) for row in await cur.fetchall()]
+
+    async def not_yet_due(
+        self, messages: Sequence[tuple[uuid.UUID, int]], *, now: datetime
+    ) -> dict[tuple[uuid.UUID, int], datetime]:
+        """Of (post id, generation) messages the claim did not take, those whose post waits under
+        that generation but is not due yet (an early message), with when it is due."""
+        if not messages:
+            return {}
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                """SELECT p.id, p.dispatch_generation AS generation, greatest(p.scheduled_at, p.not_before) AS due
+                   FROM posts p JOIN unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)
+                     ON p.id = m.id AND p.dispatch_generation = m.generation
+                   WHERE p.status = 'QUEUED'
+                     AND greatest(p.scheduled_at, p.not_before) > %(now)s + make_interval(secs => %(skew)s)""",
+                {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages], "now": now,
+                 "skew": CLAIM_SKEW},
+            )
+            return {(row["id"], row["generation"]): row["due"] for row in await cur.fetchall()}
 
     async def defer(
         self, messages: Sequence[tuple[uuid.UUID, int, datetime]], *, owner: str, now: datetime

@@ -39,7 +39,7 @@ class AccountRateState(_message.Message):
     def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., throttled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., app_usage_pct: _Optional[float] = ..., business_usage_pct: _Optional[float] = ..., instagram_quota_used: _Optional[int] = ..., instagram_quota_total: _Optional[int] = ..., in_flight: _Optional[int] = ..., waiting: _Optional[int] = ...) -> None: ...
 
 class PublisherStatus(_message.Message):
-    __slots__ = ("instance_id", "started_at", "in_flight", "concurrency", "published_total", "failed_total", "retried_total", "rate_limited_total", "dropped_total", "reconciled_total", "accounts", "nats_connected", "account_concurrency", "deferred_total", "queued")
+    __slots__ = ("instance_id", "started_at", "in_flight", "concurrency", "published_total", "failed_total", "retried_total", "rate_limited_total", "dropped_total", "reconciled_total", "accounts", "nats_connected", "account_concurrency", "deferred_total", "queued", "forged_total")
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,7 @@ class PublisherStatus(_message.Message):
     ACCOUNT_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     DEFERRED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    FORGED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     instance_id: str
     started_at: _timestamp_pb2.Timestamp
     in_flight: int
@@ -70,4 +71,5 @@ class PublisherStatus(_message.Message):
     account_concurrency: int
     deferred_total: int
     queued: int
-    def __init__(self, instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_flight: _Optional[int] = ..., concurrency: _Optional[int] = ..., published_total: _Optional[int] = ..., failed_total: _Optional[int] = ..., retried_total: _Optional[int] = ..., rate_limited_total: _Optional[int] = ..., dropped_total: _Optional[int] = ..., reconciled_total: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountRateState, _Mapping]]] = ..., nats_connected: _Optional[bool] = ..., account_concurrency: _Optional[int] = ..., deferred_total: _Optional[int] = ..., queued: _Optional[int] = ...) -> None: ...
+    forged_total: int
+    def __init__(self, instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_flight: _Optional[int] = ..., concurrency: _Optional[int] = ..., published_total: _Optional[int] = ..., failed_total: _Optional[int] = ..., retried_total: _Optional[int] = ..., rate_limited_total: _Optional[int] = ..., dropped_total: _Optional[int] = ..., reconciled_total: _Optional[int] = ..., accounts: _Optional[_Iterable[_Union[AccountRateState, _Mapping]]] = ..., nats_connected: _Optional[bool] = ..., account_concurrency: _Optional[int] = ..., deferred_total: _Optional[int] = ..., queued: _Optional[int] = ..., forged_total: _Optional[int] = ...) -> None: ...

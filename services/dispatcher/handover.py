@@ -22,7 +22,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
 from postsched import instruments, telemetry
-from postsched.broker import PublishMessage, message_id, publish_subject
+from postsched.broker import HandoverSigner, PublishMessage, message_id, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.dispatch import DispatchStore, LeasedPost
@@ -48,10 +48,12 @@ class Handover:
         store: DispatchStore,
         clock: Clock,
         stats: DispatcherStats,
+        signer: HandoverSigner,
         *,
         lease_grace: float,
         handover_timeout: float,
     ) -> None:
+        self._signer = signer
         self._js = js
         self._store = store
         self._clock = clock
@@ -142,7 +144,8 @@ class Handover:
                     headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
                 try:
                     future = await self._js.publish_async(
-                        subject, PublishMessage(post.id, post.generation, post.tenant_id, post.account_id).encode(),
+                        subject,
+                        self._signer.sign(PublishMessage(post.id, post.generation, post.tenant_id, post.account_id)).encode(),
                         headers=headers,
                     )
                 except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:

@@ -47,7 +47,8 @@ async def serve(settings: DispatcherSettings) -> None:
     stats = DispatcherStats(started_at=clock.now())
     store = DispatchStore(db)
     handover = Handover(
-        js, store, clock, stats, lease_grace=settings.lease_grace, handover_timeout=settings.handover_timeout
+        js, store, clock, stats, broker.HandoverSigner(settings.secret_key), lease_grace=settings.lease_grace,
+        handover_timeout=settings.handover_timeout,
     )
     dispatcher = Dispatcher(
         store, handover, clock, stats, instance_id=instance_id, interval=settings.interval,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from postsched import instruments, telemetry
-from postsched.broker import CONSUMER, STREAM, PublishMessage
+from postsched.broker import CONSUMER, STREAM, HandoverSigner, PublishMessage
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.publishing import ClaimedPost, PublishingStore
@@ -40,6 +41,24 @@ from services.publisher.recorder import OutcomeRecorder
 from services.publisher.stats import PublisherStats
 
 log = structlog.get_logger("postsched.publisher")
+
+
+class LogOnce:
+    """One warning per `every` seconds for a repeated event, with how many happened meanwhile (a
+    flood of forged messages must not become a flood of log lines)."""
+
+    def __init__(self, event: str, *, every: float) -> None:
+        self._event = event
+        self._every = every
+        self._last = -every
+        self._since = 0
+
+    def note(self, **fields: object) -> None:
+        self._since += 1
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            log.warning(self._event, count=self._since, **fields)
+            self._last, self._since = now, 0
 TRACER = telemetry.tracer("postsched.publisher")
 FETCH_MAX = 256
 IDLE_WAIT = 1.0  # seconds one pull waits for a first message
@@ -68,6 +87,7 @@ class Consumer:
         clock: Clock,
         stats: PublisherStats,
         fair: FairShare[Work],
+        signer: HandoverSigner,
         *,
         owner: str,
         lease: float,
@@ -80,6 +100,8 @@ class Consumer:
         self._clock = clock
         self._stats = stats
         self._fair = fair
+        self._signer = signer
+        self._forged_log = LogOnce("hand-over messages without a valid signature dropped", every=60.0)
         self._owner = owner
         self._lease = lease
         self.keepalive_every = max(1.0, ack_wait / 3)
@@ -165,10 +187,17 @@ class Consumer:
         decoded: list[tuple[Msg, PublishMessage]] = []
         for msg in messages:
             try:
-                decoded.append((msg, PublishMessage.decode(msg.data)))
-            except (ValueError, KeyError, TypeError):
-                log.error("unreadable message terminated", subject=msg.subject)
-                await msg.term()
+                body = PublishMessage.decode(msg.data)
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                body = None
+            if body is None or not self._signer.valid(body):
+                # Not a dispatcher's: anyone who can publish on the subject could have made it.
+                self._stats.forged += 1
+                self._forged_log.note(subject=msg.subject)
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.term()
+                continue
+            decoded.append((msg, body))
         now = self._clock.now()
         plan = self._fair.plan([(m.tenant_id, m.account_id) for _, m in decoded], now)
         if plan.defer and not await self._defer([(decoded[i], until) for i, until in plan.defer]):
@@ -187,9 +216,17 @@ class Consumer:
                 await msg.nak(delay=CLAIM_RETRY_DELAY)
             return
         by_key = {(c.id, c.generation): c for c in claimed}
+        unclaimed = [(m.post_id, m.generation) for _, m in decoded if (m.post_id, m.generation) not in by_key]
+        early = await self._not_yet_due(unclaimed, now)
         for msg, body in decoded:
             post = by_key.pop((body.post_id, body.generation), None)
             if post is None:
+                due = early.get((body.post_id, body.generation))
+                if due is not None:  # signed but early (a clock far off): back when it is due
+                    log.warning("hand-over message before its post is due; it comes back then",
+                                post_id=str(body.post_id), due=due.isoformat())
+                    await msg.nak(delay=max(1.0, (due - now).total_seconds()))
+                    continue
                 self._stats.dropped += 1
                 await msg.ack()
                 continue
@@ -197,6 +234,12 @@ class Consumer:
             self._held.add(work)
             self._fair.enqueue(post.tenant_id, post.account_id, work)
         self._start_what_may_run()
+
+    async def _not_yet_due(self, unclaimed: list[tuple[uuid.UUID, int]], now: datetime) -> dict:
+        try:
+            return await self._store.not_yet_due(unclaimed, now=now)
+        except PostschedError:
+            return {}  # dropped as stale: a post left QUEUED is handed over again by the dispatcher's checks
 
     async def _defer(self, deferred: list[tuple[tuple[Msg, PublishMessage], datetime]]) -> bool:
         """Gives back the posts of messages this publisher does not take on now, then acks them

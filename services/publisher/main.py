@@ -85,7 +85,7 @@ async def serve(settings: PublisherSettings) -> None:
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(
-        nc, store, attempts, recorder, clock, stats, fair, owner=instance_id,
+        nc, store, attempts, recorder, clock, stats, fair, broker.HandoverSigner(settings.secret_key), owner=instance_id,
         lease=settings.publish_lease, ack_wait=settings.jetstream.effective_ack_wait,
     )
     rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,

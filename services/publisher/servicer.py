@@ -43,6 +43,6 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
             concurrency=self._concurrency, published_total=s.published, failed_total=s.failed,
             retried_total=s.retried, rate_limited_total=s.rate_limited, dropped_total=s.dropped,
             reconciled_total=s.reconciled, accounts=accounts, nats_connected=self._nc.is_connected,
-            account_concurrency=self._fair.per_account, deferred_total=s.deferred,
+            account_concurrency=self._fair.per_account, deferred_total=s.deferred, forged_total=s.forged,
             queued=self._fair.held - self._fair.running,
         )

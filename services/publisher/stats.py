@@ -30,5 +30,6 @@ class PublisherStats:
     rate_limited: int = 0
     dropped: int = 0
     deferred: int = 0  # messages given back because their account or tenant had its share here
+    forged: int = 0  # hand-over messages without a valid signature (or unreadable), dropped
     reconciled: int = 0
     accounts: dict[str, AccountRate] = field(default_factory=dict)  # by meter (outcomes.meter)
