@@ -117,6 +117,16 @@ class Supervisor:
                 await self._report()
                 await self.sleep(delay)
 
+    async def mark(self, name: str, healthy: bool, error: str = "") -> None:
+        """A running duty says it cannot do its work now (or can again) without ending: health
+        follows it (a consumer whose JetStream consumer is gone keeps trying to make it again)."""
+        state = self.states.get(name)
+        if state is None:
+            return
+        state.failures = 0 if healthy else max(1, state.failures)
+        state.last_error = "" if healthy else error
+        await self._report()
+
     async def _recovered(self, state: DutyState) -> None:
         if state.failures:
             log.info("duty running again", duty=state.name, after_failures=state.failures)

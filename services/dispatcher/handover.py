@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 from datetime import datetime, timedelta
+from typing import Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
@@ -37,6 +38,7 @@ MAX_BATCH = 5_000  # posts published per round; keep under the JetStream context
 ACCOUNT_ROUND = 1_000  # posts of one account per round
 ROUND_SCAN = 4 * MAX_BATCH  # due posts looked at per round
 MAX_RECORDING = 2  # rounds whose hand-over records are still being written
+REPAIR_EVERY = 2.0
 PUBLISH_MAX_PENDING = 2 * MAX_BATCH
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
 
@@ -66,6 +68,9 @@ class Handover:
         self._wake = asyncio.Event()
         self._publishing = asyncio.Lock()
         self._recording: set[asyncio.Task] = set()
+        # Called (at most every REPAIR_EVERY seconds) after a round with failed publishes.
+        self.repair: Callable[[], Awaitable[None]] | None = None
+        self._repairing: asyncio.Task | None = None
 
     @property
     def holding(self) -> int:
@@ -203,6 +208,17 @@ class Handover:
             heapq.heappush(self._heap, (retry_at, next(self._seq), post, attempts + 1))
         log.warning("hand-over failed; retrying", posts=len(failed) - dropped, left_to_rescuer=dropped)
         self._wake.set()
+        if self.repair is not None and (self._repairing is None or self._repairing.done()):
+            # The stream may be gone (deleted, a NATS data loss): made again with its settings.
+            self._repairing = asyncio.create_task(self._repair())
+
+    async def _repair(self) -> None:
+        assert self.repair is not None
+        try:
+            await self.repair()
+        except Exception as exc:  # NATS away: the next failed round tries again
+            log.warning("could not check or make the JetStream stream again", error=str(exc) or type(exc).__name__)
+        await asyncio.sleep(REPAIR_EVERY)
 
     async def release_all(self, reason: str) -> int:
         """Returns every post still held to SCHEDULED (on shutdown); returns how many."""

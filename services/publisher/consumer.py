@@ -19,8 +19,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Awaitable, Callable
 
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -29,7 +31,9 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from postsched import instruments, telemetry
+from postsched import broker
 from postsched.broker import CONSUMER, STREAM, HandoverSigner, PublishMessage
+from postsched.settings import JetStreamSettings
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.publishing import ClaimedPost, PublishingStore
@@ -65,6 +69,12 @@ IDLE_WAIT = 1.0  # seconds one pull waits for a first message
 GATHER = 0.01  # seconds more to gather the rest of a batch once one message is there
 CLAIM_RETRY_DELAY = 5.0
 SWEEP_EVERY = 30.0  # seconds between forgetting idle accounts and tenants
+BROKEN_RETRY = 1.0  # seconds between attempts to make the stream and consumer again
+CONSUMER_CHECK_EVERY = 5.0  # seconds of idleness after which the consumer's existence is checked
+
+
+class _ConsumerGone(Exception):
+    """Fetching failed: the consumer (or its stream, or NATS) is not there."""
 
 
 @dataclass(eq=False)
@@ -88,6 +98,7 @@ class Consumer:
         stats: PublisherStats,
         fair: FairShare[Work],
         signer: HandoverSigner,
+        jetstream: JetStreamSettings,
         *,
         owner: str,
         lease: float,
@@ -101,6 +112,10 @@ class Consumer:
         self._stats = stats
         self._fair = fair
         self._signer = signer
+        self._jetstream = jetstream
+        # Told when fetching stops or works again (the duty's health: NOT_SERVING meanwhile).
+        self._health: Callable[[bool, str], Awaitable[None]] | None = None
+        self._health_ok = True
         self._forged_log = LogOnce("hand-over messages without a valid signature dropped", every=60.0)
         self._owner = owner
         self._lease = lease
@@ -113,40 +128,84 @@ class Consumer:
         self._swept_at = 0.0
 
     async def run(self) -> None:
-        """Fetches and dispatches messages until stop() is called."""
-        sub = await self._nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
-        try:
-            # Refill in batches: fetching (and claiming) as soon as one slot frees up would turn
-            # into one fetch and one claim statement per message, which caps throughput.
-            refill_at = max(1, min(FETCH_MAX, self._fair.concurrency // 4))
-            while not self._stopping.is_set():
-                room = self._fair.room
-                if room < refill_at and self._held:
-                    self._changed.clear()
-                    await self._changed.wait()
-                    continue
-                try:
-                    messages = await self._fetch(sub, min(room, FETCH_MAX))
-                except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                    self._fair.sweep(self._clock.now())
-                    continue
-                except nats.errors.Error as exc:
-                    log.warning("fetch failed; retrying", error=str(exc) or type(exc).__name__)
-                    await asyncio.sleep(0.5)
-                    continue
-                async with self._dispatching:
-                    if self._stopping.is_set():  # fetched while stopping: hand them straight back
-                        for msg in messages:
-                            with contextlib.suppress(nats.errors.Error):
-                                await msg.nak()
-                        break
-                    await self._dispatch(messages)
-                if time.monotonic() - self._swept_at > SWEEP_EVERY:
-                    self._swept_at = time.monotonic()
-                    self._fair.sweep(self._clock.now())
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        """Fetches and dispatches messages until stop() is called. When the stream or the consumer
+        is gone (deleted by hand, a NATS data loss), it makes them again with the configured
+        settings and fetches on; meanwhile the duty reports unhealthy (NOT_SERVING), logged once
+        per episode."""
+        while not self._stopping.is_set():
+            try:
+                await broker.ensure_jetstream(self._nc.jetstream(), self._jetstream)
+                sub = await self._nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
+            except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                await self._broken(exc)
+                continue
+            try:
+                await self._pull(sub)
+                return
+            except _ConsumerGone as gone:
+                await self._broken(gone.__cause__ or gone)
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+    def health_to(self, report: Callable[[bool, str], Awaitable[None]]) -> None:
+        """Where to say that fetching stopped or works again (the supervisor's duty health)."""
+        self._health = report
+
+    async def _broken(self, exc: BaseException) -> None:
+        if self._health_ok:
+            self._health_ok = False
+            log.warning("cannot fetch from JetStream; making the stream and consumer again if they are gone, "
+                        "and reporting NOT_SERVING until fetching works", error=str(exc) or type(exc).__name__)
+            if self._health is not None:
+                await self._health(False, str(exc) or type(exc).__name__)
+        await asyncio.sleep(BROKEN_RETRY)
+
+    async def _fetching(self) -> None:
+        if not self._health_ok:
+            self._health_ok = True
+            log.info("fetching from JetStream again")
+            if self._health is not None:
+                await self._health(True, "")
+
+    async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
+        # Refill in batches: fetching (and claiming) as soon as one slot frees up would turn
+        # into one fetch and one claim statement per message, which caps throughput.
+        refill_at = max(1, min(FETCH_MAX, self._fair.concurrency // 4))
+        checked_at = time.monotonic()
+        while not self._stopping.is_set():
+            room = self._fair.room
+            if room < refill_at and self._held:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            try:
+                messages = await self._fetch(sub, min(room, FETCH_MAX))
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                self._fair.sweep(self._clock.now())
+                if time.monotonic() - checked_at > CONSUMER_CHECK_EVERY:  # idle: is the consumer still there?
+                    checked_at = time.monotonic()
+                    try:
+                        await self._nc.jetstream().consumer_info(STREAM, CONSUMER)
+                    except nats.js.errors.NotFoundError as exc:
+                        raise _ConsumerGone() from exc
+                    except (nats.errors.Error, asyncio.TimeoutError):
+                        pass  # NATS away: the fetch says so
+                    await self._fetching()
+                continue
+            except nats.errors.Error as exc:
+                raise _ConsumerGone() from exc
+            await self._fetching()
+            async with self._dispatching:
+                if self._stopping.is_set():  # fetched while stopping: hand them straight back
+                    for msg in messages:
+                        with contextlib.suppress(nats.errors.Error):
+                            await msg.nak()
+                    return
+                await self._dispatch(messages)
+            if time.monotonic() - self._swept_at > SWEEP_EVERY:
+                self._swept_at = time.monotonic()
+                self._fair.sweep(self._clock.now())
 
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription, want: int) -> list[Msg]:

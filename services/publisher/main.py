@@ -85,7 +85,8 @@ async def serve(settings: PublisherSettings) -> None:
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(
-        nc, store, attempts, recorder, clock, stats, fair, broker.HandoverSigner(settings.secret_key), owner=instance_id,
+        nc, store, attempts, recorder, clock, stats, fair, broker.HandoverSigner(settings.secret_key), settings.jetstream,
+        owner=instance_id,
         lease=settings.publish_lease, ack_wait=settings.jetstream.effective_ack_wait,
     )
     rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
@@ -104,6 +105,7 @@ async def serve(settings: PublisherSettings) -> None:
     duties.loop("recorder", recorder.run)
     duties.periodic("lease-keeper", leases.run_once, leases.period)
     duties.loop("consumer", consumer.run)
+    consumer.health_to(lambda ok, error: duties.mark("consumer", ok, error))
     duties.periodic("rescuer", rescuer.run_once, rescuer.period)
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
     events = EventDelivery(tenant_http, EventWebhookStore(db), CredentialBox(settings.secret_key), clock,
