@@ -13,7 +13,9 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import ssl
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 
 import nats
@@ -23,8 +25,8 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext, api
 
-from postsched.errors import ConfigError, Unavailable
-from postsched.settings import JetStreamSettings
+from postsched.errors import ConfigError, PostschedError, Unavailable
+from postsched.settings import JetStreamSettings, NatsOptions
 
 # 2.10.20-2.10.22 lose whole streams when the process crashes, and earlier pull consumers handle
 # MaxDeliver late (Jepsen's NATS 2.12.1 analysis; fixed in 2.10.23). Checked at every connect.
@@ -133,10 +135,46 @@ def check_server_version(nc: NATS) -> None:
         )
 
 
-async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
-    """Connects (retrying for up to `timeout` seconds) and keeps reconnecting forever afterwards."""
+def redacted(url: str) -> str:
+    """A NATS URL fit for a log line: its password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _auth_options(urls: list[str], options: NatsOptions) -> dict[str, object]:
+    """nats.connect's keyword arguments for credentials and TLS; warns once when NATS is reached
+    without any credential off loopback (a server without authorization: tests, a private network)."""
+    kwargs: dict[str, object] = {}
+    if options.user:
+        kwargs.update(user=options.user, password=options.password)
+    if options.creds:
+        with open(options.creds, encoding="utf-8", errors="replace") as f:
+            jwt = "BEGIN NATS USER JWT" in f.read()
+        kwargs["user_credentials" if jwt else "nkeys_seed"] = options.creds
+    if options.tls_ca or options.tls_cert:
+        context = ssl.create_default_context(cafile=options.tls_ca or None)
+        if options.tls_cert:
+            context.load_cert_chain(options.tls_cert, options.tls_key)
+        kwargs["tls"] = context
+    hosts = [urlsplit(u).hostname or "" for u in urls]
+    if not options.creds and not options.user and not any(urlsplit(u).username for u in urls) and not all(
+            h in ("localhost", "127.0.0.1", "::1") for h in hosts):
+        log.warning("connecting to NATS off loopback without credentials: anyone who reaches it can read and "
+                    "publish everything; see POSTSCHED_NATS_URL (nats://user:password@host:port) and "
+                    "POSTSCHED_NATS_CREDS", servers=[redacted(u) for u in urls])
+    return kwargs
+
+
+async def connect(urls: list[str], name: str, *, options: NatsOptions | None = None, timeout: float = 30.0) -> NATS:
+    """Connects (retrying for up to `timeout` seconds) and keeps reconnecting forever afterwards.
+    Credentials NATS refuses stop the service with one line (ConfigError), never a retry loop."""
+    refused: list[str] = []
 
     async def on_error(exc: Exception) -> None:
+        if "authorization" in str(exc).lower():
+            refused.append(str(exc))
         log.warning("nats error", error=str(exc))
 
     async def on_disconnect() -> None:
@@ -145,23 +183,32 @@ async def connect(urls: list[str], name: str, *, timeout: float = 30.0) -> NATS:
     async def on_reconnect() -> None:
         log.info("nats reconnected")
 
+    def unavailable(exc: BaseException) -> PostschedError:
+        if refused:
+            return ConfigError(f"NATS refused postsched's credentials ({refused[-1]}); check the user and password "
+                               "in POSTSCHED_NATS_URL (nats://user:password@host:port) or POSTSCHED_NATS_CREDS")
+        return Unavailable(f"cannot reach NATS at {','.join(redacted(u) for u in urls)}: {exc or type(exc).__name__}")
+
+    extra = _auth_options(urls, options or NatsOptions())
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            nc = await nats.connect(
+            # nats-py retries a refused login forever (max_reconnect_attempts=-1 also governs the
+            # first connection): bounded here, and a refusal seen on the way decides the error.
+            nc = await asyncio.wait_for(nats.connect(
                 servers=urls, name=name, connect_timeout=2, allow_reconnect=True,
                 max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect,
-            )
+                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **extra,  # type: ignore[arg-type]
+            ), timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
             try:
                 check_server_version(nc)
             except ConfigError:
                 await nc.close()
                 raise
             return nc
-        except (nats.errors.NoServersError, OSError, asyncio.TimeoutError) as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise Unavailable(f"cannot reach NATS at {','.join(urls)}: {exc}") from exc
+        except (nats.errors.Error, OSError, asyncio.TimeoutError) as exc:
+            if refused or asyncio.get_running_loop().time() > deadline:
+                raise unavailable(exc) from None
             await asyncio.sleep(0.5)
 
 

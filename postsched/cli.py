@@ -131,6 +131,39 @@ def health(addr: str, service: str) -> int:
     return 0 if serving else 1
 
 
+def nats_user(tenant: str, state_dir: Path | None) -> int:
+    """Makes a NATS user for a tenant that reads its events over NATS: prints the server
+    configuration entry (limited to postsched.events.<its token>.>) and how the tenant connects;
+    with --state-dir, adds it to `postsched up`'s embedded server (from its next start)."""
+    from postsched.broker import tenant_token
+    from postsched.nats_auth import authorization_block, new_password
+    from postsched.settings import TENANT_ID
+
+    if not TENANT_ID.fullmatch(tenant):
+        raise ConfigError(f"{tenant!r} is not a tenant id: letters, digits, '-', '_', '.', at most 64")
+    password = new_password()
+    if state_dir is not None:
+        from postsched.suite import add_nats_tenant
+
+        add_nats_tenant(state_dir.resolve(), tenant, password)
+        print(f"# added to {state_dir / 'nats-users.json'}: restart `postsched up` to serve it")
+    entry = authorization_block({}, {tenant: password}).splitlines()[-3]
+    print("# the user, for the users list of nats-server's authorization block:")
+    print(entry.strip())
+    print(f"# the tenant subscribes with: nats sub --user tenant-{tenant} --password {password} "
+          f"'postsched.events.{tenant_token(tenant)}.>'")
+    return 0
+
+
+def nats_config() -> int:
+    """Prints the authorization block of a NATS server for postsched: a user per service role with
+    its permissions, each password read by nats-server from POSTSCHED_NATS_<ROLE>_PASSWORD."""
+    from postsched.nats_auth import authorization_block
+
+    print(authorization_block(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postsched", description="Schedules social-media posts and publishes them on time, once.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -145,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("health", help="check a service's gRPC health (exit 0 when SERVING)")
     check.add_argument("addr", help="host:port")
     check.add_argument("--service", default="", help="a service name; empty = the whole server")
+    user = commands.add_parser("nats-user", help="make a NATS user for a tenant that reads its events over NATS")
+    user.add_argument("tenant")
+    user.add_argument("--state-dir", type=Path, help="also add it to `postsched up`'s embedded NATS (its state directory)")
+    commands.add_parser("nats-config", help="print the NATS authorization block (a user per service role)")
     return parser
 
 
@@ -162,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(serve_fake_meta(args.host, args.port))
             return 0
+        if args.command == "nats-user":
+            return nats_user(args.tenant, args.state_dir)
+        if args.command == "nats-config":
+            return nats_config()
         if args.command == "up":
             from postsched.suite import run_suite
 

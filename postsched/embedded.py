@@ -210,9 +210,10 @@ class EmbeddedNats:
 
     def __init__(
         self, store_dir: Path, *, port: int | None = None, sync_interval: str = DEFAULT_SYNC_INTERVAL,
-        cluster: "NatsCluster | None" = None, name: str = "postsched",
+        cluster: "NatsCluster | None" = None, name: str = "postsched", authorization: str = "",
     ) -> None:
         self.store_dir = store_dir.resolve()
+        self.authorization = authorization  # an `authorization { ... }` block (postsched.nats_auth); "" = none
         self.port = port or free_port()
         self.sync_interval = sync_interval
         self.cluster = cluster
@@ -234,6 +235,7 @@ class EmbeddedNats:
             )
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir.parent / f"{self.store_dir.name}.conf"
+        config.touch(mode=0o600)  # it may hold passwords
         config.write_text(self.config())
         args = [binary, "-c", str(config)]
         with open(self.log_file, "ab") as log:
@@ -262,7 +264,7 @@ class EmbeddedNats:
                 f"  routes: [{routes}]",
                 "}",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.authorization
 
     @property
     def running(self) -> bool:

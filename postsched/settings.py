@@ -7,7 +7,8 @@ and exits with status 2.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from cryptography.fernet import Fernet
@@ -76,6 +77,34 @@ def nats_urls(env: Mapping[str, str]) -> list[str]:
     return urls
 
 
+@dataclass(frozen=True)
+class NatsOptions:
+    """How a service proves itself to NATS beyond the URL (which may carry user:password)."""
+
+    user: str = ""  # POSTSCHED_NATS_USER / _PASSWORD: the same as user:password in every URL of
+    password: str = field(default="", repr=False)  # POSTSCHED_NATS_URL (what compose and Kubernetes set)
+    creds: str = ""  # POSTSCHED_NATS_CREDS: a .creds file (JWT and nkey) or an nkey seed file
+    tls_ca: str = ""  # POSTSCHED_NATS_TLS_CA: the CA to verify NATS against (TLS to NATS)
+    tls_cert: str = ""  # POSTSCHED_NATS_TLS_CERT / _KEY: a client certificate (mutual TLS)
+    tls_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "NatsOptions":
+        variables = {"user": "POSTSCHED_NATS_USER", "password": "POSTSCHED_NATS_PASSWORD",
+                     "creds": "POSTSCHED_NATS_CREDS", "tls_ca": "POSTSCHED_NATS_TLS_CA",
+                     "tls_cert": "POSTSCHED_NATS_TLS_CERT", "tls_key": "POSTSCHED_NATS_TLS_KEY"}
+        options = cls(**{name: env.get(variable, "").strip() for name, variable in variables.items()})
+        if bool(options.user) != bool(options.password):
+            raise ConfigError("POSTSCHED_NATS_USER and POSTSCHED_NATS_PASSWORD go together")
+        for name in ("creds", "tls_ca", "tls_cert", "tls_key"):
+            path = getattr(options, name)
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"POSTSCHED_NATS_{name.upper()}: no such file {path!r}")
+        if bool(options.tls_cert) != bool(options.tls_key):
+            raise ConfigError("POSTSCHED_NATS_TLS_CERT and POSTSCHED_NATS_TLS_KEY go together")
+        return options
+
+
 def listen_addr(env: Mapping[str, str], service: str) -> str:
     """POSTSCHED_<SERVICE>_ADDR: host:port to listen on."""
     name = f"POSTSCHED_{service.upper()}_ADDR"
@@ -108,12 +137,15 @@ def api_tokens(env: Mapping[str, str]) -> dict[str, str]:
         tenant, token = tenant.strip(), token.strip()
         if not sep or not tenant or not token:
             raise ConfigError("POSTSCHED_API_TOKENS must be tenant:token pairs separated by commas")
-        if len(tenant) > 64 or not all(c.isalnum() or c in "-_." for c in tenant):
+        if not TENANT_ID.fullmatch(tenant):
             raise ConfigError(f"POSTSCHED_API_TOKENS: tenant {tenant!r} may hold only letters, digits, '-', '_', '.'")
         if token in tokens:
             raise ConfigError("POSTSCHED_API_TOKENS: the same token is given twice")
         tokens[token] = tenant
     return tokens
+
+
+TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def admin_token(env: Mapping[str, str]) -> str:
@@ -220,6 +252,7 @@ class JetStreamSettings:
 class DispatcherSettings:
     database_url: str
     nats_urls: list[str]
+    nats: NatsOptions
     listen_addr: str
     admin_token: str
     jetstream: JetStreamSettings
@@ -247,6 +280,7 @@ class DispatcherSettings:
         return cls(
             database_url=database_url(env),
             nats_urls=nats_urls(env),
+            nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "dispatcher"),
             tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
@@ -264,6 +298,7 @@ class DispatcherSettings:
 class PublisherSettings:
     database_url: str
     nats_urls: list[str]
+    nats: NatsOptions
     listen_addr: str
     admin_token: str
     secret_key: bytes
@@ -306,6 +341,7 @@ class PublisherSettings:
         settings = cls(
             database_url=database_url(env),
             nats_urls=nats_urls(env),
+            nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "publisher"),
             tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),
@@ -338,6 +374,7 @@ class PublisherSettings:
 class AdminSettings:
     database_url: str
     nats_urls: list[str]
+    nats: NatsOptions
     listen_addr: str
     admin_token: str
     # Published posts older than this are deleted by the hourly clean-up.
@@ -353,6 +390,7 @@ class AdminSettings:
         return cls(
             database_url=database_url(env),
             nats_urls=nats_urls(env),
+            nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "admin"),
             tls=TLSSettings.from_env(env),
             admin_token=admin_token(env),

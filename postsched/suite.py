@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched import tls
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port
 from postsched.errors import PostschedError
+from postsched.nats_auth import ROLES, authorization_block, new_password, user_url
 from postsched.outbound import ALLOW_VARIABLE, LOOPBACK_ALLOW
 from postsched.settings import DEFAULT_ADDRS, DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
@@ -43,6 +44,30 @@ class SuiteError(PostschedError):
 
 def _say(line: str = "") -> None:
     print(line, flush=True)
+
+
+NATS_USERS_FILE = "nats-users.json"
+
+
+def nats_users(state_dir: Path) -> dict[str, dict[str, str]]:
+    """The embedded NATS server's users, made on the first start and kept in the state directory:
+    {"services": role -> password, "tenants": tenant -> password}."""
+    path = state_dir / NATS_USERS_FILE
+    users = json.loads(path.read_text()) if path.exists() else {}
+    services = users.setdefault("services", {})
+    users.setdefault("tenants", {})
+    for role in ROLES:
+        services.setdefault(role, new_password())
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(users, indent=2))
+    return users
+
+
+def add_nats_tenant(state_dir: Path, tenant: str, password: str) -> None:
+    """Adds (or replaces) a tenant's NATS user; `postsched up` serves it from its next start."""
+    users = nats_users(state_dir)
+    users["tenants"][tenant] = password
+    (state_dir / NATS_USERS_FILE).write_text(json.dumps(users, indent=2))
 
 
 def load_state_config(state_dir: Path) -> dict[str, str]:
@@ -141,9 +166,16 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
         if not env.get("POSTSCHED_DATABASE_URL"):
             postgres = EmbeddedPostgres(state_dir / "pgdata").start()
             env["POSTSCHED_DATABASE_URL"] = postgres.create_database("postsched")
+        service_env: dict[str, dict[str, str]] = {}
         if not env.get("POSTSCHED_NATS_URL"):
-            nats = EmbeddedNats(state_dir / "nats").start()
+            # Locked: each service has a user of its own, limited to what its role needs
+            # (postsched.nats_auth); tenants added with `postsched nats-user` read their events.
+            users = nats_users(state_dir)
+            nats = EmbeddedNats(state_dir / "nats", authorization=authorization_block(
+                users["services"], users["tenants"])).start()
             env["POSTSCHED_NATS_URL"] = nats.url
+            for role, password in users["services"].items():
+                service_env[role] = {"POSTSCHED_NATS_URL": user_url(role, password, "127.0.0.1", nats.port)}
         upgrade(env["POSTSCHED_DATABASE_URL"])
         if not env.get("POSTSCHED_META_GRAPH_URL"):
             # No real Graph API configured: publish to a local fake-meta, for the demo.
@@ -171,7 +203,7 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             with open(log_file, "ab") as log:
                 children[name] = subprocess.Popen(
                     [sys.executable, "-m", "postsched.cli", "serve", name],
-                    env=env, stdout=log, stderr=log, start_new_session=True,
+                    env={**env, **service_env.get(name, {})}, stdout=log, stderr=log, start_new_session=True,
                 )
         for name in services:
             _wait_healthy(name, _connect_addr(addrs[name]), children[name], state_dir / "logs" / f"{name}.log")
@@ -182,7 +214,7 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             account_id = ensure_demo_account(scheduler, tenant_token)
         except grpc.RpcError as exc:
             raise SuiteError(f"the scheduler refused the demo account: {exc.code().name}: {exc.details()}") from None
-        _print_banner(state_dir, env, addrs, tenant_token, account_id, dashboard)
+        _print_banner(state_dir, env, addrs, tenant_token, account_id, dashboard, nats_locked=bool(service_env))
 
         while not stop_requested.wait(0.5):
             for name, proc in children.items():
@@ -219,7 +251,8 @@ def grpcurl_command() -> str:
 
 
 def _print_banner(
-    state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str, dashboard: str | None
+    state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str, dashboard: str | None,
+    nats_locked: bool = False,
 ) -> None:
     scheduler = _connect_addr(addrs["scheduler"])
     _say("postsched is up.")
@@ -227,7 +260,8 @@ def _print_banner(
     for name, addr in addrs.items():
         _say(f"  {name:<11} grpc://{_connect_addr(addr)}")
     _say(f"  {'postgres':<11} {env['POSTSCHED_DATABASE_URL']}")
-    _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}")
+    _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}"
+         + (f"    (locked: a user per service, passwords in {state_dir / NATS_USERS_FILE})" if nats_locked else ""))
     _say(f"  {'graph api':<11} {env.get('POSTSCHED_META_GRAPH_URL', '(the real one)')}")
     if dashboard:
         _say(f"  {'dashboard':<11} http://{_connect_addr(dashboard)}/?token={env['POSTSCHED_ADMIN_TOKEN']}")

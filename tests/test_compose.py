@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from postsched.nats_auth import ROLES, authorization_block, password_variable
 from postsched.cli import build_parser
 from postsched.broker import MIN_NATS_VERSION
 from postsched.embedded import nats_server_binary
@@ -98,6 +99,25 @@ def test_ports_agree_with_the_defaults(compose: dict) -> None:
     assert services["publisher"]["environment"]["POSTSCHED_META_GRAPH_URL"].startswith("${POSTSCHED_META_GRAPH_URL:-http://fake-meta:8089/")
 
 
+NATS_PASSWORDS = {password_variable(role): f"test-{role}" for role in ROLES}
+
+
+def assert_locked(config: str, service: dict) -> None:
+    """The server configuration holds postsched's users as `postsched nats-config` writes them, and
+    compose requires every password nats-server reads."""
+    assert authorization_block() in config
+    for role in ROLES:
+        assert service["environment"][password_variable(role)].startswith(f"${{{password_variable(role)}:?")
+
+
+def test_every_service_logs_in_to_nats_as_its_own_user(compose: dict) -> None:
+    for role in ROLES:
+        environment = compose["services"][role]["environment"]
+        assert environment["POSTSCHED_NATS_USER"] == role
+        assert environment["POSTSCHED_NATS_PASSWORD"].startswith(f"${{{password_variable(role)}:?")
+    assert "POSTSCHED_NATS_USER" not in compose["services"]["scheduler"]["environment"]
+
+
 def test_nats_is_recent_enough_and_has_jetstream(compose: dict) -> None:
     nats = compose["services"]["nats"]
     version = tuple(int(x) for x in re.match(r"nats:(\d+)\.(\d+)\.(\d+)", nats["image"]).groups())  # type: ignore[union-attr]
@@ -108,8 +128,10 @@ def test_nats_is_recent_enough_and_has_jetstream(compose: dict) -> None:
     text = config.read_text()
     assert "jetstream {" in text and 'sync_interval: "always"' in text and "http_port: 8222" in text
     # The real nats-server accepts the file (-t: test the configuration and exit).
-    result = subprocess.run([nats_server_binary(), "-t", "-c", str(config)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([nats_server_binary(), "-t", "-c", str(config)], capture_output=True, text=True, timeout=30,
+                            env=NATS_PASSWORDS)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert_locked(text, nats)
 
 
 def test_dockerfile_builds_the_package_it_runs() -> None:
@@ -130,8 +152,9 @@ def test_the_cluster_profile_is_three_jetstream_members_nats_server_accepts(comp
         config = ROOT / mount.split(":")[0]
         text = config.read_text()
         assert 'sync_interval: "always"' in text and all(f"nats://{m}:6222" in text for m in CLUSTER)
+        assert_locked(text, member)
         result = subprocess.run([nats_server_binary(), "-t", "-c", str(config)], capture_output=True, text=True,
-                                timeout=30, env={"SERVER_NAME": name})
+                                timeout=30, env={"SERVER_NAME": name, **NATS_PASSWORDS})
         assert result.returncode == 0, result.stdout + result.stderr
     assert len({v for name in CLUSTER for v in services[name]["volumes"] if v.endswith(":/data")}) == 3
     # The services switch to the cluster through the two variables the top of the file names.

@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
 
+from postsched.nats_auth import ROLES, authorization_block, password_variable
 from postsched.cli import build_parser
 from postsched.embedded import nats_server_binary
 from postsched.settings import DEFAULT_ADDRS, DEFAULT_METRICS_ADDRS
@@ -127,8 +128,10 @@ def test_every_variable_set_is_one_the_code_reads() -> None:
               if line and not line.startswith("#")}
     for deployment in by_kind(docs, "Deployment").values():
         names |= {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
-    for name in names - {"OTEL_SERVICE_NAME"}:
+    nats_passwords = {password_variable(role) for role in ROLES}  # read by nats-server, from its config
+    for name in names - {"OTEL_SERVICE_NAME"} - nats_passwords:
         assert name.endswith("_ADDR") or f'"{name}"' in code, f"the code never reads {name}"
+    assert nats_passwords <= names
     assert {"POSTSCHED_DATABASE_URL", "POSTSCHED_SECRET_KEY", "POSTSCHED_API_TOKENS", "POSTSCHED_ADMIN_TOKEN"} <= names
 
 
@@ -144,6 +147,18 @@ def test_nats_is_three_jetstream_members_whose_config_nats_server_accepts(tmp_pa
     assert url.split(",") == [f"nats://{m}:4222" for m in members]
     assert by_kind(docs, "ConfigMap")["postsched-config"]["data"]["POSTSCHED_STREAM_REPLICAS"] == "3"
     (tmp_path / "nats.conf").write_text(config)
+    passwords = {password_variable(role): f"test-{role}" for role in ROLES}
     result = subprocess.run([nats_server_binary(), "-t", "-c", str(tmp_path / "nats.conf")], capture_output=True,
-                            text=True, timeout=30, env={"POD_NAME": "nats-0"})
+                            text=True, timeout=30, env={"POD_NAME": "nats-0", **passwords})
     assert result.returncode == 0, result.stdout + result.stderr
+    # Locked: postsched's users as `postsched nats-config` writes them, passwords from the Secret.
+    assert authorization_block().replace("\n", "").replace(" ", "") in config.replace("\n", "").replace(" ", "")
+    env = {e["name"]: e for e in statefulset["spec"]["template"]["spec"]["containers"][0]["env"]}
+    for role in ROLES:
+        assert env[password_variable(role)]["valueFrom"]["secretKeyRef"]["key"] == password_variable(role)
+    for deployment in by_kind(docs, "Deployment").values():
+        role = deployment["metadata"]["name"].removeprefix("postsched-")
+        service_env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        if role in ROLES:
+            assert service_env["POSTSCHED_NATS_USER"]["value"] == role
+            assert service_env["POSTSCHED_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == password_variable(role)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from postsched.embedded import free_port
+from tests.nats_login import login
 from tests.infra import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +54,15 @@ def _processes_using(state_dir: Path) -> list[str]:
         if str(state_dir) in text:
             found.append(text)
     return found
+
+
+def _nats_refuses(url: str, state_dir: Path) -> bool:
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    users = json.loads((state_dir / "nats-users.json").read_text())
+    assert (state_dir / "nats-users.json").stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert "Authorization Violation" in login(host, int(port))
+    assert "Authorization Violation" in login(host, int(port), "publisher", "wrong")
+    return login(host, int(port), "admin", users["services"]["admin"]) == "PONG"
 
 
 def _grpcurl_example(banner: str) -> str:
@@ -97,6 +108,9 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         with opener.open(dashboard, timeout=10) as response:
             assert response.status == 200 and "?token=" not in response.url and "Queue" in response.read().decode()
+        # Its NATS is locked: nobody gets in without one of the users kept in the state directory.
+        nats_url = re.search(r"nats\s+(nats://\S+)\s+\(locked", banner).group(1)  # type: ignore[union-attr]
+        assert _nats_refuses(nats_url, state_dir)
     finally:
         out = _stop(proc, state_dir)
     assert "stopped" in out

@@ -34,7 +34,7 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 async def serve(settings: AdminSettings) -> None:
     clock = Clock()
     db = await Database(settings.database_url).open()
-    nc = await broker.connect(settings.nats_urls, name="postsched-admin")
+    nc = await broker.connect(settings.nats_urls, name="postsched-admin", options=settings.nats)
     store = AdminStore(db)
     servicer = AdminServicer(
         store, nc, clock, PageTokens(settings.admin_token.encode()), retention_days=settings.retention_days

@@ -38,7 +38,7 @@ async def serve(settings: DispatcherSettings) -> None:
     clock = Clock()
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = await Database(settings.database_url).open()
-    nc = await broker.connect(settings.nats_urls, name=f"postsched-dispatcher-{instance_id}")
+    nc = await broker.connect(settings.nats_urls, name=f"postsched-dispatcher-{instance_id}", options=settings.nats)
     # Unacknowledged publishes of one round are cancelled after its ack timeout, so a round never
     # waits on this limit (waiting on it during a NATS outage would stall the hand-over for good).
     js = nc.jetstream(publish_async_max_pending=PUBLISH_MAX_PENDING)

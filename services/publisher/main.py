@@ -49,7 +49,7 @@ async def serve(settings: PublisherSettings) -> None:
     clock = Clock()
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = await Database(settings.database_url, max_size=max(10, min(50, settings.concurrency // 4))).open()
-    nc = await broker.connect(settings.nats_urls, name=f"postsched-publisher-{instance_id}")
+    nc = await broker.connect(settings.nats_urls, name=f"postsched-publisher-{instance_id}", options=settings.nats)
     await broker.ensure_jetstream(nc.jetstream(), settings.jetstream)
     stats = PublisherStats(started_at=clock.now())
     instruments.watch_rate_limited(lambda: [a.throttled_until for a in list(stats.accounts.values())])
