@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_for_port  # noqa: E402
 
-TOKEN = "bench-token"
-ADMIN_TOKEN = "bench-admin-token"
+TOKEN = "bench-tenant-token-0123456789abcdefgh"
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdefghi"
 
 
 def machine_busy_seconds() -> float:

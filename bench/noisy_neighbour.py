@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import TOKEN, add_suite_arguments, control, percentile, print_figures, suite_from  # noqa: E402
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc  # noqa: E402
 
-NOISY_TOKEN = "noisy-bench-token"
+NOISY_TOKEN = "noisy-bench-token-0123456789abcdefgh"
 FAR = timedelta(days=300)
 
 

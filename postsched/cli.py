@@ -137,7 +137,7 @@ def nats_user(tenant: str, state_dir: Path | None) -> int:
     with --state-dir, adds it to `postsched up`'s embedded server (from its next start)."""
     from postsched.broker import tenant_token
     from postsched.nats_auth import authorization_block, new_password
-    from postsched.settings import TENANT_ID
+    from postsched.auth import TENANT_ID
 
     if not TENANT_ID.fullmatch(tenant):
         raise ConfigError(f"{tenant!r} is not a tenant id: letters, digits, '-', '_', '.', at most 64")
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("tenant")
     user.add_argument("--state-dir", type=Path, help="also add it to `postsched up`'s embedded NATS (its state directory)")
     commands.add_parser("nats-config", help="print the NATS authorization block (a user per service role)")
+    token = commands.add_parser("token", help="print the tenant token `postsched up` uses (--admin: the operators' token)")
+    token.add_argument("--admin", action="store_true", help="the operators' token instead")
+    token.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="`postsched up`'s state directory (default ./.postsched)")
     return parser
 
 
@@ -203,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
             return nats_user(args.tenant, args.state_dir)
         if args.command == "nats-config":
             return nats_config()
+        if args.command == "token":
+            from postsched.suite import suite_tokens
+
+            if not (args.state_dir / "config.json").exists() and not os.environ.get("POSTSCHED_API_TOKENS"):
+                raise ConfigError(f"no state directory at {args.state_dir}: start `postsched up` first "
+                                  "(or give its --state-dir)")
+            tenant_token, admin_token = suite_tokens(args.state_dir, dict(os.environ))
+            print(admin_token if args.admin else tenant_token)
+            return 0
         if args.command == "up":
             from postsched.suite import run_suite
 

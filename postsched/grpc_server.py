@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from postsched import errors, reflection, request_checks, telemetry
 from postsched.auth import Authenticator, Principal, bearer_token, set_principal
+from postsched.throttle import FailedSignIns, TooManyFailures, client_address
 from postsched.tls import TLSSettings, is_loopback
 
 log = structlog.get_logger("postsched.grpc")
@@ -104,6 +105,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, authenticator: Authenticator, admission: Admission | None = None) -> None:
         self._authenticator = authenticator
         self._admission = admission
+        self._failures = FailedSignIns("grpc")
 
     async def intercept_service(
         self,
@@ -132,12 +134,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler
 
-    def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
+    async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
         """Authenticates the caller, then refuses a request no handler should see."""
         principal = None
         if not open_method:
             token = bearer_token(context.invocation_metadata())
-            principal = self._authenticator.authenticate(token)
+            principal = await self._authenticate(token, client_address(context.peer() or ""), method)
             set_principal(principal)
         # The deserializer already checked the request (request_checks.tolerant).
         if isinstance(request, (request_checks.Undecodable, request_checks.Rejected)):
@@ -145,12 +147,28 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if principal is not None and self._admission is not None:
             self._admission(principal, method, request)
 
+    async def _authenticate(self, token: str, address: str, method: str) -> Principal:
+        """A wrong token is counted against the caller's address; one that failed often waits its turn."""
+        try:
+            wait = self._failures.wait_before_try(address)
+        except TooManyFailures as exc:
+            raise errors.ResourceExhausted(str(exc)) from None
+        if wait:
+            await asyncio.sleep(wait)
+        try:
+            principal = self._authenticator.authenticate(token)
+        except errors.Unauthenticated:
+            self._failures.failed(address, method=method)
+            raise
+        self._failures.succeeded(address)
+        return principal
+
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._admit(method, request, context, open_method)
+                await self._admit(method, request, context, open_method)
                 return await behavior(request, context)
             except Exception as exc:
                 await self._answer_error(method, context, exc)
@@ -164,7 +182,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                self._admit(method, request, context, open_method)
+                await self._admit(method, request, context, open_method)
                 async for item in behavior(request, context):
                     yield item
             except Exception as exc:

@@ -6,6 +6,7 @@ and exits with status 2.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Mapping
 
 from cryptography.fernet import Fernet
 
+from postsched.auth import TokenConfig, operator_tokens, tenant_tokens
 from postsched.errors import ConfigError
 from postsched.limits import TenantLimits
 from postsched.outbound import OutboundPolicy
@@ -126,36 +128,6 @@ def secret_key(env: Mapping[str, str]) -> bytes:
     return value.encode()
 
 
-def api_tokens(env: Mapping[str, str]) -> dict[str, str]:
-    """POSTSCHED_API_TOKENS: 'tenant:token,...' -> {token: tenant}."""
-    value = env.get("POSTSCHED_API_TOKENS", "").strip()
-    if not value:
-        raise ConfigError("POSTSCHED_API_TOKENS is not set (format: tenant:token,tenant2:token2)")
-    tokens: dict[str, str] = {}
-    for item in value.split(","):
-        tenant, sep, token = item.strip().partition(":")
-        tenant, token = tenant.strip(), token.strip()
-        if not sep or not tenant or not token:
-            raise ConfigError("POSTSCHED_API_TOKENS must be tenant:token pairs separated by commas")
-        if not TENANT_ID.fullmatch(tenant):
-            raise ConfigError(f"POSTSCHED_API_TOKENS: tenant {tenant!r} may hold only letters, digits, '-', '_', '.'")
-        if token in tokens:
-            raise ConfigError("POSTSCHED_API_TOKENS: the same token is given twice")
-        tokens[token] = tenant
-    return tokens
-
-
-TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def admin_token(env: Mapping[str, str]) -> str:
-    """POSTSCHED_ADMIN_TOKEN: the operators' token."""
-    value = env.get("POSTSCHED_ADMIN_TOKEN", "").strip()
-    if not value:
-        raise ConfigError("POSTSCHED_ADMIN_TOKEN is not set")
-    return value
-
-
 def positive_number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -175,7 +147,7 @@ class SchedulerSettings:
     database_url: str
     listen_addr: str
     secret_key: bytes
-    api_tokens: dict[str, str]
+    api_tokens: TokenConfig
     tls: TLSSettings = TLSSettings()
     # POSTSCHED_OUTBOUND_ALLOW: what tenants' URLs may reach despite the outbound guard (nothing by default).
     outbound: OutboundPolicy = OutboundPolicy()
@@ -192,7 +164,7 @@ class SchedulerSettings:
             listen_addr=listen_addr(env, "scheduler"),
             tls=TLSSettings.from_env(env),
             secret_key=secret_key(env),
-            api_tokens=api_tokens(env),
+            api_tokens=tenant_tokens(env),
         )
 
 
@@ -254,7 +226,7 @@ class DispatcherSettings:
     nats_urls: list[str]
     nats: NatsOptions
     listen_addr: str
-    admin_token: str
+    operators: TokenConfig
     jetstream: JetStreamSettings
     # Seconds between ticks; each tick leases what falls due before the next one.
     interval: float = 60.0
@@ -283,7 +255,7 @@ class DispatcherSettings:
             nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "dispatcher"),
             tls=TLSSettings.from_env(env),
-            admin_token=admin_token(env),
+            operators=operator_tokens(env),
             jetstream=JetStreamSettings.from_env(env),
             secret_key=secret_key(env),
             interval=positive_number(env, "POSTSCHED_DISPATCH_INTERVAL", 60.0),
@@ -300,7 +272,7 @@ class PublisherSettings:
     nats_urls: list[str]
     nats: NatsOptions
     listen_addr: str
-    admin_token: str
+    operators: TokenConfig
     secret_key: bytes
     jetstream: JetStreamSettings
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
@@ -344,7 +316,7 @@ class PublisherSettings:
             nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "publisher"),
             tls=TLSSettings.from_env(env),
-            admin_token=admin_token(env),
+            operators=operator_tokens(env),
             secret_key=secret_key(env),
             jetstream=JetStreamSettings.from_env(env),
             meta_graph_url=graph_url,
@@ -371,17 +343,57 @@ class PublisherSettings:
 
 
 @dataclass(frozen=True)
+class DashboardSettings:
+    """How the dashboard is reached: its address, the host names it answers to, TLS, proxies."""
+
+    addr: str | None = DEFAULT_DASHBOARD_ADDR  # host:port, None: not served
+    # POSTSCHED_DASHBOARD_HOSTS: the DNS names a browser may use for it (IP literals and localhost
+    # always pass; any other Host header is refused, so a rebound DNS name reaches nothing).
+    hosts: tuple[str, ...] = ()
+    tls_cert: str = ""  # POSTSCHED_DASHBOARD_TLS_CERT / _KEY: serve HTTPS itself
+    tls_key: str = ""
+    # POSTSCHED_DASHBOARD_TRUSTED_PROXIES: addresses or networks of a TLS-terminating proxy whose
+    # X-Forwarded-For / X-Forwarded-Proto are believed.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "DashboardSettings":
+        cert = env.get("POSTSCHED_DASHBOARD_TLS_CERT", "").strip()
+        key = env.get("POSTSCHED_DASHBOARD_TLS_KEY", "").strip()
+        if bool(cert) != bool(key):
+            raise ConfigError("POSTSCHED_DASHBOARD_TLS_CERT and POSTSCHED_DASHBOARD_TLS_KEY go together")
+        for name, path in (("POSTSCHED_DASHBOARD_TLS_CERT", cert), ("POSTSCHED_DASHBOARD_TLS_KEY", key)):
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"{name}: no such file {path!r}")
+        hosts = tuple(h.strip().lower() for h in env.get("POSTSCHED_DASHBOARD_HOSTS", "").split(",") if h.strip())
+        for host in hosts:
+            if not re.fullmatch(r"[a-z0-9.-]{1,253}|\*\.[a-z0-9.-]{1,250}", host):
+                raise ConfigError(f"POSTSCHED_DASHBOARD_HOSTS: {host!r} is not a host name (give names without ports, "
+                                  "'*.example.com' for every subdomain)")
+        proxies = []
+        for item in env.get("POSTSCHED_DASHBOARD_TRUSTED_PROXIES", "").split(","):
+            if item.strip():
+                try:
+                    proxies.append(ipaddress.ip_network(item.strip(), strict=False))
+                except ValueError:
+                    raise ConfigError(f"POSTSCHED_DASHBOARD_TRUSTED_PROXIES: {item.strip()!r} is not an address "
+                                      "or network") from None
+        return cls(addr=addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR), hosts=hosts,
+                   tls_cert=cert, tls_key=key, trusted_proxies=tuple(proxies))
+
+
+@dataclass(frozen=True)
 class AdminSettings:
     database_url: str
     nats_urls: list[str]
     nats: NatsOptions
     listen_addr: str
-    admin_token: str
+    operators: TokenConfig
     # Published posts older than this are deleted by the hourly clean-up.
     retention_days: float = 30.0
     tls: TLSSettings = TLSSettings()
-    # The web dashboard's host:port (None: not served), and a tracing UI to link trace ids to.
-    dashboard_addr: str | None = DEFAULT_DASHBOARD_ADDR
+    # The web dashboard, and a tracing UI to link trace ids to.
+    dashboard: DashboardSettings = DashboardSettings()
     tracing_ui_url: str = ""
 
     @classmethod
@@ -393,8 +405,8 @@ class AdminSettings:
             nats=NatsOptions.from_env(env),
             listen_addr=listen_addr(env, "admin"),
             tls=TLSSettings.from_env(env),
-            admin_token=admin_token(env),
+            operators=operator_tokens(env),
             retention_days=positive_number(env, "POSTSCHED_RETENTION_DAYS", 30.0),
-            dashboard_addr=addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR),
+            dashboard=DashboardSettings.from_env(env),
             tracing_ui_url=env.get("POSTSCHED_TRACING_UI_URL", "").strip(),
         )

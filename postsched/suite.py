@@ -9,8 +9,9 @@ a restart keeps every post.
 from __future__ import annotations
 
 import json
-import shlex
 import os
+import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -32,8 +33,9 @@ from postsched.settings import DEFAULT_ADDRS, DEFAULT_DASHBOARD_ADDR, addr_or_of
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 
-DEV_TENANT_TOKENS = "demo:dev-token"
-DEV_ADMIN_TOKEN = "dev-admin-token"
+DEMO_TENANT = "demo"
+# What state directories made before tokens had to be long hold; replaced at the next start.
+OLD_DEV_TOKENS = {"POSTSCHED_API_TOKENS": "demo:dev-token", "POSTSCHED_ADMIN_TOKEN": "dev-admin-token"}
 DEMO_PAGE_ID = "1000000001"
 STOP_GRACE_SECONDS = 20.0
 
@@ -70,19 +72,42 @@ def add_nats_tenant(state_dir: Path, tenant: str, password: str) -> None:
     (state_dir / NATS_USERS_FILE).write_text(json.dumps(users, indent=2))
 
 
+def new_token() -> str:
+    """A random token of 43 characters (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
 def load_state_config(state_dir: Path) -> dict[str, str]:
-    """Keys and dev tokens kept in the state directory, made on the first start."""
+    """The key and the demo's tokens kept in the state directory, made at random on the first start
+    (and the short dev tokens of older state directories replaced)."""
     path = state_dir / "config.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    config = {
-        "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(),
-        "POSTSCHED_API_TOKENS": DEV_TENANT_TOKENS,
-        "POSTSCHED_ADMIN_TOKEN": DEV_ADMIN_TOKEN,
+    config: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    fresh = {
+        "POSTSCHED_SECRET_KEY": lambda: Fernet.generate_key().decode(),
+        "POSTSCHED_API_TOKENS": lambda: f"{DEMO_TENANT}:{new_token()}",
+        "POSTSCHED_ADMIN_TOKEN": new_token,
     }
-    path.write_text(json.dumps(config, indent=2))
-    path.chmod(0o600)
+    changed = False
+    for key, make in fresh.items():
+        if key not in config or config[key] == OLD_DEV_TOKENS.get(key):
+            if key in config:
+                _say(f"postsched: {key} in {path} was a short dev token; it is replaced by a random one")
+            config[key] = make()
+            changed = True
+    if changed:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(config, indent=2))
+        path.chmod(0o600)
     return config
+
+
+def suite_tokens(state_dir: Path, env: dict[str, str]) -> tuple[str, str]:
+    """The tenant token and the operators' token `postsched up` uses (the environment's, else the
+    state directory's): what `postsched token` prints."""
+    config = {**load_state_config(state_dir.resolve()), **{k: v for k, v in env.items() if v.strip()}}
+    tenant_token = config["POSTSCHED_API_TOKENS"].split(",")[0].partition(":")[2].strip()
+    return tenant_token, config.get("POSTSCHED_ADMIN_TOKEN", "").strip()
 
 
 def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, timeout: float = 60.0) -> None:
@@ -266,8 +291,8 @@ def _print_banner(
     if dashboard:
         _say(f"  {'dashboard':<11} http://{_connect_addr(dashboard)}/?token={env['POSTSCHED_ADMIN_TOKEN']}")
     _say()
-    _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS)")
-    _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN)")
+    _say(f"  tenant token:   {token}    (POSTSCHED_API_TOKENS; `postsched token` prints it)")
+    _say(f"  admin token:    {env['POSTSCHED_ADMIN_TOKEN']}    (POSTSCHED_ADMIN_TOKEN; `postsched token --admin`)")
     _say(f"  state and logs: {state_dir}")
     _say(f"  outbound:       tenants' webhook URLs may reach {env.get(ALLOW_VARIABLE) or 'no private address'}"
          f"    ({ALLOW_VARIABLE})")

@@ -14,8 +14,9 @@ from postsched.embedded import EmbeddedNats, EmbeddedPostgres
 from tests.fake_meta import FakeMeta
 from tests.infra import Databases, ServiceProcess, Suite
 
-TENANT_TOKENS = {"acme": "tok-acme", "globex": "tok-globex"}
-ADMIN_TOKEN = "tok-admin"
+# Tokens must be at least 32 characters (postsched/auth.py).
+TENANT_TOKENS = {"acme": "acme-token-for-the-tests-0123456789", "globex": "globex-token-for-the-tests-0123456789"}
+ADMIN_TOKEN = "admin-token-for-the-tests-0123456789"
 
 
 @pytest.fixture(scope="session")

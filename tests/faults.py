@@ -47,8 +47,8 @@ from tests.client import Tenant
 from tests.fake_meta import FakeMeta
 from tests.infra import Databases, ServiceProcess
 
-TENANT_TOKEN = "tok-faults"
-ADMIN_TOKEN = "tok-faults-admin"
+TENANT_TOKEN = "faults-tenant-token-0123456789abcdef"
+ADMIN_TOKEN = "faults-admin-token-0123456789abcdefgh"
 Req = scheduler_pb2
 
 

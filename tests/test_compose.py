@@ -92,7 +92,7 @@ def test_ports_agree_with_the_defaults(compose: dict) -> None:
     for name in SERVICES:
         port = DEFAULT_ADDRS[name].rsplit(":", 1)[1]
         assert services[name]["environment"][f"POSTSCHED_{name.upper()}_ADDR"] == f"0.0.0.0:{port}"
-        assert services[name]["ports"] == [f"{port}:{port}"] + (["8080:8080"] if name == "admin" else [])
+        assert services[name]["ports"] == [f"{port}:{port}"] + (["127.0.0.1:8080:8080"] if name == "admin" else [])
         assert services[name]["healthcheck"]["test"][3] == f"localhost:{port}"
     assert "16686:16686" in services["jaeger"]["ports"] and "4317:4317" in services["jaeger"]["ports"]
     assert services["scheduler"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
@@ -108,6 +108,13 @@ def assert_locked(config: str, service: dict) -> None:
     assert authorization_block() in config
     for role in ROLES:
         assert service["environment"][password_variable(role)].startswith(f"${{{password_variable(role)}:?")
+
+
+def test_tokens_are_required_not_defaulted(compose: dict) -> None:
+    environment = compose["services"]["scheduler"]["environment"]
+    for name in ("POSTSCHED_API_TOKENS", "POSTSCHED_ADMIN_TOKEN", "POSTSCHED_SECRET_KEY"):
+        assert environment[name].startswith(f"${{{name}:?"), name
+    assert "dev-token" not in (ROOT / "docker-compose.yml").read_text()
 
 
 def test_every_service_logs_in_to_nats_as_its_own_user(compose: dict) -> None:

@@ -97,12 +97,13 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
         assert driver.current_url == base + "/login"  # no session: the sign-in form
         driver.find_element(By.ID, "token").send_keys("not the token")
         driver.find_element(By.ID, "sign-in").click()
-        until(lambda: "not the operators' token" in driver.page_source, "the wrong token refused")
+        until(lambda: "not an operator's token" in driver.page_source, "the wrong token refused")
         driver.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
         driver.find_element(By.ID, "sign-in").click()
         until(lambda: driver.current_url == base + "/", "the dashboard after signing in")
         (cookie,) = [c for c in driver.get_cookies() if c["name"] == "postsched_session"]
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert driver.find_element(By.ID, "operator").text == "operator"  # who is signed in
 
         failed_row = f'#failed tr[data-post="{post.post_id}"]'
         until(lambda: "Meta error 100" in driver.find_element(By.CSS_SELECTOR, failed_row + " .reason").text,
@@ -148,13 +149,24 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
         driver.quit()
 
 
-def test_a_token_link_signs_in_once_and_leaves_the_address(running) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_link_signs_in_once_and_sign_out_ends_the_session(running) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
     driver = chrome()
     try:
         base = f"http://localhost:{running['admin'].dashboard_port}"
         driver.get(f"{base}/?token={ADMIN_TOKEN}")
         until(lambda: driver.current_url == base + "/", "the token dropped from the address")
+        # The page's script runs under the Content-Security-Policy (no inline script): live stats.
         until(lambda: driver.find_element("id", "count-SCHEDULED").text, "live stats")
+        (cookie,) = [c for c in driver.get_cookies() if c["name"] == "postsched_session"]
+        driver.find_element(By.ID, "sign-out").click()
+        until(lambda: driver.current_url == base + "/login", "the sign-in form after signing out")
+        # The old session id is dead on the server, not only forgotten by this browser.
+        status, headers, _ = request(running["admin"], "/", headers={"Cookie": f"postsched_session={cookie['value']}"})
+        assert status == 303 and headers["Location"] == "/login"
+        driver.get(base + "/")
+        until(lambda: driver.current_url == base + "/login", "no way back in without signing in")
     finally:
         driver.quit()
 
@@ -194,6 +206,8 @@ def test_no_session_and_forged_requests_are_refused(running, suite: Suite) -> No
     assert request(admin, retry, method="POST", headers={**session, "X-CSRF-Token": "0" * 64})[0] == 403
     assert request(admin, retry, method="POST",
                    headers={**session, "X-CSRF-Token": csrf, "Origin": "http://evil.example"})[0] == 403
+    for other_site in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
+        assert request(admin, retry, method="POST", headers={**session, "X-CSRF-Token": csrf, **other_site})[0] == 403
     # With both, the request goes through (and the post, which does not exist, is reported so).
     status, _, body = request(admin, retry, method="POST", headers={**session, "X-CSRF-Token": csrf})
     assert status == 409 and "not found" in json.loads(body)["error"]

@@ -313,7 +313,7 @@ def test_tenants_whose_ids_differ_only_by_dot_and_underscore_never_share_a_subje
 
     import nats
 
-    tokens = {"acme.corp": "tok-acme-dot", "acme_corp": "tok-acme-underscore"}
+    tokens = {"acme.corp": "token-of-acme-dot-corp-0123456789ab", "acme_corp": "token-of-acme-underscore-corp-012345"}
     suite.base_env["POSTSCHED_API_TOKENS"] = ",".join(f"{t}:{k}" for t, k in tokens.items())
     scheduler = suite.start("scheduler")
     suite.start("dispatcher")  # its relay publishes the events to NATS

@@ -6,13 +6,13 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from postsched.auth import OperatorToken
+from postsched.auth import TokenBook, operator_tokens
 from postsched.grpc_server import start_server
 from postsched.tls import TLSSettings
 
 
 async def test_health_watch_and_check_pass_the_gate_and_garbage_is_invalid_argument() -> None:
-    server = await start_server("127.0.0.1:0", registrars=[], service_names=[], authenticator=OperatorToken("t"), tls=TLSSettings())
+    server = await start_server("127.0.0.1:0", registrars=[], service_names=[], authenticator=TokenBook(operator_tokens({"POSTSCHED_ADMIN_TOKEN": "t" * 32})), tls=TLSSettings())
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
@@ -40,7 +40,7 @@ async def test_health_watch_and_check_pass_the_gate_and_garbage_is_invalid_argum
 async def test_reflection_is_served_as_v1_and_v1alpha() -> None:
     from grpc_reflection.v1alpha import reflection_pb2
 
-    server = await start_server("127.0.0.1:0", registrars=[], service_names=[], authenticator=OperatorToken("t"), tls=TLSSettings())
+    server = await start_server("127.0.0.1:0", registrars=[], service_names=[], authenticator=TokenBook(operator_tokens({"POSTSCHED_ADMIN_TOKEN": "t" * 32})), tls=TLSSettings())
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             for package in ("v1", "v1alpha"):

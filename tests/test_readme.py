@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from postsched.suite import DEV_ADMIN_TOKEN, DEV_TENANT_TOKENS
+from postsched.suite import load_state_config, suite_tokens
 from tests.fake_meta import FakeMeta
 from tests.infra import ROOT, Suite
 
@@ -31,10 +31,25 @@ def block(containing: str) -> str:
 
 
 @pytest.fixture
-def dev_suite(suite: Suite, fake_meta: FakeMeta) -> Iterator[dict[str, int]]:
-    """The services with `postsched up`'s dev tokens, publishing to fake-meta; returns {name: port}."""
-    suite.base_env.update(POSTSCHED_API_TOKENS=DEV_TENANT_TOKENS, POSTSCHED_ADMIN_TOKEN=DEV_ADMIN_TOKEN,
+def up_dir(tmp_path: Path) -> Path:
+    """A directory holding a `postsched up` state directory (.postsched) with its random tokens:
+    where the README's blocks run, so `postsched token` prints them."""
+    load_state_config(tmp_path / ".postsched")
+    return tmp_path
+
+
+def dev_tokens(up_dir: Path) -> tuple[str, str]:
+    return suite_tokens(up_dir / ".postsched", {})
+
+
+@pytest.fixture
+def dev_suite(suite: Suite, fake_meta: FakeMeta, up_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
+    """The services with `postsched up`'s tokens, publishing to fake-meta; returns {name: port}."""
+    config = load_state_config(up_dir / ".postsched")
+    suite.base_env.update(POSTSCHED_API_TOKENS=config["POSTSCHED_API_TOKENS"],
+                          POSTSCHED_ADMIN_TOKEN=config["POSTSCHED_ADMIN_TOKEN"],
                           POSTSCHED_META_GRAPH_URL=fake_meta.graph_url)
+    monkeypatch.setenv("POSTSCHED_README_DIR", str(up_dir))  # run_sh's working directory
     ports = {name: suite.start(name).port for name in DEFAULT_PORTS if name != "fake-meta"}
     yield {**ports, "fake-meta": fake_meta.port}
 
@@ -43,7 +58,10 @@ def run_sh(script: str, ports: dict[str, int], **env_vars: str) -> subprocess.Co
     for name, default in DEFAULT_PORTS.items():
         script = script.replace(f"localhost:{default}", f"localhost:{ports[name]}")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", **env_vars}
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    for name in ("POSTSCHED_API_TOKENS", "POSTSCHED_ADMIN_TOKEN"):
+        env.pop(name, None)  # `postsched token` reads the state directory, as after `postsched up`
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=os.environ.get("POSTSCHED_README_DIR"))
 
 
 def json_objects(text: str) -> list[dict]:
@@ -102,11 +120,11 @@ def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
     assert answers[2] == {"faults": 1} and answers[3] == {"ok": True}
 
 
-def test_operations_examples(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite) -> None:
+def test_operations_examples(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite, up_dir: Path) -> None:
     from postsched.v1 import resources_pb2, scheduler_pb2
     from tests.client import Tenant
 
-    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", "dev-token")
+    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", dev_tokens(up_dir)[0])
     page = client.page_account("424242")
     fake_meta.fault(kind="error", account="424242", endpoint="feed", times=1, http_status=400, code=100)
     post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="ops example"))
@@ -141,11 +159,11 @@ def test_bad_input_example(dev_suite: dict[str, int]) -> None:
     assert "google.rpc.BadRequest" in result.stderr
 
 
-def test_watch_events_example(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite) -> None:
+def test_watch_events_example(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite, up_dir: Path) -> None:
     from postsched.v1 import scheduler_pb2
     from tests.client import Tenant
 
-    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", "dev-token")
+    client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", dev_tokens(up_dir)[0])
     page = client.page_account("434343")
     post = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=page.account_id, text="events example"))
     suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))

@@ -9,19 +9,21 @@ import pytest
 from cryptography.fernet import Fernet
 
 from postsched.errors import ConfigError
-from postsched.settings import SchedulerSettings, api_tokens
+from postsched.auth import digest, tenant_tokens
+from postsched.settings import SchedulerSettings
 from tests.infra import ROOT
 
 GOOD = {
     "POSTSCHED_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x",
     "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(),
-    "POSTSCHED_API_TOKENS": "acme:t1,globex:t2",
+    "POSTSCHED_API_TOKENS": f"acme:{'1' * 32},globex:{'2' * 32}",
 }
 
 
 def test_reads_settings() -> None:
     settings = SchedulerSettings.from_env(GOOD)
-    assert settings.api_tokens == {"t1": "acme", "t2": "globex"}
+    assert settings.api_tokens.names() == {"acme", "globex"}
+    assert settings.api_tokens.entries[digest("1" * 32)].tenant_id == "acme"
     assert settings.listen_addr == "127.0.0.1:50051"
 
 
@@ -32,7 +34,8 @@ def test_reads_settings() -> None:
         ("POSTSCHED_DATABASE_URL", "mysql://x"),
         ("POSTSCHED_SECRET_KEY", "not-a-key"),
         ("POSTSCHED_API_TOKENS", "no-colon"),
-        ("POSTSCHED_API_TOKENS", "a:t,b:t"),
+        ("POSTSCHED_API_TOKENS", f"a:{'t' * 32},b:{'t' * 32}"),
+        ("POSTSCHED_API_TOKENS", "a:short-token"),
         ("POSTSCHED_SCHEDULER_ADDR", "nohost"),
     ],
 )
@@ -44,7 +47,7 @@ def test_bad_setting_names_the_variable(name: str, value: str) -> None:
 
 def test_api_tokens_reject_odd_tenant_names() -> None:
     with pytest.raises(ConfigError):
-        api_tokens({"POSTSCHED_API_TOKENS": "bad tenant:tok"})
+        tenant_tokens({"POSTSCHED_API_TOKENS": f"bad tenant:{'t' * 32}"})
 
 
 @pytest.mark.parametrize("name, value", [("POSTSCHED_SECRET_KEY", "short"), ("POSTSCHED_EVENT_LOOP", "trio")])

@@ -14,7 +14,7 @@ import pytest
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from postsched.auth import OperatorToken
+from postsched.auth import TokenBook, operator_tokens
 from postsched.errors import ConfigError
 from postsched.grpc_server import start_server
 from postsched.tls import TLSSettings, is_loopback
@@ -59,7 +59,7 @@ def test_a_service_with_a_certificate_serves_tls_only(suite: Suite, tmp_path: Pa
         assert untrusted.value.code() == grpc.StatusCode.UNAVAILABLE
 
     # grpcurl as the README shows it.
-    assert "grpcurl -cacert ca.pem -H 'authorization: Bearer dev-admin-token' localhost:50054" in README
+    assert 'grpcurl -cacert ca.pem -H "authorization: Bearer $ADMIN_TOKEN" localhost:50054' in README
     listed = _grpcurl("-cacert", str(ca.pem), "-H", f"authorization: Bearer {ADMIN_TOKEN}",
                       f"localhost:{admin.port}", "postsched.v1.AdminService/GetQueueStats")
     assert listed.returncode == 0, listed.stderr
@@ -102,7 +102,7 @@ async def test_plaintext_off_loopback_is_warned_about_and_tls_or_loopback_is_not
     for addr, settings, warned in (("0.0.0.0:0", TLSSettings(), True), ("0.0.0.0:0", tls, False),
                                    ("127.0.0.1:0", TLSSettings(), False)):
         with structlog.testing.capture_logs() as logs:
-            server = await start_server(addr, registrars=[], service_names=[], authenticator=OperatorToken("t"),
+            server = await start_server(addr, registrars=[], service_names=[], authenticator=TokenBook(operator_tokens({"POSTSCHED_ADMIN_TOKEN": "t" * 32})),
                                         tls=settings)
             await server.stop(0)
         assert any("without TLS" in entry["event"] for entry in logs) == warned, (addr, settings.serving)

@@ -87,7 +87,16 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)}
     proc, banner = _start_up(state_dir, port)
     try:
-        assert f"localhost:{port}" in banner and "dev-token" in banner
+        # Random tokens of 43 characters, kept (owner-only) in the state directory; `postsched token` prints them.
+        config = json.loads((state_dir / "config.json").read_text())
+        tenant_token = config["POSTSCHED_API_TOKENS"].partition(":")[2]
+        assert config["POSTSCHED_API_TOKENS"].startswith("demo:") and len(tenant_token) >= 32
+        assert (state_dir / "config.json").stat().st_mode & 0o077 == 0
+        assert f"localhost:{port}" in banner and tenant_token in banner and config["POSTSCHED_ADMIN_TOKEN"] in banner
+        for args, expected in (([], tenant_token), (["--admin"], config["POSTSCHED_ADMIN_TOKEN"])):
+            printed = subprocess.run([sys.executable, "-m", "postsched.cli", "token", "--state-dir", str(state_dir), *args],
+                                     capture_output=True, text=True, timeout=30, env=env)
+            assert printed.stdout.strip() == expected, printed.stderr
         example = _grpcurl_example(banner)
         result = subprocess.run(["bash", "-c", example], capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 0, result.stderr

@@ -27,19 +27,25 @@ class AccountStore:
         self._db = db
         self._box = box
         self._clock = clock
+        self._known_tenants: set[str] = set()
 
     async def ensure_tenants(self, tenant_ids: Iterable[str]) -> None:
-        """Creates the tenants named in POSTSCHED_API_TOKENS that the database does not know yet."""
+        """Creates the tenants named in the tokens at start that the database does not know yet."""
+        tenant_ids = sorted(set(tenant_ids))
         async with self._db.connection() as conn:
             await conn.execute(
                 "INSERT INTO tenants (id) SELECT unnest(%s::text[]) ON CONFLICT (id) DO NOTHING",
-                (sorted(set(tenant_ids)),),
+                (tenant_ids,),
             )
+        self._known_tenants.update(tenant_ids)
 
     async def create(self, tenant_id: str, new: NewAccount) -> AccountRecord:
         now = self._clock.now()
         try:
             async with self._db.connection() as conn:
+                if tenant_id not in self._known_tenants:  # one added to a tokens file since the start
+                    await conn.execute("INSERT INTO tenants (id) VALUES (%s) ON CONFLICT (id) DO NOTHING", (tenant_id,))
+                    self._known_tenants.add(tenant_id)
                 cur = await conn.execute(
                     f"""
                     INSERT INTO accounts (id, tenant_id, platform, external_id, display_name, credentials, created_at, updated_at)

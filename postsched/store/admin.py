@@ -65,6 +65,7 @@ class LogRecord:
     message: str
     trace_id: str | None
     created_at: datetime
+    actor: str | None = None
 
 
 class AdminStore:
@@ -123,7 +124,7 @@ class AdminStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 "SELECT id, post_id, tenant_id, account_id, event, from_status::text AS from_status, "
-                "to_status::text AS to_status, attempt, message, trace_id, created_at "
+                "to_status::text AS to_status, attempt, message, trace_id, created_at, actor "
                 f"FROM processing_logs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %(limit)s",
                 params,
             )
@@ -145,14 +146,14 @@ class AdminStore:
             )
             return [PostRecord.from_row(row) for row in await cur.fetchall()]
 
-    async def retry_failed(self, scope: Scope, now: datetime) -> tuple[int, int]:
+    async def retry_failed(self, scope: Scope, now: datetime, actor: str) -> tuple[int, int]:
         """FAILED -> SCHEDULED due now with a fresh delivery budget, in batches; returns how many,
         and how many of those wait for their account's new credentials before they can go out.
 
         platform_state is kept: what earlier attempts left (their claim times, an Instagram
         container) lets the next attempt ask the platform first, never publish blindly again."""
         scope_filter, params = scope.where()
-        params["now"] = now
+        params.update(now=now, actor=actor, message=f"retried by {actor}")
         total = waiting = 0
         while True:
             async with self._db.connection() as conn:
@@ -168,8 +169,8 @@ class AdminStore:
                         FROM picked WHERE p.id = picked.id
                         RETURNING p.id, p.tenant_id, p.account_id
                     )
-                    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-                    SELECT id, tenant_id, account_id, 'retried', 'FAILED', 'SCHEDULED', 'retried by an operator', %(now)s
+                    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, actor, created_at)
+                    SELECT id, tenant_id, account_id, 'retried', 'FAILED', 'SCHEDULED', %(message)s, %(actor)s, %(now)s
                     FROM retried RETURNING account_id
                     """,
                     params,
@@ -185,7 +186,7 @@ class AdminStore:
             if len(accounts) < CLEAR_BATCH:
                 return total, waiting
 
-    async def retry_post(self, post_id: uuid.UUID, now: datetime) -> tuple[PostRecord, str | None]:
+    async def retry_post(self, post_id: uuid.UUID, now: datetime, actor: str) -> tuple[PostRecord, str | None]:
         """Returns the retried post and its trace context (the CreatePost call's)."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(
@@ -217,7 +218,7 @@ class AdminStore:
             updated = await cur.fetchone()
             await processing_log.append(conn, [LogEntry(
                 post_id, current.tenant_id, current.account_id, "retried", "FAILED", "SCHEDULED",
-                message=f"retried by an operator; last error: {current.last_error or ''}",
+                message=f"retried by {actor}; last error: {current.last_error or ''}", actor=actor,
             )])
         return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
@@ -254,7 +255,7 @@ class AdminStore:
             await conn.execute("DELETE FROM event_deliveries WHERE at < %s", (cutoff,))
         return total
 
-    async def clear_published(self, cutoff: datetime) -> int:
+    async def clear_published(self, cutoff: datetime, actor: str | None = None) -> int:
         """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no
         lock is held for long, with their audit entries except those of trouble (KEPT_LOG_EVENTS)."""
         total = await self._in_batches(
@@ -272,9 +273,14 @@ class AdminStore:
         )
         async with self._db.connection() as conn:  # outcome counters older than the stats window
             await conn.execute("DELETE FROM post_outcomes WHERE minute < now() - interval '2 hours'")
+            if actor is not None:  # an operator's clear-up is in the audit trail (the hourly one is not)
+                await processing_log.append(conn, [LogEntry(
+                    None, None, None, "cleared", actor=actor,
+                    message=f"{total} published posts older than {cutoff.isoformat(timespec='seconds')} deleted by {actor}",
+                )])
         return total
 
-    async def set_paused(self, account_id: uuid.UUID, paused: bool, now: datetime) -> AccountRecord:
+    async def set_paused(self, account_id: uuid.UUID, paused: bool, now: datetime, actor: str) -> AccountRecord:
         async with self._db.transaction() as conn:
             cur = await conn.execute(
                 f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}",
@@ -285,7 +291,7 @@ class AdminStore:
                 raise NotFound(f"account {account_id} not found")
             await processing_log.append(conn, [LogEntry(
                 None, row["tenant_id"], account_id, "account_paused" if paused else "account_resumed",
-                message="by an operator",
+                message=f"by {actor}", actor=actor,
             )])
             if not paused:
                 await announce_due(conn, now)  # its due posts may go at once

@@ -20,12 +20,13 @@ class LogEntry:
     to_status: str | None = None
     attempt: int | None = None
     message: str = ""
+    actor: str | None = None  # the operator who made the change
 
 
 INSERT = """
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, trace_id)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, trace_id, actor)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::post_status[], %s::post_status[],
-                     %s::int[], %s::text[], %s::text[])
+                     %s::int[], %s::text[], %s::text[], %s::text[])
 """
 
 
@@ -46,5 +47,6 @@ async def append(conn: Connection, entries: Sequence[LogEntry]) -> None:
             [e.attempt for e in entries],
             [e.message for e in entries],
             [trace_id] * len(entries),
+            [e.actor for e in entries],
         ),
     )

@@ -148,6 +148,7 @@ processing_logs = Table(
     Column("message", Text, nullable=False, server_default=""),
     Column("trace_id", Text),
     Column("created_at", Timestamp, nullable=False, server_default=func.now()),
+    Column("actor", Text),  # the operator who made the change (migration 0010)
     Index("processing_logs_post", "post_id", "id"),
     Index("processing_logs_account", "account_id", "id"),
     Index("processing_logs_created", "created_at"),
@@ -258,4 +259,18 @@ event_deliveries = Table(
     Column("duration_ms", Integer, nullable=False),
     Column("at", Timestamp, nullable=False),
     Index("event_deliveries_tenant", "tenant_id", "id"),
+)
+
+# The dashboard's sign-ins (migration 0010; postsched/store/dashboard_sessions.py).
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id_digest", LargeBinary, primary_key=True),
+    Column("operator", Text, nullable=False),
+    Column("token_digest", LargeBinary, nullable=False),
+    Column("client", Text, nullable=False, server_default=""),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    Index("dashboard_sessions_expires", "expires_at"),
 )

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from postsched.v1 import resources_pb2 as postsched_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18postsched/v1/admin.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"=\n\x14GetQueueStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"[\n\rConsumerStats\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12\x13\n\x0b\x61\x63k_pending\x18\x02 \x01(\x03\x12\x13\n\x0bredelivered\x18\x03 \x01(\x03\x12\x0f\n\x07waiting\x18\x04 \x01(\x03\"\xe2\x02\n\nQueueStats\x12\x11\n\tscheduled\x18\x01 \x01(\x03\x12\x0e\n\x06queued\x18\x02 \x01(\x03\x12\x12\n\npublishing\x18\x03 \x01(\x03\x12\x11\n\tpublished\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12\x11\n\tcancelled\x18\x06 \x01(\x03\x12-\n\x08\x63onsumer\x18\x07 \x01(\x0b\x32\x1b.postsched.v1.ConsumerStats\x12\x1e\n\x16oldest_overdue_seconds\x18\x08 \x01(\x01\x12\x1d\n\x15published_last_minute\x18\t \x01(\x03\x12\x1a\n\x12\x66\x61iled_last_minute\x18\n \x01(\x03\x12\x1b\n\x13published_last_hour\x18\x0b \x01(\x03\x12\x18\n\x10\x66\x61iled_last_hour\x18\x0c \x01(\x03\x12&\n\x02\x61t\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x02\n\x12ProcessingLogEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12-\n\x0b\x66rom_status\x18\x06 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12+\n\tto_status\x18\x07 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x19ListProcessingLogsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"h\n\x1aListProcessingLogsResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .postsched.v1.ProcessingLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"f\n\x16ListFailedPostsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x17ListFailedPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12RetryFailedRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"G\n\x13RetryFailedResponse\x12\x0f\n\x07retried\x18\x01 \x01(\x03\x12\x1f\n\x17waiting_for_credentials\x18\x02 \x01(\x03\"#\n\x10RetryPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"G\n\x15\x43learCompletedRequest\x12.\n\nolder_than\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x16\x43learCompletedResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03\")\n\x13PauseAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"*\n\x14ResumeAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\":\n\x11WatchQueueRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t2\xf9\x05\n\x0c\x41\x64minService\x12M\n\rGetQueueStats\x12\".postsched.v1.GetQueueStatsRequest\x1a\x18.postsched.v1.QueueStats\x12g\n\x12ListProcessingLogs\x12\'.postsched.v1.ListProcessingLogsRequest\x1a(.postsched.v1.ListProcessingLogsResponse\x12^\n\x0fListFailedPosts\x12$.postsched.v1.ListFailedPostsRequest\x1a%.postsched.v1.ListFailedPostsResponse\x12R\n\x0bRetryFailed\x12 .postsched.v1.RetryFailedRequest\x1a!.postsched.v1.RetryFailedResponse\x12?\n\tRetryPost\x12\x1e.postsched.v1.RetryPostRequest\x1a\x12.postsched.v1.Post\x12[\n\x0e\x43learCompleted\x12#.postsched.v1.ClearCompletedRequest\x1a$.postsched.v1.ClearCompletedResponse\x12H\n\x0cPauseAccount\x12!.postsched.v1.PauseAccountRequest\x1a\x15.postsched.v1.Account\x12J\n\rResumeAccount\x12\".postsched.v1.ResumeAccountRequest\x1a\x15.postsched.v1.Account\x12I\n\nWatchQueue\x12\x1f.postsched.v1.WatchQueueRequest\x1a\x18.postsched.v1.QueueStats0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18postsched/v1/admin.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"=\n\x14GetQueueStatsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"[\n\rConsumerStats\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12\x13\n\x0b\x61\x63k_pending\x18\x02 \x01(\x03\x12\x13\n\x0bredelivered\x18\x03 \x01(\x03\x12\x0f\n\x07waiting\x18\x04 \x01(\x03\"\xe2\x02\n\nQueueStats\x12\x11\n\tscheduled\x18\x01 \x01(\x03\x12\x0e\n\x06queued\x18\x02 \x01(\x03\x12\x12\n\npublishing\x18\x03 \x01(\x03\x12\x11\n\tpublished\x18\x04 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x03\x12\x11\n\tcancelled\x18\x06 \x01(\x03\x12-\n\x08\x63onsumer\x18\x07 \x01(\x0b\x32\x1b.postsched.v1.ConsumerStats\x12\x1e\n\x16oldest_overdue_seconds\x18\x08 \x01(\x01\x12\x1d\n\x15published_last_minute\x18\t \x01(\x03\x12\x1a\n\x12\x66\x61iled_last_minute\x18\n \x01(\x03\x12\x1b\n\x13published_last_hour\x18\x0b \x01(\x03\x12\x18\n\x10\x66\x61iled_last_hour\x18\x0c \x01(\x03\x12&\n\x02\x61t\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x02\n\x12ProcessingLogEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12\r\n\x05\x65vent\x18\x05 \x01(\t\x12-\n\x0b\x66rom_status\x18\x06 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12+\n\tto_status\x18\x07 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12\x0f\n\x07message\x18\t \x01(\t\x12\x10\n\x08trace_id\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x0c \x01(\t\"\xcc\x01\n\x19ListProcessingLogsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\r\n\x05\x65vent\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"h\n\x1aListProcessingLogsResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .postsched.v1.ProcessingLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"f\n\x16ListFailedPostsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"U\n\x17ListFailedPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x12RetryFailedRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\"G\n\x13RetryFailedResponse\x12\x0f\n\x07retried\x18\x01 \x01(\x03\x12\x1f\n\x17waiting_for_credentials\x18\x02 \x01(\x03\"#\n\x10RetryPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"G\n\x15\x43learCompletedRequest\x12.\n\nolder_than\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x16\x43learCompletedResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x03\")\n\x13PauseAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"*\n\x14ResumeAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\":\n\x11WatchQueueRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t2\xf9\x05\n\x0c\x41\x64minService\x12M\n\rGetQueueStats\x12\".postsched.v1.GetQueueStatsRequest\x1a\x18.postsched.v1.QueueStats\x12g\n\x12ListProcessingLogs\x12\'.postsched.v1.ListProcessingLogsRequest\x1a(.postsched.v1.ListProcessingLogsResponse\x12^\n\x0fListFailedPosts\x12$.postsched.v1.ListFailedPostsRequest\x1a%.postsched.v1.ListFailedPostsResponse\x12R\n\x0bRetryFailed\x12 .postsched.v1.RetryFailedRequest\x1a!.postsched.v1.RetryFailedResponse\x12?\n\tRetryPost\x12\x1e.postsched.v1.RetryPostRequest\x1a\x12.postsched.v1.Post\x12[\n\x0e\x43learCompleted\x12#.postsched.v1.ClearCompletedRequest\x1a$.postsched.v1.ClearCompletedResponse\x12H\n\x0cPauseAccount\x12!.postsched.v1.PauseAccountRequest\x1a\x15.postsched.v1.Account\x12J\n\rResumeAccount\x12\".postsched.v1.ResumeAccountRequest\x1a\x15.postsched.v1.Account\x12I\n\nWatchQueue\x12\x1f.postsched.v1.WatchQueueRequest\x1a\x18.postsched.v1.QueueStats0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,31 +40,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUEUESTATS']._serialized_start=262
   _globals['_QUEUESTATS']._serialized_end=616
   _globals['_PROCESSINGLOGENTRY']._serialized_start=619
-  _globals['_PROCESSINGLOGENTRY']._serialized_end=914
-  _globals['_LISTPROCESSINGLOGSREQUEST']._serialized_start=917
-  _globals['_LISTPROCESSINGLOGSREQUEST']._serialized_end=1121
-  _globals['_LISTPROCESSINGLOGSRESPONSE']._serialized_start=1123
-  _globals['_LISTPROCESSINGLOGSRESPONSE']._serialized_end=1227
-  _globals['_LISTFAILEDPOSTSREQUEST']._serialized_start=1229
-  _globals['_LISTFAILEDPOSTSREQUEST']._serialized_end=1331
-  _globals['_LISTFAILEDPOSTSRESPONSE']._serialized_start=1333
-  _globals['_LISTFAILEDPOSTSRESPONSE']._serialized_end=1418
-  _globals['_RETRYFAILEDREQUEST']._serialized_start=1420
-  _globals['_RETRYFAILEDREQUEST']._serialized_end=1479
-  _globals['_RETRYFAILEDRESPONSE']._serialized_start=1481
-  _globals['_RETRYFAILEDRESPONSE']._serialized_end=1552
-  _globals['_RETRYPOSTREQUEST']._serialized_start=1554
-  _globals['_RETRYPOSTREQUEST']._serialized_end=1589
-  _globals['_CLEARCOMPLETEDREQUEST']._serialized_start=1591
-  _globals['_CLEARCOMPLETEDREQUEST']._serialized_end=1662
-  _globals['_CLEARCOMPLETEDRESPONSE']._serialized_start=1664
-  _globals['_CLEARCOMPLETEDRESPONSE']._serialized_end=1705
-  _globals['_PAUSEACCOUNTREQUEST']._serialized_start=1707
-  _globals['_PAUSEACCOUNTREQUEST']._serialized_end=1748
-  _globals['_RESUMEACCOUNTREQUEST']._serialized_start=1750
-  _globals['_RESUMEACCOUNTREQUEST']._serialized_end=1792
-  _globals['_WATCHQUEUEREQUEST']._serialized_start=1794
-  _globals['_WATCHQUEUEREQUEST']._serialized_end=1852
-  _globals['_ADMINSERVICE']._serialized_start=1855
-  _globals['_ADMINSERVICE']._serialized_end=2616
+  _globals['_PROCESSINGLOGENTRY']._serialized_end=929
+  _globals['_LISTPROCESSINGLOGSREQUEST']._serialized_start=932
+  _globals['_LISTPROCESSINGLOGSREQUEST']._serialized_end=1136
+  _globals['_LISTPROCESSINGLOGSRESPONSE']._serialized_start=1138
+  _globals['_LISTPROCESSINGLOGSRESPONSE']._serialized_end=1242
+  _globals['_LISTFAILEDPOSTSREQUEST']._serialized_start=1244
+  _globals['_LISTFAILEDPOSTSREQUEST']._serialized_end=1346
+  _globals['_LISTFAILEDPOSTSRESPONSE']._serialized_start=1348
+  _globals['_LISTFAILEDPOSTSRESPONSE']._serialized_end=1433
+  _globals['_RETRYFAILEDREQUEST']._serialized_start=1435
+  _globals['_RETRYFAILEDREQUEST']._serialized_end=1494
+  _globals['_RETRYFAILEDRESPONSE']._serialized_start=1496
+  _globals['_RETRYFAILEDRESPONSE']._serialized_end=1567
+  _globals['_RETRYPOSTREQUEST']._serialized_start=1569
+  _globals['_RETRYPOSTREQUEST']._serialized_end=1604
+  _globals['_CLEARCOMPLETEDREQUEST']._serialized_start=1606
+  _globals['_CLEARCOMPLETEDREQUEST']._serialized_end=1677
+  _globals['_CLEARCOMPLETEDRESPONSE']._serialized_start=1679
+  _globals['_CLEARCOMPLETEDRESPONSE']._serialized_end=1720
+  _globals['_PAUSEACCOUNTREQUEST']._serialized_start=1722
+  _globals['_PAUSEACCOUNTREQUEST']._serialized_end=1763
+  _globals['_RESUMEACCOUNTREQUEST']._serialized_start=1765
+  _globals['_RESUMEACCOUNTREQUEST']._serialized_end=1807
+  _globals['_WATCHQUEUEREQUEST']._serialized_start=1809
+  _globals['_WATCHQUEUEREQUEST']._serialized_end=1867
+  _globals['_ADMINSERVICE']._serialized_start=1870
+  _globals['_ADMINSERVICE']._serialized_end=2631
 # @@protoc_insertion_point(module_scope)

@@ -61,7 +61,7 @@ class QueueStats(_message.Message):
     def __init__(self, scheduled: _Optional[int] = ..., queued: _Optional[int] = ..., publishing: _Optional[int] = ..., published: _Optional[int] = ..., failed: _Optional[int] = ..., cancelled: _Optional[int] = ..., consumer: _Optional[_Union[ConsumerStats, _Mapping]] = ..., oldest_overdue_seconds: _Optional[float] = ..., published_last_minute: _Optional[int] = ..., failed_last_minute: _Optional[int] = ..., published_last_hour: _Optional[int] = ..., failed_last_hour: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProcessingLogEntry(_message.Message):
-    __slots__ = ("id", "post_id", "tenant_id", "account_id", "event", "from_status", "to_status", "attempt", "message", "trace_id", "created_at")
+    __slots__ = ("id", "post_id", "tenant_id", "account_id", "event", "from_status", "to_status", "attempt", "message", "trace_id", "created_at", "actor")
     ID_FIELD_NUMBER: _ClassVar[int]
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class ProcessingLogEntry(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     id: int
     post_id: str
     tenant_id: str
@@ -84,7 +85,8 @@ class ProcessingLogEntry(_message.Message):
     message: str
     trace_id: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[int] = ..., post_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., account_id: _Optional[str] = ..., event: _Optional[str] = ..., from_status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., to_status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., attempt: _Optional[int] = ..., message: _Optional[str] = ..., trace_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    actor: str
+    def __init__(self, id: _Optional[int] = ..., post_id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., account_id: _Optional[str] = ..., event: _Optional[str] = ..., from_status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., to_status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., attempt: _Optional[int] = ..., message: _Optional[str] = ..., trace_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class ListProcessingLogsRequest(_message.Message):
     __slots__ = ("post_id", "account_id", "event", "since", "until", "page_size", "page_token")

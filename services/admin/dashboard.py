@@ -6,15 +6,21 @@ WatchQueue (AdminServicer's), published / failed per minute over the last hour, 
 a person, the failed posts with a Retry button, and every dispatcher and publisher heard from
 (postsched/heartbeat.py). /posts/<id> tells one post's whole story.
 
-Sign-in: the operators' token, in the login form or once as ?token=; then a signed session cookie
-(HttpOnly, SameSite=Strict). Every change (POST) also needs the page's X-CSRF-Token header and, when
-the browser sends one, an Origin of this host: a page elsewhere cannot make the operator's browser
-retry or pause anything.
+Sign-in: an operator's token, in the login form or once as ?token=; then a random session id in
+a cookie (HttpOnly, SameSite=Strict, Secure over TLS), kept server-side (sessions.py) and ended by
+Sign out. Failed sign-ins are counted per client address and slowed (postsched/throttle.py). Every
+change (POST) also needs the page's CSRF token and, when the browser sends one, an Origin of this
+host: a page elsewhere cannot make the operator's browser retry or pause anything. Every answer
+forbids framing, inline script and sniffing; a Host header that is not this dashboard's is refused
+(DNS rebinding).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import ipaddress
+import ssl
 import uuid
 from importlib import resources
 from string import Template
@@ -25,45 +31,70 @@ import structlog
 from aiohttp import web
 from google.protobuf import json_format
 
+from postsched.auth import DEFAULT_OPERATOR, Principal, TokenBook
 from postsched.clock import Clock
-from postsched.errors import PostschedError
+from postsched.errors import PostschedError, Unauthenticated
 from postsched.heartbeat import Replicas
-from postsched.tls import is_loopback
+from postsched.settings import DashboardSettings
 from postsched.store.admin import AdminStore, Scope
 from postsched.store.dashboard import DashboardStore
+from postsched.store.dashboard_sessions import DashboardSessionStore
+from postsched.throttle import FailedSignIns, TooManyFailures
+from postsched.tls import is_loopback
 from services.admin.sessions import SESSION_COOKIE, SESSION_SECONDS, Sessions
 
 log = structlog.get_logger("postsched.admin")
 ASSETS = resources.files("services.admin") / "dashboard_assets"
 STATIC = {"app.js": "application/javascript", "style.css": "text/css"}
 StatsSource = Callable[[], Awaitable[Any]]  # the QueueStats message WatchQueue streams
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Sent with every answer. The pages load only their own script and style sheet, never inline code.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 
 
 def _asset(name: str) -> str:
     return (ASSETS / name).read_text()
 
 
-def _page(title: str, body: str, csrf: str = "") -> str:
-    return Template(_asset("page.html")).substitute(title=html.escape(title), body=body, csrf=html.escape(csrf))
+def _page(title: str, body: str, request: web.Request | None = None) -> str:
+    csrf, who = "", ""
+    if request is not None:
+        csrf = request["csrf"]
+        who = Template(_asset("who.html")).substitute(name=html.escape(request["operator"].name), csrf=html.escape(csrf))
+    return Template(_asset("page.html")).substitute(title=html.escape(title), body=body, csrf=html.escape(csrf), who=who)
 
 
 class Dashboard:
     def __init__(self, stats: StatsSource, store: AdminStore, reads: DashboardStore, clock: Clock,
-                 replicas: Replicas, *, admin_token: str, tracing_ui_url: str = "") -> None:
+                 replicas: Replicas, *, operators: TokenBook, sessions: DashboardSessionStore,
+                 settings: DashboardSettings = DashboardSettings(), tracing_ui_url: str = "") -> None:
         self._stats = stats
         self._replicas = replicas
         self._store = store
         self._reads = reads
         self._clock = clock
-        self._sessions = Sessions(admin_token)
+        self._sessions = Sessions(sessions, operators, clock)
+        self._settings = settings
+        self._failures = FailedSignIns("dashboard")
         self._tracing_ui = tracing_ui_url.rstrip("/")
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard])
+        app = web.Application(middlewares=[self._check_host, self._guard])
+        app.on_response_prepare.append(self._add_headers)
         app.router.add_get("/login", self._login_form)
         app.router.add_post("/login", self._login)
+        app.router.add_post("/logout", self._logout)
         app.router.add_get("/", self._index)
         app.router.add_get("/posts/{post_id}", self._post_page)
         app.router.add_get("/static/{name}", self._static)
@@ -76,11 +107,15 @@ class Dashboard:
         host, _, port = addr.rpartition(":")
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        context = None
+        if self._settings.tls_cert:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self._settings.tls_cert, self._settings.tls_key)
+        site = web.TCPSite(self._runner, host.strip("[]"), int(port), ssl_context=context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        log.info("dashboard listening", addr=addr, port=self.port)
-        if not is_loopback(addr):
+        log.info("dashboard listening", addr=addr, port=self.port, tls=context is not None)
+        if not is_loopback(addr) and context is None and not self._settings.trusted_proxies:
             log.warning("the dashboard speaks plain HTTP on a non-loopback address: serve it to operators "
                         "through a TLS-terminating proxy or ingress, or the token and cookie cross the network readable",
                         addr=addr)
@@ -89,42 +124,121 @@ class Dashboard:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    # Sign-in and request forgery
+    # Who may ask: the Host, the client, the session
 
     @web.middleware
-    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _check_host(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self._known_host(request.host):
+            raise web.HTTPMisdirectedRequest(text="this dashboard does not answer to that host name; "
+                                                  "add it to POSTSCHED_DASHBOARD_HOSTS")
+        return await handler(request)
+
+    def _known_host(self, host_header: str) -> bool:
+        """IP literals and localhost cannot be rebound; any other name must be configured."""
+        host = _host_name(host_header)
+        if host in ("localhost", self._settings_host()):
+            return True
+        try:
+            ipaddress.ip_address(host)
+            return True
+        except ValueError:
+            pass
+        return any(host == name or name.startswith("*.") and host.endswith(name[1:]) for name in self._settings.hosts)
+
+    def _settings_host(self) -> str:
+        return (self._settings.addr or "").rpartition(":")[0].strip("[]").lower()
+
+    def _from_proxy(self, request: web.Request) -> bool:
+        try:
+            remote = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            return False
+        return any(remote in network for network in self._settings.trusted_proxies)
+
+    def _client(self, request: web.Request) -> str:
+        """The address sign-ins are counted against: the peer, or the first hop before the trusted proxies."""
+        if self._from_proxy(request):
+            for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+                hop = hop.strip()
+                try:
+                    if not any(ipaddress.ip_address(hop) in n for n in self._settings.trusted_proxies):
+                        return hop
+                except ValueError:
+                    break
+        return request.remote or ""
+
+    def _secure(self, request: web.Request) -> bool:
+        return bool(self._settings.tls_cert) or (
+            self._from_proxy(request) and request.headers.get("X-Forwarded-Proto", "").lower() == "https")
+
+    async def _add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(SECURITY_HEADERS)
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        if self._settings.tls_cert:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path == "/login" or request.path.startswith("/static/"):
             return await handler(request)
         token = request.query.get("token")
         if token is not None and request.method == "GET":  # the first visit's link: sign in, drop it from the URL
-            if not self._sessions.token_matches(token):
-                raise web.HTTPUnauthorized(text="wrong token")
             rest = {k: v for k, v in request.query.items() if k != "token"}
             response = web.HTTPSeeOther(request.path + (f"?{urlencode(rest)}" if rest else ""))
-            self._set_session(response)
+            if not await self._sign_in(request, token, response):
+                raise web.HTTPUnauthorized(text="wrong token")
             raise response
         session = request.cookies.get(SESSION_COOKIE)
-        if not self._sessions.valid(session):
+        operator = await self._sessions.operator(session)
+        if operator is None or session is None:
             if request.path.startswith("/api/"):
                 raise web.HTTPUnauthorized(text="sign in first")
             raise web.HTTPSeeOther("/login")
         if request.method == "POST":
-            if not self._same_origin(request) or not self._sessions.csrf_matches(session, request.headers.get("X-CSRF-Token")):  # type: ignore[arg-type]
+            offered = request.headers.get("X-CSRF-Token")
+            if offered is None and request.content_type == "application/x-www-form-urlencoded":
+                offered = str((await request.post()).get("csrf", ""))
+            if not self._same_origin(request) or not self._sessions.csrf_matches(session, offered):
                 raise web.HTTPForbidden(text="cross-site request refused")
-        request["csrf"] = self._sessions.csrf_token(session)  # type: ignore[arg-type]
+        request["session"] = session
+        request["operator"] = operator
+        request["csrf"] = self._sessions.csrf_token(session)
         return await handler(request)
 
     @staticmethod
     def _same_origin(request: web.Request) -> bool:
+        """Whether a browser says the request comes from one of this dashboard's own pages. Under
+        Referrer-Policy no-referrer a browser's Origin is "null", so Sec-Fetch-Site decides when sent."""
+        site = request.headers.get("Sec-Fetch-Site")
+        if site is not None:
+            return site in ("same-origin", "none")
         origin = request.headers.get("Origin")
-        return origin is None or urlsplit(origin).netloc == request.host
+        return origin is None or origin != "null" and urlsplit(origin).netloc == request.host
 
-    def _set_session(self, response: web.StreamResponse) -> None:
-        response.set_cookie(SESSION_COOKIE, self._sessions.new_session(), max_age=SESSION_SECONDS, httponly=True,
-                            samesite="Strict", path="/")
+    async def _sign_in(self, request: web.Request, token: str, response: web.StreamResponse) -> bool:
+        """Opens a session on `response` when the token is an operator's; slowed for an address that
+        keeps failing (a try over the limit is refused with 429 without being checked)."""
+        client = self._client(request)
+        try:
+            wait = self._failures.wait_before_try(client)
+        except TooManyFailures as exc:
+            raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": str(int(exc.retry_after) + 1)}) from None
+        if wait:
+            await asyncio.sleep(wait)
+        try:
+            session, operator = await self._sessions.sign_in(token, client)
+        except Unauthenticated:
+            self._failures.failed(client)
+            return False
+        self._failures.succeeded(client)
+        response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="Strict",
+                            path="/", secure=self._secure(request))
+        log.info("operator signed in to the dashboard", operator=operator.name, client=client)
+        return True
 
     async def _login_form(self, request: web.Request, wrong: bool = False) -> web.Response:
-        note = '<p class="error">That is not the operators\' token.</p>' if wrong else ""
+        note = '<p class="error">That is not an operator\'s token.</p>' if wrong else ""
         body = Template(_asset("login.html")).substitute(note=note)
         return web.Response(text=_page("Sign in", body), content_type="text/html", status=401 if wrong else 200)
 
@@ -132,16 +246,22 @@ class Dashboard:
         if not self._same_origin(request):
             raise web.HTTPForbidden(text="cross-site request refused")
         form = await request.post()
-        if not self._sessions.token_matches(str(form.get("token", ""))):
-            return await self._login_form(request, wrong=True)
         response = web.HTTPSeeOther("/")
-        self._set_session(response)
+        if not await self._sign_in(request, str(form.get("token", "")), response):
+            return await self._login_form(request, wrong=True)
+        raise response
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        await self._sessions.sign_out(request["session"])
+        log.info("operator signed out of the dashboard", operator=request["operator"].name, client=self._client(request))
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(SESSION_COOKIE, path="/")
         raise response
 
     # Pages
 
     async def _index(self, request: web.Request) -> web.Response:
-        return web.Response(text=_page("postsched", _asset("index.html"), request["csrf"]), content_type="text/html")
+        return web.Response(text=_page("postsched", _asset("index.html"), request), content_type="text/html")
 
     async def _static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -169,7 +289,7 @@ class Dashboard:
                   ("permalink", post.permalink or ""), ("text", post.text)]
         facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in fields)
         body = Template(_asset("post.html")).substitute(post_id=post.id, facts=facts, rows=rows, retry=retry)
-        return web.Response(text=_page(f"post {post.id}", body, request["csrf"]), content_type="text/html")
+        return web.Response(text=_page(f"post {post.id}", body, request), content_type="text/html")
 
     def _trace_link(self, trace_id: str | None) -> str:
         if not trace_id:
@@ -206,20 +326,33 @@ class Dashboard:
     async def _retry(self, request: web.Request) -> web.Response:
         post_id = _uuid(request.match_info["post_id"])
         try:
-            record, _ = await self._store.retry_post(post_id, self._clock.now())
+            record, _ = await self._store.retry_post(post_id, self._clock.now(), _actor(request))
         except PostschedError as exc:
             return web.json_response({"error": exc.message}, status=409)
-        log.info("post retried from the dashboard", post_id=str(post_id))
+        log.info("post retried from the dashboard", post_id=str(post_id), operator=_actor(request))
         return web.json_response({"post_id": str(record.id), "status": record.status})
 
     async def _pause(self, request: web.Request) -> web.Response:
         account_id = _uuid(request.match_info["account_id"])
         paused = request.match_info["action"] == "pause"
         try:
-            account = await self._store.set_paused(account_id, paused, self._clock.now())
+            account = await self._store.set_paused(account_id, paused, self._clock.now(), _actor(request))
         except PostschedError as exc:
             return web.json_response({"error": exc.message}, status=404)
         return web.json_response({"account_id": str(account.id), "paused": account.paused})
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without its port or an IPv6 address's brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if ":" in header else header
+
+
+def _actor(request: web.Request) -> str:
+    operator: Principal = request["operator"]
+    return operator.name or DEFAULT_OPERATOR
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -7,7 +7,7 @@ import asyncio
 import structlog
 
 from postsched import broker
-from postsched.auth import OperatorToken
+from postsched.auth import TokenBook
 from postsched.clock import Clock
 from postsched.duties import Supervisor
 from postsched.heartbeat import Replicas
@@ -17,6 +17,7 @@ from postsched.settings import AdminSettings
 from postsched.store.admin import AdminStore
 from postsched.store.counters import FOLD_PERIOD, CounterFolder
 from postsched.store.dashboard import DashboardStore
+from postsched.store.dashboard_sessions import DashboardSessionStore
 from postsched.store.database import Database
 from postsched.errors import ConfigError
 from postsched.v1 import admin_pb2, admin_pb2_grpc
@@ -36,14 +37,15 @@ async def serve(settings: AdminSettings) -> None:
     db = await Database(settings.database_url).open()
     nc = await broker.connect(settings.nats_urls, name="postsched-admin", options=settings.nats)
     store = AdminStore(db)
+    operators = TokenBook(settings.operators)
     servicer = AdminServicer(
-        store, nc, clock, PageTokens(settings.admin_token.encode()), retention_days=settings.retention_days
+        store, nc, clock, PageTokens(operators.key_material()), retention_days=settings.retention_days
     )
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: admin_pb2_grpc.add_AdminServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
-        authenticator=OperatorToken(settings.admin_token),
+        authenticator=operators,
         tls=settings.tls,
     )
     cleaner = RetentionCleaner(store, clock, retention_days=settings.retention_days)
@@ -53,13 +55,14 @@ async def serve(settings: AdminSettings) -> None:
     duties.periodic("queue-metrics", servicer.queue_stats, METRICS_PERIOD, first_delay=0)
     replicas = Replicas()
     await replicas.listen(nc)
-    dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, replicas,
-                          admin_token=settings.admin_token, tracing_ui_url=settings.tracing_ui_url)
-    if settings.dashboard_addr:
+    dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, replicas, operators=operators,
+                          sessions=DashboardSessionStore(db), settings=settings.dashboard,
+                          tracing_ui_url=settings.tracing_ui_url)
+    if settings.dashboard.addr:
         try:
-            await dashboard.start(settings.dashboard_addr)
+            await dashboard.start(settings.dashboard.addr)
         except OSError as exc:
-            raise ConfigError(f"cannot serve the dashboard on {settings.dashboard_addr}: {exc.strerror or exc}; "
+            raise ConfigError(f"cannot serve the dashboard on {settings.dashboard.addr}: {exc.strerror or exc}; "
                               "set POSTSCHED_DASHBOARD_ADDR to another port, or to off") from None
     log.info("admin listening", addr=settings.listen_addr, port=server.port, retention_days=settings.retention_days)
     await wait_for_shutdown_signal()

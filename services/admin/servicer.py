@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 from opentelemetry import trace
 
 from postsched import instruments, telemetry
+from postsched.auth import current_operator
 from postsched.broker import CONSUMER, STREAM
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument
@@ -44,7 +45,7 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
         id=entry.id, post_id=str(entry.post_id or ""), tenant_id=entry.tenant_id or "",
         account_id=str(entry.account_id or ""), event=entry.event, from_status=_status(entry.from_status),
         to_status=_status(entry.to_status), attempt=entry.attempt or 0, message=entry.message,
-        trace_id=entry.trace_id or "", created_at=timestamp(entry.created_at),
+        trace_id=entry.trace_id or "", created_at=timestamp(entry.created_at), actor=entry.actor or "",
     )
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
@@ -147,13 +148,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
     async def RetryFailed(self, request: admin_pb2.RetryFailedRequest, context: Context) -> admin_pb2.RetryFailedResponse:
-        retried, waiting = await self._store.retry_failed(_scope(request.tenant_id, request.account_id), self._clock.now())
+        retried, waiting = await self._store.retry_failed(_scope(request.tenant_id, request.account_id), self._clock.now(), current_operator())
         return admin_pb2.RetryFailedResponse(retried=retried, waiting_for_credentials=waiting)
 
     async def RetryPost(self, request: admin_pb2.RetryPostRequest, context: Context) -> resources_pb2.Post:
         post_id = parse_id(request.post_id, "post_id")
         call = trace.get_current_span().get_span_context()
-        record, trace_context = await self._store.retry_post(post_id, self._clock.now())
+        record, trace_context = await self._store.retry_post(post_id, self._clock.now(), current_operator())
         # Recorded in the post's own trace, linked to this call, so the retry is part of its story.
         with telemetry.post_span(TRACER, "admin.retry_post", trace_context, **{"postsched.post_id": str(post_id)}) as span:
             if call.is_valid:
@@ -173,10 +174,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 raise InvalidArgument([FieldViolation("older_than", "must not be in the future")])
         else:
             cutoff = now - self._retention
-        return admin_pb2.ClearCompletedResponse(deleted=await self._store.clear_published(cutoff))
+        return admin_pb2.ClearCompletedResponse(deleted=await self._store.clear_published(cutoff, current_operator()))
 
     async def PauseAccount(self, request: admin_pb2.PauseAccountRequest, context: Context) -> resources_pb2.Account:
-        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), True, self._clock.now()))
+        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), True, self._clock.now(), current_operator()))
 
     async def ResumeAccount(self, request: admin_pb2.ResumeAccountRequest, context: Context) -> resources_pb2.Account:
-        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), False, self._clock.now()))
+        return account_message(await self._store.set_paused(parse_id(request.account_id, "account_id"), False, self._clock.now(), current_operator()))

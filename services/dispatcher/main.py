@@ -10,7 +10,7 @@ import uuid
 import structlog
 
 from postsched import broker
-from postsched.auth import OperatorToken
+from postsched.auth import TokenBook
 from postsched.clock import Clock
 from postsched.duties import Supervisor
 from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
@@ -59,7 +59,7 @@ async def serve(settings: DispatcherSettings) -> None:
         settings.listen_addr,
         registrars=[lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
-        authenticator=OperatorToken(settings.admin_token),
+        authenticator=TokenBook(settings.operators),
         tls=settings.tls,
     )
     duties = Supervisor(health=server.set_serving)

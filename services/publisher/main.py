@@ -11,7 +11,7 @@ import aiohttp
 import structlog
 
 from postsched import broker, instruments
-from postsched.auth import OperatorToken
+from postsched.auth import TokenBook
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.duties import Supervisor
@@ -96,7 +96,7 @@ async def serve(settings: PublisherSettings) -> None:
         settings.listen_addr,
         registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
-        authenticator=OperatorToken(settings.admin_token),
+        authenticator=TokenBook(settings.operators),
         tls=settings.tls,
     )
     # The recorder and the lease keeper outlive the consumer at shutdown: attempts finishing in the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from postsched.auth import Principal, TenantTokens
+from postsched.auth import Principal, TokenBook
 from postsched.duties import Supervisor
 from postsched.limits import RequestRate
 from postsched.clock import Clock
@@ -46,7 +46,7 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     db = await Database(settings.database_url).open()
     box = CredentialBox(settings.secret_key)
     accounts = AccountStore(db, box, clock)
-    await accounts.ensure_tenants(settings.api_tokens.values())
+    await accounts.ensure_tenants(settings.api_tokens.names())
     events = EventStore(db)
     feed = EventFeed(settings.database_url, events)
     servicer = SchedulerServicer(
@@ -57,7 +57,7 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
         settings.listen_addr,
         registrars=[lambda s: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(servicer, s)],
         service_names=[SERVICE_NAME],
-        authenticator=TenantTokens(settings.api_tokens),
+        authenticator=TokenBook(settings.api_tokens),
         tls=settings.tls,
         max_request_bytes=SCHEDULER_MAX_REQUEST_BYTES,
         admission=admission(RequestRate(settings.limits)),

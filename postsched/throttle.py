@@ -1,0 +1,122 @@
+"""Failed sign-ins counted per client address, and guessing slowed down.
+
+An address is throttled when its recent failures pass FREE_FAILURES and outnumber its recent
+successes — a guesser, not a busy client that sometimes sends a stale token (a test suite or a
+fleet behind one NAT address keeps working). A throttled address gets one try per `spacing`
+(doubling with each further failure up to MAX_SPACING): every try from it, right or wrong, waits
+its turn before the token is even looked at, so parallel guesses gain nothing. A try that would
+wait longer than MAX_WAIT is refused at once without being checked. Both counts halve every
+HALF_LIFE seconds, so an address that stopped guessing is free again within minutes. At most
+MAX_ADDRESSES are tracked (the quietest forgotten).
+
+Both doors use it: the gRPC interceptor (per peer address) and the dashboard's sign-in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import structlog
+
+log = structlog.get_logger("postsched.auth")
+
+FREE_FAILURES = 5
+FIRST_SPACING = 0.1  # seconds between tries once an address is over FREE_FAILURES
+MAX_SPACING = 2.0
+MAX_WAIT = 10.0
+HALF_LIFE = 60.0
+MAX_ADDRESSES = 10_000
+
+
+class TooManyFailures(Exception):
+    """The address has failed too often to try again now."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed sign-ins from this address; try again in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Address:
+    failures: float = 0.0
+    successes: float = 0.0
+    at: float = 0.0  # when the counts were last brought up to date
+    next_try: float = 0.0  # the earliest time the next try of a throttled address may be checked
+
+
+def client_address(peer: str) -> str:
+    """gRPC's 'ipv4:127.0.0.1:5123' / 'ipv6:[::1]:5123' -> the host without the port."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition("]")[0].lstrip("[") or rest
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    return peer  # unix sockets and the like: the whole name
+
+
+class FailedSignIns:
+    def __init__(self, door: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._door = door  # named in the log: "grpc" or "dashboard"
+        self._clock = clock
+        self._addresses: dict[str, _Address] = {}
+
+    def _entry(self, address: str, now: float) -> _Address:
+        entry = self._addresses.get(address)
+        if entry is None:
+            if len(self._addresses) >= MAX_ADDRESSES:
+                quietest = min(self._addresses, key=lambda a: self._decayed(self._addresses[a], now))
+                del self._addresses[quietest]
+            entry = self._addresses[address] = _Address(at=now)
+        factor = 0.5 ** ((now - entry.at) / HALF_LIFE)
+        entry.failures *= factor
+        entry.successes *= factor
+        entry.at = now
+        return entry
+
+    @staticmethod
+    def _decayed(entry: _Address, now: float) -> float:
+        return entry.failures * 0.5 ** ((now - entry.at) / HALF_LIFE)
+
+    @staticmethod
+    def _throttled(entry: _Address) -> bool:
+        # Counts decay continuously: the FREE_FAILURES-th failure of a burst is 4.99…, not 5.
+        return entry.failures >= FREE_FAILURES - 0.5 and entry.failures > entry.successes
+
+    def failures(self, address: str) -> float:
+        entry = self._addresses.get(address)
+        return 0.0 if entry is None else self._decayed(entry, self._clock())
+
+    def wait_before_try(self, address: str) -> float:
+        """Seconds this try must wait before its token is checked (0 for an address in good standing);
+        raises TooManyFailures when the wait would be too long."""
+        entry = self._addresses.get(address)
+        if entry is None:
+            return 0.0
+        now = self._clock()
+        entry = self._entry(address, now)
+        if not self._throttled(entry):
+            return 0.0
+        spacing = min(FIRST_SPACING * 2 ** max(0.0, entry.failures - FREE_FAILURES), MAX_SPACING)
+        slot = max(now, entry.next_try)
+        if slot - now > MAX_WAIT:
+            raise TooManyFailures(slot - now)
+        entry.next_try = slot + spacing
+        return slot - now
+
+    def succeeded(self, address: str) -> None:
+        """Counts a success of an address that has failed lately (others are not tracked)."""
+        if address in self._addresses:
+            self._entry(address, self._clock()).successes += 1
+
+    def failed(self, address: str, **context: str) -> None:
+        """Counts a failure and logs it (what was tried is never logged, only where from)."""
+        entry = self._entry(address, self._clock())
+        entry.failures += 1
+        count = round(entry.failures)
+        # Every failure until throttling starts, then every doubling: a guessing run is seen
+        # without one line per guess.
+        if count <= FREE_FAILURES or count & (count - 1) == 0:
+            log.warning("sign-in failed", door=self._door, client=address, recent_failures=count,
+                        throttled=self._throttled(entry), **context)
