@@ -21,6 +21,9 @@ publish_duration = _meter.create_histogram(
 # Dispatcher
 handover_lateness = _meter.create_histogram(
     "postsched.handover.lateness", unit="s", description="JetStream hand-over time minus the post's due time")
+# Every service: wrong tokens by door (grpc, dashboard) and whether the address was throttled
+sign_in_failures = _meter.create_counter(
+    "postsched.sign_in.failures", unit="{attempt}", description="authentications refused for a wrong token")
 # Admin (refreshed every few seconds from the counters and the consumer)
 queue_depth = _meter.create_gauge("postsched.queue.depth", unit="{post}", description="posts per status")
 oldest_overdue = _meter.create_gauge(

@@ -20,6 +20,8 @@ from typing import Callable
 
 import structlog
 
+from postsched import instruments
+
 log = structlog.get_logger("postsched.auth")
 
 FREE_FAILURES = 5
@@ -114,6 +116,7 @@ class FailedSignIns:
         """Counts a failure and logs it (what was tried is never logged, only where from)."""
         entry = self._entry(address, self._clock())
         entry.failures += 1
+        instruments.sign_in_failures.add(1, {"door": self._door, "throttled": self._throttled(entry)})
         count = round(entry.failures)
         # Every failure until throttling starts, then every doubling: a guessing run is seen
         # without one line per guess.

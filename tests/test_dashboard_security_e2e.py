@@ -103,6 +103,7 @@ def test_sign_in_attempts_are_throttled_per_client_and_logged_without_the_token(
             break
     # Each wrong try waits longer than the one before (0.1 s, 0.2 s, 0.4 s, … up to 2 s).
     checked = [t for t, s in zip(timings, statuses) if s == 401]
+    print("\ndashboard sign-in: wrong tries after the free ones took", ", ".join(f"{t:.2f}" for t in timings), "s")
     assert len(checked) >= 5 and all(b > a - 0.05 for a, b in zip(checked, checked[1:])), timings
     assert checked[1] >= 0.09 and max(checked) >= 1.5, timings
     # The right token from that address waits its turn too (or is told to come back), then works.

@@ -72,6 +72,7 @@ def test_a_rotation_through_the_tokens_file_needs_no_restart(suite: Suite, tmp_p
         assert _list_accounts(new) == grpc.StatusCode.UNAUTHENTICATED
         tokens.write_text(f"initech:{OLD}\ninitech:{NEW}\n")  # both during the rotation
         took = _until(lambda: _list_accounts(new) == grpc.StatusCode.OK)
+        print(f"\nrotation: the new token worked {took:.2f} s after the file was written")
         assert took < 3.0
         time.sleep(1.0)
         assert set(answers) == {grpc.StatusCode.OK}, "the old token failed while it was still in the file"
@@ -157,6 +158,8 @@ def test_guessing_tokens_is_slowed_and_logged_without_the_token(suite: Suite) ->
     assert codes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) > 0, codes
     assert set(codes) == {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED}
     checked = codes.count(grpc.StatusCode.UNAUTHENTICATED)
+    print(f"\nguessing: {len(codes)} guesses at once after {throttle.FREE_FAILURES} wrong ones: {checked} checked, "
+          f"{len(codes) - checked} refused unchecked, in {elapsed:.1f} s")
     assert checked <= 30 and elapsed > 3.0, (checked, elapsed)  # of 55 guesses at once, at most 30 tried
     # The right token from that address waits its turn too, then works.
     code, took = guess(TENANT_TOKENS["acme"])
@@ -164,3 +167,11 @@ def test_guessing_tokens_is_slowed_and_logged_without_the_token(suite: Suite) ->
     log = scheduler.log()
     assert '"client": "127.0.0.1"' in log and "sign-in failed" in log
     assert not any(token in log for token in guesses)
+    # Counted in Prometheus too, each checked wrong token once (those refused unchecked are not guesses tried).
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{scheduler.metrics_port}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("postsched_sign_in_failures_total{") and 'door="grpc"' in line)
+    assert counted == throttle.FREE_FAILURES + checked, metrics
