@@ -4,8 +4,14 @@ A duty is either periodic (`run_once()` every `period` seconds, returning a coun
 or a loop (a coroutine meant to run until the service stops: the consumer, the hand-over). The
 supervisor runs each as a task. An unexpected exception is logged at error level with the duty's
 name and the duty restarts after an exponential backoff; an expected one (the database or NATS
-unavailable) is logged as a warning. While any duty cannot run, the service reports NOT_SERVING on
-grpc.health.v1, and SERVING again once every duty runs.
+unavailable) is logged as a warning. A loop that returns although its service is not stopping is a
+failure too. While any duty cannot run, the service reports NOT_SERVING on grpc.health.v1, and
+SERVING again once every duty runs.
+
+A duty counts as running again only once it has worked: a periodic duty after one clean run, a loop
+after LOOP_CLEAN_AFTER seconds without failing. Until then its failures keep counting, so one that
+fails at every start backs off further each time instead of restarting at the first step forever
+(and health does not flap).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ log = structlog.get_logger("postsched.duties")
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
+LOOP_CLEAN_AFTER = 10.0
 HealthSink = Callable[[bool], Awaitable[None]]
 
 
@@ -44,6 +51,10 @@ class DutyState:
 
 
 STOP_TIMEOUT = 8.0
+
+
+class DutyEnded(Exception):
+    """A loop duty returned while its service was not stopping."""
 
 
 def _stack(task: asyncio.Task) -> str:
@@ -85,15 +96,26 @@ class Supervisor:
 
         self._start(name, body, cap=period)
 
-    def loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        """Runs `run()` until it returns; restarts it whenever it raises."""
+    def loop(self, name: str, run: Callable[[], Awaitable[None]], *, finished: Callable[[], bool] | None = None,
+             clean_after: float = LOOP_CLEAN_AFTER) -> None:
+        """Runs `run()` for good: restarts it whenever it raises, or returns while `finished()` (its
+        service is stopping) is not true."""
 
         async def body(state: DutyState) -> None:
             state.runs += 1
-            await self._recovered(state)
-            await run()
+            recovery = asyncio.create_task(self._recover_after(state, clean_after))
+            try:
+                await run()
+            finally:
+                recovery.cancel()
+            if finished is None or not finished():
+                raise DutyEnded(f"the {name} loop returned")
 
         self._start(name, body)
+
+    async def _recover_after(self, state: DutyState, seconds: float) -> None:
+        await self.sleep(seconds)
+        await self._recovered(state)
 
     def _start(self, name: str, body: Callable[[DutyState], Awaitable[None]], *, cap: float = BACKOFF_CAP) -> None:
         state = self.states[name] = DutyState(name)
@@ -111,6 +133,9 @@ class Supervisor:
                 if isinstance(exc, PostschedError):
                     log.warning("duty failed; retrying", duty=state.name, error=state.last_error,
                                 failures=state.failures, retry_in_s=delay)
+                elif isinstance(exc, DutyEnded):
+                    log.error("duty ended by itself; restarting", duty=state.name, failures=state.failures,
+                              retry_in_s=delay)
                 else:
                     log.exception("duty crashed; restarting", duty=state.name, failures=state.failures,
                                   retry_in_s=delay)

@@ -92,7 +92,7 @@ async def test_a_loop_duty_that_dies_is_restarted() -> None:
     supervisor, _, _ = recording_supervisor()
     supervisor.loop("consumer", loop)
     await settle(lambda: len(starts) == 3)
-    assert supervisor.healthy
+    await settle(lambda: supervisor.healthy)  # once it has run its clean interval (not waited here)
     await supervisor.stop()
 
 
@@ -105,3 +105,93 @@ async def test_stop_stops_only_the_named_duties() -> None:
     runs = duty.runs
     await settle(lambda: duty.runs > runs)  # b still runs
     await supervisor.stop()
+
+
+class Gate:
+    """A sleep for supervisors under test: the clean interval of a loop duty waits for `open`,
+    backoff sleeps are recorded and return at once."""
+
+    def __init__(self, clean_after: float) -> None:
+        self.clean_after = clean_after
+        self.open = asyncio.Event()
+        self.backoffs: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds == self.clean_after:
+            await self.open.wait()
+        else:
+            self.backoffs.append(seconds)
+            await asyncio.sleep(0)
+
+
+async def test_a_loop_duty_failing_at_every_start_backs_off_further_and_health_does_not_flap() -> None:
+    gate, health = Gate(clean_after=7.0), []
+
+    async def sink(serving: bool) -> None:
+        health.append(serving)
+
+    starts: list[int] = []
+
+    async def run() -> None:
+        starts.append(1)
+        await asyncio.sleep(0)  # it gets going, then fails
+        raise ConnectionError("the broker went away")
+
+    supervisor = Supervisor(health=sink, sleep=gate.sleep)
+    supervisor.loop("consumer", run, clean_after=gate.clean_after)
+    await settle(lambda: len(gate.backoffs) >= 6)
+    assert gate.backoffs[:6] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    assert health == [False] and supervisor.states["consumer"].failures >= 6
+
+    # Once it runs a clean interval, it counts as running again.
+    starts.clear()
+
+    async def steady() -> None:
+        starts.append(1)
+        await asyncio.Event().wait()
+
+    await supervisor.stop()
+    supervisor = Supervisor(health=sink, sleep=gate.sleep)
+    health.clear()
+    calls = iter([run, steady])
+    supervisor.loop("consumer", lambda: next(calls)(), clean_after=gate.clean_after)
+    await settle(lambda: len(starts) == 2)  # the failing start, then the steady one
+    await asyncio.sleep(0.01)
+    assert not supervisor.healthy  # failed once, not yet clean for 7 s
+    gate.open.set()
+    await settle(lambda: supervisor.healthy)
+    assert health == [False, True]
+    await supervisor.stop()
+
+
+async def test_a_loop_duty_that_returns_is_a_failure_unless_its_service_is_stopping() -> None:
+    gate = Gate(clean_after=7.0)
+    gate.open.set()
+    returned: list[int] = []
+
+    async def returns_once() -> None:
+        returned.append(1)
+        if len(returned) > 1:
+            await asyncio.Event().wait()
+
+    supervisor = Supervisor(sleep=gate.sleep)
+    with structlog.testing.capture_logs() as logs:
+        supervisor.loop("handover", returns_once, clean_after=gate.clean_after)
+        await settle(lambda: len(returned) == 2)
+    (ended,) = [e for e in logs if e["event"] == "duty ended by itself; restarting"]
+    assert ended["duty"] == "handover" and ended["log_level"] == "error"
+    await settle(lambda: supervisor.healthy)
+    await supervisor.stop()
+
+    stopping = Supervisor(sleep=gate.sleep)
+    finished: list[int] = []
+
+    async def ends() -> None:
+        finished.append(1)
+
+    with structlog.testing.capture_logs() as logs:
+        stopping.loop("consumer", ends, finished=lambda: True, clean_after=gate.clean_after)
+        await settle(lambda: finished == [1])
+        await asyncio.sleep(0.01)
+    assert finished == [1] and not [e for e in logs if e["log_level"] == "error"]
+    await stopping.stop()

@@ -68,13 +68,15 @@ class Dispatcher:
         self._catch_up = asyncio.Event()
 
     async def tick(self) -> TickResult:
-        """Rescues expired leases, then leases everything due before the next tick."""
-        now = self._clock.now()
+        """DispatchNow: rescues expired leases, then leases everything due before the next tick."""
         rescued = await self.rescue_once()
-        horizon = now + timedelta(seconds=self.interval) + HORIZON_MARGIN
-        leased = await self._lease_until(horizon)
+        return TickResult(leased=await self._lease_window(), rescued=rescued)
+
+    async def _lease_window(self) -> int:
+        now = self._clock.now()
+        leased = await self._lease_until(now + timedelta(seconds=self.interval) + HORIZON_MARGIN)
         self._stats.last_tick_at = now
-        return TickResult(leased=leased, rescued=rescued)
+        return leased
 
     async def _lease_until(self, horizon: datetime) -> int:
         total = 0
@@ -131,9 +133,10 @@ class Dispatcher:
             self._catch_up.set()
 
     async def tick_once(self) -> int:
-        """The periodic duty: one tick; returns how many posts it leased."""
+        """The periodic duty: leases what is due before the next tick; returns how many (expired
+        leases are the rescuer duty's, every rescue_period)."""
         self._stats.next_tick_at = self._clock.now() + timedelta(seconds=self.interval)
-        return (await self.tick()).leased
+        return await self._lease_window()
 
     @property
     def rescue_period(self) -> float:

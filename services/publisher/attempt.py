@@ -17,6 +17,7 @@ Never twice:
 from __future__ import annotations
 
 import asyncio
+import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,14 @@ PERMALINK_TIMEOUT = 5.0
 SIBLING_LOOKBACK = timedelta(minutes=15)
 
 
+class Reply(str, enum.Enum):
+    """How the attempt's JetStream message is answered."""
+
+    ACK = "ack"    # done with it (recorded, or left to the rescuer)
+    NAK = "nak"    # deliver it again after `delay`
+    TERM = "term"  # never deliver it again
+
+
 @dataclass(frozen=True)
 class Decision:
     """What to record, and how to answer JetStream: ack, nak (with delay) or term.
@@ -60,7 +69,7 @@ class Decision:
     """
 
     outcome: Outcome | None
-    reply: str
+    reply: Reply
     delay: float = 0.0
 
 
@@ -152,11 +161,11 @@ class Attempts:
             except TimeoutError:
                 log.warning("publish attempt hit its deadline; the rescuer will reconcile it",
                             post_id=str(claimed.id), deadline_s=self._deadline)
-                return Decision(None, reply="ack")
+                return Decision(None, reply=Reply.ACK)
             except Fenced as exc:
                 log.warning("publish attempt fenced: it stops without acting", post_id=str(claimed.id),
                             reason=str(exc))
-                return Decision(None, reply="ack")
+                return Decision(None, reply=Reply.ACK)
             return await self._with_permalink(claimed, decision)
         finally:
             self._leases.release(lease)
@@ -167,7 +176,7 @@ class Attempts:
         self._leases.release(lease)
         return Decision(
             Outcome(claimed.id, claimed.epoch, "SCHEDULED", "released", message=reason, attempts_delta=-1),
-            reply="ack",
+            reply=Reply.ACK,
         )
 
     async def _with_permalink(self, claimed: ClaimedPost, decision: Decision) -> Decision:
@@ -201,7 +210,7 @@ class Attempts:
         try:
             post, target = self._post_and_target(claimed)
         except CredentialsUnreadable as exc:
-            return self._fail(claimed, str(exc), reply="term")
+            return self._fail(claimed, str(exc), reply=Reply.TERM)
         adapter = self._adapters[claimed.platform]
         try:
             if post.earlier_attempts and not adapter.repeatable:
@@ -226,9 +235,9 @@ class Attempts:
         except Permanent as exc:
             if exc.needs_credentials:
                 await self._store.mark_needs_credentials(claimed.account_id, exc.message, now=now)
-            return self._fail(claimed, exc.message, reply="term")
+            return self._fail(claimed, exc.message, reply=Reply.TERM)
         except OutcomeUnknown as exc:
-            return self._fail(claimed, f"outcome_unknown: {exc.message}", reply="term")
+            return self._fail(claimed, f"outcome_unknown: {exc.message}", reply=Reply.TERM)
         except Transient as exc:
             if exc.maybe_published:
                 decision = await self._after_ambiguous_answer(adapter, post, target, claimed, exc)
@@ -236,7 +245,7 @@ class Attempts:
                     return decision
             if max(delivery, claimed.attempts) >= self._max_deliveries:
                 return self._fail(claimed, f"{exc.message} (attempt {claimed.attempts} of {self._max_deliveries})",
-                                  reply="term")
+                                  reply=Reply.TERM)
             hint = None if exc.retry_after is None else min(exc.retry_after, self._max_platform_wait)
             delay = self._policy.delay(delivery, hint)
             self._stats.retried += 1
@@ -244,14 +253,14 @@ class Attempts:
             return Decision(
                 Outcome(claimed.id, claimed.epoch, "QUEUED", "attempt_failed",
                         message=f"{exc.message}; retry in {delay:.1f}s", last_error=exc.message, lease_expires_at=lease),
-                reply="nak", delay=delay,
+                reply=Reply.NAK, delay=delay,
             )
         except Fenced:
             raise
         except Exception:
             # A bug of ours, possibly after the platform accepted the post: leave it to reconciliation.
             log.exception("publish attempt crashed; the rescuer will reconcile it", post_id=str(claimed.id))
-            return Decision(None, reply="ack")
+            return Decision(None, reply=Reply.ACK)
         return self._published(claimed, platform_id, "published")
 
     async def _find(self, adapter: Adapter, post: Post, target: Target, claimed: ClaimedPost) -> str | None:
@@ -285,10 +294,10 @@ class Attempts:
                 await asyncio.sleep(SECOND_LOOK_DELAY)
                 found = await self._find(adapter, post, target, claimed)
         except OutcomeUnknown as unknown:
-            return self._fail(claimed, f"outcome_unknown: {exc.message}; {unknown.message}", reply="term")
+            return self._fail(claimed, f"outcome_unknown: {exc.message}; {unknown.message}", reply=Reply.TERM)
         except PlatformError as lookup:
             log.warning("cannot check the platform now; the rescuer will", post_id=str(claimed.id), error=lookup.message)
-            return Decision(None, reply="ack")
+            return Decision(None, reply=Reply.ACK)
         if found:
             self._stats.reconciled += 1
             return self._published(claimed, found, "published_reconciled")
@@ -305,9 +314,9 @@ class Attempts:
             post, target = self._post_and_target(claimed)
             found = await self._find(self._adapters[claimed.platform], post, target, claimed)
         except CredentialsUnreadable as exc:
-            return self._fail(claimed, f"outcome_unknown: {exc}", reply="ack")
+            return self._fail(claimed, f"outcome_unknown: {exc}", reply=Reply.ACK)
         except OutcomeUnknown as exc:
-            return self._fail(claimed, f"outcome_unknown: the publisher stopped mid-attempt; {exc.message}", reply="ack")
+            return self._fail(claimed, f"outcome_unknown: the publisher stopped mid-attempt; {exc.message}", reply=Reply.ACK)
         except PlatformError as exc:
             log.warning("reconciliation postponed", post_id=str(claimed.id), error=exc.message)
             return None
@@ -315,22 +324,22 @@ class Attempts:
         if found:
             return self._published(claimed, found, "published_reconciled")
         if claimed.attempts >= self._max_deliveries:
-            return self._fail(claimed, f"the publisher stopped during attempt {claimed.attempts}; giving up", reply="ack")
+            return self._fail(claimed, f"the publisher stopped during attempt {claimed.attempts}; giving up", reply=Reply.ACK)
         return Decision(
             Outcome(claimed.id, claimed.epoch, "SCHEDULED", "reconciled_not_published",
                     message="the platform does not have it: due again now",
                     last_error="publisher stopped mid-attempt", scheduled_at=self._clock.now()),
-            reply="ack",
+            reply=Reply.ACK,
         )
 
     def _published(self, claimed: ClaimedPost, platform_id: str, event: str) -> Decision:
         self._stats.published += 1
         return Decision(
             Outcome(claimed.id, claimed.epoch, "PUBLISHED", event, message=platform_id, platform_post_id=platform_id),
-            reply="ack",
+            reply=Reply.ACK,
         )
 
-    def _fail(self, claimed: ClaimedPost, reason: str, *, reply: str) -> Decision:
+    def _fail(self, claimed: ClaimedPost, reason: str, *, reply: Reply) -> Decision:
         self._stats.failed += 1
         return Decision(
             Outcome(claimed.id, claimed.epoch, "FAILED", "failed", message=reason, last_error=reason), reply=reply
@@ -341,7 +350,7 @@ class Attempts:
         return Decision(
             Outcome(claimed.id, claimed.epoch, "SCHEDULED", "rate_limited", message=reason, last_error=reason,
                     scheduled_at=until, attempts_delta=-1),
-            reply="ack",
+            reply=Reply.ACK,
         )
 
     def _account(self, claimed: ClaimedPost) -> AccountRate:

@@ -38,7 +38,7 @@ from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
-from services.publisher.attempt import Attempts, Decision
+from services.publisher.attempt import Attempts, Decision, Reply
 from services.publisher.fair_share import FairShare
 from services.publisher.leases import AttemptLease
 from services.publisher.recorder import OutcomeRecorder
@@ -68,6 +68,7 @@ FETCH_MAX = 256
 IDLE_WAIT = 1.0  # seconds one pull waits for a first message
 GATHER = 0.01  # seconds more to gather the rest of a batch once one message is there
 CLAIM_RETRY_DELAY = 5.0
+CRASHED_ATTEMPT_DELAY = 10.0  # seconds before a message whose attempt crashed comes back
 SWEEP_EVERY = 30.0  # seconds between forgetting idle accounts and tenants
 BROKEN_RETRY = 1.0  # seconds between attempts to make the stream and consumer again
 CONSUMER_CHECK_EVERY = 5.0  # seconds of idleness after which the consumer's existence is checked
@@ -126,6 +127,10 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._dispatching = asyncio.Lock()  # stop() waits for a batch being claimed to be queued
         self._swept_at = 0.0
+
+    def stopped(self) -> bool:
+        """Whether stop() was called (then run() returning is its end, not a failure)."""
+        return self._stopping.is_set()
 
     async def run(self) -> None:
         """Fetches and dispatches messages until stop() is called. When the stream or the consumer
@@ -334,6 +339,14 @@ class Consumer:
         seconds = 0.0
         try:
             seconds = await self._attempt(work)
+        except Exception:
+            # A bug in an attempt must not leave its message unanswered until the ack wait, nor
+            # its error unread: logged with the post, and the message put back a while. A post
+            # claimed meanwhile is PUBLISHING under a lease: the claim drops the redelivery and the
+            # rescuer reconciles it when the lease ends.
+            log.exception("attempt crashed; the message is put back", post_id=str(post.id))
+            with contextlib.suppress(Exception):
+                await work.msg.nak(delay=CRASHED_ATTEMPT_DELAY)
         finally:
             self._held.discard(work)
             self._fair.done(post.tenant_id, post.account_id, seconds or time.monotonic() - work.started)
@@ -387,9 +400,9 @@ class Consumer:
             elif decision.outcome.status == "FAILED":
                 await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
         try:
-            if decision.reply == "nak":
+            if decision.reply == Reply.NAK:
                 await msg.nak(delay=decision.delay)
-            elif decision.reply == "term":
+            elif decision.reply == Reply.TERM:
                 await msg.term()
             else:
                 await msg.ack()

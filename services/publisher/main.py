@@ -104,7 +104,7 @@ async def serve(settings: PublisherSettings) -> None:
     duties = Supervisor(health=server.set_serving)
     duties.loop("recorder", recorder.run)
     duties.periodic("lease-keeper", leases.run_once, leases.period)
-    duties.loop("consumer", consumer.run)
+    duties.loop("consumer", consumer.run, finished=consumer.stopped)
     consumer.health_to(lambda ok, error: duties.mark("consumer", ok, error))
     duties.periodic("rescuer", rescuer.run_once, rescuer.period)
     duties.periodic("keep-alive", consumer.keep_alive_once, consumer.keepalive_every)
