@@ -40,6 +40,7 @@ import nats.errors
 import nats.js.errors
 from cryptography.fernet import Fernet
 
+from postsched import lifecycle
 from postsched.broker import STREAM
 from postsched.embedded import EmbeddedPostgres, NatsCluster
 from postsched.v1 import resources_pb2, scheduler_pb2
@@ -430,6 +431,13 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
         report.events = dict(sql(url, "SELECT event, count(*) FROM processing_logs WHERE event IN "
                                       "('published_reconciled', 'reconciled_not_published', 'message_lost', "
                                       "'lease_expired', 'rate_limited', 'attempt_failed') GROUP BY 1"))
+        # Every change of state the run wrote is one the lifecycle knows (postsched/lifecycle.py).
+        for event, source, target, count in sql(
+                url, "SELECT event, from_status::text, to_status::text, count(*) FROM processing_logs "
+                     "WHERE post_id IS NOT NULL AND (to_status IS NOT NULL OR from_status IS NOT NULL) GROUP BY 1, 2, 3"):
+            if lifecycle.find(source, target, event) is None:
+                report.wrong_outcomes.append(f"{count} processing-log entries {source} -> {target} ({event}): "
+                                             "a transition postsched/lifecycle.py does not list")
         report.elapsed = time.monotonic() - started
         return report
     finally:

@@ -32,15 +32,16 @@ def _value(any_value) -> object:  # type: ignore[no-untyped-def]
 
 
 class Receiver(trace_service_pb2_grpc.TraceServiceServicer, metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.spans: list[ReceivedSpan] = []
         self.metric_names: set[str] = set()
         self._lock = threading.Lock()
-        self.port = free_port()
+        self.port = port or free_port()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(self, self._server)
-        self._server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if self._server.add_insecure_port(f"127.0.0.1:{self.port}") != self.port:
+            raise RuntimeError(f"the OTLP test receiver cannot listen on 127.0.0.1:{self.port}")
 
     @property
     def endpoint(self) -> str:

@@ -123,12 +123,31 @@ def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta:
          <= receiver.metric_names, what="metrics")
 
 
-def test_without_an_endpoint_nothing_is_exported(suite: Suite, receiver: Receiver) -> None:
-    scheduler = suite.start("scheduler")
-    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
-    client.webhook_account("quiet")
-    time.sleep(1)
-    assert receiver.spans == []
-    assert suite.sql("SELECT trace_context FROM posts") == []
-    lines = [json.loads(line) for line in scheduler.log().splitlines() if line.startswith("{")]
-    assert all("trace_id" not in line for line in lines)
+OTLP_DEFAULT_PORT = 4317  # where an OTLP exporter sends when no endpoint is set
+
+
+def test_without_an_endpoint_nothing_is_exported(suite: Suite) -> None:
+    # A receiver where an exporter without an endpoint would send, and spans batched every 0.1 s:
+    # anything exported by default arrives within the wait below.
+    default = Receiver(port=OTLP_DEFAULT_PORT).start()
+    try:
+        suite.base_env["OTEL_BSP_SCHEDULE_DELAY"] = "100"
+        scheduler = suite.start("scheduler")
+        client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+        account = client.webhook_account("quiet")
+        client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="untraced"))
+        time.sleep(1.5)
+        assert default.spans == [] and not default.metric_names
+        assert suite.sql("SELECT trace_context FROM posts") == [(None,)]
+        lines = [json.loads(line) for line in scheduler.log().splitlines() if line.startswith("{")]
+        assert lines and all("trace_id" not in line for line in lines)
+
+        # The control: the same service told the endpoint exports there within the same wait.
+        traced = suite.start("scheduler", OTEL_EXPORTER_OTLP_ENDPOINT=default.endpoint)
+        Tenant(traced.addr, TENANT_TOKENS["acme"]).CreatePost(
+            scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="traced"))
+        time.sleep(1.5)
+        assert default.spans, "the control exported nothing: the check above proves nothing"
+        assert suite.sql("SELECT count(*) FROM posts WHERE trace_context IS NOT NULL") == [(1,)]
+    finally:
+        default.stop()

@@ -20,17 +20,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, ENUM, JSONB, TIMESTAMP, UUID
 
+from postsched.lifecycle import PostStatus
+
 metadata = MetaData()
 
-# The closed set of post states; next to each, who moves a post out of it.
-POST_STATUSES = (
-    "SCHEDULED",   # dispatcher leases it (-> QUEUED); scheduler may cancel or reschedule it
-    "QUEUED",      # publisher claims it (-> PUBLISHING); scheduler may cancel it; rescuer returns expired leases
-    "PUBLISHING",  # publisher records the outcome (-> PUBLISHED / FAILED / SCHEDULED for a rate limit)
-    "PUBLISHED",   # end
-    "FAILED",      # admin RetryPost / RetryFailed (-> SCHEDULED)
-    "CANCELLED",   # end
-)
+# The post states, from their one home (postsched/lifecycle.py, which says who moves a post out of each).
+POST_STATUSES = tuple(status.value for status in PostStatus)
 post_status = ENUM(*POST_STATUSES, name="post_status", create_type=False)
 
 PLATFORMS = ("facebook_page", "instagram", "webhook")

@@ -1,0 +1,93 @@
+"""The post lifecycle: its states, who moves a post out of each, and every transition there is.
+
+This is the one list. The database enum (migration 0001), the API's PostStatus, the events
+trigger's type names (migration 0006's postsched_event_type) and the README's lifecycle are checked
+against it by tests/test_lifecycle.py, and the fault suite fails when it sees a transition in the
+processing log that is not here.
+
+    created ──► SCHEDULED ──queued──► QUEUED ──claimed──► PUBLISHING ──published──► PUBLISHED
+                  ▲   ▲                 │  │                 │  │ └──failed──► FAILED ──retried──┐
+                  │   └─released, lease_expired, message_lost, deferred       │               │
+                  │                     │                  attempt_failed──► QUEUED (redelivered)
+                  └──────── rate_limited, released, reconciled_not_published ─┘               │
+                  └──────────────────────────────────────────────────────────────────────────┘
+    SCHEDULED, QUEUED (tenant's CancelPost) and FAILED (account deleted) ──cancelled──► CANCELLED
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class PostStatus(str, enum.Enum):
+    """A post's state; each value says who moves a post out of it."""
+
+    SCHEDULED = "SCHEDULED"    # a dispatcher leases it (-> QUEUED); the tenant may update, reschedule or cancel it
+    QUEUED = "QUEUED"          # a publisher claims it (-> PUBLISHING) or gives it back; the dispatcher's rescuer
+    #                            and lost-message duty return it (-> SCHEDULED); the tenant may cancel it
+    PUBLISHING = "PUBLISHING"  # the attempt (or the publisher's rescuer, after its lease) records the outcome
+    PUBLISHED = "PUBLISHED"    # final
+    FAILED = "FAILED"          # an operator retries it (-> SCHEDULED); deleting its account cancels it
+    CANCELLED = "CANCELLED"    # final
+
+
+FINAL = frozenset({PostStatus.PUBLISHED, PostStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: PostStatus | None  # None: the post did not exist
+    target: PostStatus
+    event: str  # the processing-log entry's event
+    public: str | None = None  # the tenant's event type (WatchEvents, webhooks, NATS), if any
+    by: str = ""  # who makes it
+
+
+S, Q, P = PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PUBLISHING
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(None, S, "created", by="scheduler: CreatePost, BatchCreatePosts"),
+    Transition(S, S, "updated", by="scheduler: UpdatePost"),
+    Transition(S, S, "rescheduled", "post.rescheduled", by="scheduler: ReschedulePost"),
+    Transition(S, Q, "queued", by="dispatcher: lease"),
+    Transition(Q, S, "released", by="dispatcher: a lease given back at shutdown"),
+    Transition(Q, S, "lease_expired", by="dispatcher: rescuer"),
+    Transition(Q, S, "message_lost", by="dispatcher: lost-message duty"),
+    Transition(Q, S, "deferred", by="publisher: fair share (the account holds enough posts here)"),
+    Transition(Q, P, "claimed", by="publisher: claim"),
+    Transition(P, PostStatus.PUBLISHED, "published", "post.published", by="publisher: attempt"),
+    Transition(P, PostStatus.PUBLISHED, "published_reconciled", "post.published",
+               by="publisher: attempt or rescuer, found on the platform"),
+    Transition(P, PostStatus.FAILED, "failed", "post.failed", by="publisher: attempt or rescuer"),
+    Transition(P, Q, "attempt_failed", by="publisher: attempt (a transient error; JetStream redelivers)"),
+    Transition(P, S, "rate_limited", "post.waiting", by="publisher: attempt (the platform asked to wait)"),
+    Transition(P, S, "released", by="publisher: attempt not started (stopping, or over its account's share)"),
+    Transition(P, S, "reconciled_not_published", by="publisher: rescuer (not on the platform)"),
+    Transition(PostStatus.FAILED, S, "retried", "post.retried", by="admin: RetryPost, RetryFailed, dashboard"),
+    Transition(S, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: CancelPost, DeleteAccount"),
+    Transition(Q, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: CancelPost, DeleteAccount"),
+    Transition(PostStatus.FAILED, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: DeleteAccount"),
+)
+
+# Processing-log entries about a post that do not change its state.
+NOTES = frozenset({"handed_over"})
+
+
+def find(source: str | None, target: str | None, event: str) -> Transition | None:
+    """The transition a processing-log entry records, or None when the table has no such one."""
+    for transition in TRANSITIONS:
+        if (transition.source and transition.source.value) == source and transition.target.value == target \
+                and transition.event == event:
+            return transition
+    return None
+
+
+def markdown_table() -> str:
+    """The transitions as the README shows them (tests/test_lifecycle.py keeps the two equal)."""
+    rows = ["| from | to | processing-log event | tenant's event | made by |", "|---|---|---|---|---|"]
+    for t in TRANSITIONS:
+        source = f"`{t.source.value}`" if t.source else "(new)"
+        public = f"`{t.public}`" if t.public else ""
+        rows.append(f"| {source} | `{t.target.value}` | `{t.event}` | {public} | {t.by} |")
+    return "\n".join(rows) + "\n"
