@@ -24,6 +24,7 @@ from typing import Awaitable, Callable
 import structlog
 
 from postsched import instruments
+from postsched.backoff import Backoff
 from postsched.errors import PostschedError
 
 log = structlog.get_logger("postsched.duties")
@@ -34,8 +35,7 @@ LOOP_CLEAN_AFTER = 10.0
 HealthSink = Callable[[bool], Awaitable[None]]
 
 
-def backoff(failures: int) -> float:
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, failures - 1))
+backoff = Backoff(BACKOFF_BASE, BACKOFF_CAP).delay  # seconds before restart n + 1 of a failing duty
 
 
 @dataclass

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
 from postsched import instruments, telemetry
+from postsched.backoff import Backoff
 from postsched.broker import HandoverSigner, PublishMessage, message_id, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
@@ -40,7 +41,7 @@ ROUND_SCAN = 4 * MAX_BATCH  # due posts looked at per round
 MAX_RECORDING = 2  # rounds whose hand-over records are still being written
 REPAIR_EVERY = 2.0
 PUBLISH_MAX_PENDING = 2 * MAX_BATCH
-RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
+RETRY_BACKOFF = Backoff(0.25, 5.0)
 
 
 class Handover:
@@ -200,7 +201,7 @@ class Handover:
         self._stats.publish_failures_total += len(failed)
         dropped = 0
         for post, attempts in failed:
-            delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS) - 1)]
+            delay = RETRY_BACKOFF.delay(attempts + 1)
             retry_at = now + timedelta(seconds=delay)
             if retry_at >= post.due_at + self._lease_grace:
                 dropped += 1  # the lease is running out: leave the post to the rescuer

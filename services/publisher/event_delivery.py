@@ -25,6 +25,7 @@ import aiohttp
 import structlog
 
 from postsched import telemetry
+from postsched.backoff import Backoff
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox
 from postsched.messages import event_json
@@ -63,7 +64,7 @@ class EventDelivery:
         self.period = 0.5
 
     def _backoff(self, attempt: int) -> float:
-        return min(RETRY_BASE * 2 ** (attempt - 1), self._retry_max)
+        return Backoff(RETRY_BASE, max(RETRY_BASE, self._retry_max)).delay(attempt)
 
     async def _post(self, hook: WebhookRecord, event: EventRecord) -> Attempt:
         body = event_json(event)

@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
+from postsched.backoff import Backoff
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -22,5 +24,5 @@ class RetryPolicy:
             raise ValueError("RetryPolicy needs 0 < base <= cap")
 
     def delay(self, delivery: int, platform_hint: float | None = None) -> float:
-        exponential = self.base * 2 ** max(0, delivery - 1) * (1 + self.random())
-        return max(min(exponential, self.cap), platform_hint or 0.0)
+        backoff = Backoff(self.base, self.cap, jitter=1.0, random=self.random)
+        return max(backoff.delay(delivery), platform_hint or 0.0)
