@@ -29,7 +29,7 @@ from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_f
 from postsched.errors import PostschedError
 from postsched.nats_auth import ROLES, authorization_block, new_password, user_url
 from postsched.outbound import ALLOW_VARIABLE, LOOPBACK_ALLOW
-from postsched.settings import DEFAULT_ADDRS, DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
+from postsched.settings import DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 

@@ -149,7 +149,7 @@ class Report:
             f"wrong outcomes: {len(self.wrong_outcomes)}",
             f"  faults injected: {dict(self.faults)}",
             f"  time to first publication after each fault ended: {rec}",
-            f"  lateness (published_at - scheduled_at): " + ", ".join(f"{k} {v:.2f}s" for k, v in self.lateness.items()),
+            "  lateness (published_at - scheduled_at): " + ", ".join(f"{k} {v:.2f}s" for k, v in self.lateness.items()),
             f"  failed reasons: {dict(self.failed_reasons.most_common(6))}",
             f"  reconciliations and re-dispatches: {self.events}",
             f"  run {self.elapsed:.0f}s, drained {self.drain:.0f}s after the last post fell due",

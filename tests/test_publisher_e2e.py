@@ -7,8 +7,6 @@ import hashlib
 import hmac
 import json
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -20,7 +18,7 @@ from postsched.v1 import publisher_pb2, publisher_pb2_grpc, resources_pb2, sched
 from tests.client import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
 from tests.fake_meta import FakeMeta
-from tests.infra import ROOT, ServiceProcess, Suite
+from tests.infra import ServiceProcess, Suite
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

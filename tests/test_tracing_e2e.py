@@ -11,7 +11,7 @@ from typing import Iterator
 import grpc
 import pytest
 
-from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
+from postsched.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2
 from tests.client import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
 from tests.fake_meta import FakeMeta

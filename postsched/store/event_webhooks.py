@@ -97,7 +97,7 @@ class EventWebhookStore:
                 await conn.execute("DELETE FROM event_webhooks WHERE tenant_id = %s", (tenant_id,))
                 return None
             await conn.execute(
-                f"""INSERT INTO event_webhooks (tenant_id, url, secret, delivered, created_at, updated_at)
+                """INSERT INTO event_webhooks (tenant_id, url, secret, delivered, created_at, updated_at)
                     VALUES (%(tenant)s, %(url)s, %(secret)s,
                             coalesce((SELECT last FROM event_sequences WHERE tenant_id = %(tenant)s), 0), %(now)s, %(now)s)
                     ON CONFLICT (tenant_id) DO UPDATE SET url = excluded.url, secret = excluded.secret,

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable, Sequence
 
 from postsched.store.database import Connection, Database
-
-RELAY_TENANTS = 50  # tenants a relay leases per round
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import PostRecord
+
+RELAY_TENANTS = 50  # tenants a relay leases per round
 
 EVENT_TYPES = (
     "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting",

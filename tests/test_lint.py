@@ -1,0 +1,14 @@
+"""The linter, as part of the test command (so CI runs it): ruff with the rules in pyproject.toml."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.infra import ROOT
+
+
+def test_ruff_finds_nothing() -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "postsched", "services", "tests", "bench"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
