@@ -31,7 +31,10 @@ log = structlog.get_logger("postsched.duties")
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
-LOOP_CLEAN_AFTER = 10.0
+# A loop counts as running again after this long without failing. Its restarts back off up to
+# LOOP_BACKOFF_CAP: far enough apart not to spin, near enough to be back within seconds of an outage.
+LOOP_CLEAN_AFTER = 1.0
+LOOP_BACKOFF_CAP = 5.0
 HealthSink = Callable[[bool], Awaitable[None]]
 
 
@@ -111,7 +114,7 @@ class Supervisor:
             if finished is None or not finished():
                 raise DutyEnded(f"the {name} loop returned")
 
-        self._start(name, body)
+        self._start(name, body, cap=LOOP_BACKOFF_CAP)
 
     async def _recover_after(self, state: DutyState, seconds: float) -> None:
         await self.sleep(seconds)

@@ -140,7 +140,7 @@ async def test_a_loop_duty_failing_at_every_start_backs_off_further_and_health_d
     supervisor = Supervisor(health=sink, sleep=gate.sleep)
     supervisor.loop("consumer", run, clean_after=gate.clean_after)
     await settle(lambda: len(gate.backoffs) >= 6)
-    assert gate.backoffs[:6] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+    assert gate.backoffs[:6] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]  # doubling up to LOOP_BACKOFF_CAP
     assert health == [False] and supervisor.states["consumer"].failures >= 6
 
     # Once it runs a clean interval, it counts as running again.

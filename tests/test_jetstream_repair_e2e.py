@@ -43,7 +43,7 @@ def test_a_deleted_consumer_or_stream_comes_back_and_nothing_is_lost_or_twice(
 ) -> None:
     suite.base_env["POSTSCHED_META_GRAPH_URL"] = fake_meta.graph_url
     scheduler = suite.start("scheduler")
-    suite.start("dispatcher", POSTSCHED_LOST_MESSAGE_AFTER="3")
+    dispatcher = suite.start("dispatcher", POSTSCHED_LOST_MESSAGE_AFTER="3")
     publisher = suite.start("publisher", **FAST)
     fake_meta.settings(latency_ms=20)
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
@@ -84,9 +84,18 @@ def test_a_deleted_consumer_or_stream_comes_back_and_nothing_is_lost_or_twice(
     published = [p["message"] for p in fake_meta.posts()]
     assert len(published) == len(set(published)) == 300
     serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
-    assert not_serving in seen and seen[-1] == serving, seen
+    assert seen[-1] == serving, seen
+    log = publisher.log()
+    if what == "stream" and "cannot fetch from JetStream" not in log:
+        # The dispatcher's next hand-over failed first and it made the stream again before the
+        # publisher's next fetch could fail: nothing for the publisher to report.
+        assert dispatcher.log().count('"event": "created stream"') == 2
+        assert not_serving not in seen
+        print(f"\nstream deleted: made again by the dispatcher before the publisher noticed; "
+              f"all 300 published {drained:.1f} s after it")
+        return
+    assert not_serving in seen, seen
     down = [t for t, status in zip(times, seen) if status == not_serving]
     print(f"\n{what} deleted: NOT_SERVING for {down[-1] - down[0] + 0.1:.1f} s (from {down[0] - deleted:.1f} s "
           f"after the deletion); all 300 published {drained:.1f} s after it")
-    log = publisher.log()
     assert log.count("cannot fetch from JetStream") == 1 and "fetching from JetStream again" in log
