@@ -3,7 +3,8 @@
 Tokens are kept only as SHA-256 digests, so a configuration may hold `sha256:<hex>` instead of the
 token itself. A token given in clear must be at least MIN_TOKEN_LENGTH characters: a short one is
 refused at start, naming the variable. Each list comes from a variable and/or a file; the file is
-looked at again (stat) at most once a second when a call arrives and re-read when it changed, so a
+looked at again (stat) at most once a second when a call arrives and re-read when it changed (and
+then stayed the same for a quarter of a second, so a file caught mid-write is not read), so a
 rotation needs no restart: add the new token, move the callers over, remove the old one. A file that
 no longer parses is ignored (the tokens in force stay) and logged.
 """
@@ -28,6 +29,10 @@ log = structlog.get_logger("postsched.auth")
 MIN_TOKEN_LENGTH = 32
 DIGEST_PREFIX = "sha256:"
 RECHECK_SECONDS = 1.0  # how stale a tokens file may be
+# A changed file is read only once it has looked the same for this long: `echo … > file` truncates
+# before it writes, and an empty file read in between would sign everyone out for a second.
+SETTLE_SECONDS = 0.25
+_UNSEEN = object()
 TENANT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 OPERATOR_NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 DEFAULT_OPERATOR = "operator"  # the name of the single POSTSCHED_ADMIN_TOKEN
@@ -162,6 +167,7 @@ class TokenBook:
         self._stamp = self._file_stamp()
         self._checked = clock()
         self._bad_stamp: tuple[int, int, int] | None | bool = False  # the file's stamp when it did not parse
+        self._pending: object = _UNSEEN  # a new stamp seen once, read when seen again SETTLE_SECONDS later
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         if self._config.file is None:
@@ -174,12 +180,18 @@ class TokenBook:
 
     def _refresh(self) -> None:
         now = self._clock()
-        if self._config.file is None or now - self._checked < RECHECK_SECONDS:
+        wait = RECHECK_SECONDS if self._pending is _UNSEEN else SETTLE_SECONDS
+        if self._config.file is None or now - self._checked < wait:
             return
         self._checked = now
         stamp = self._file_stamp()
         if stamp == self._stamp or stamp == self._bad_stamp:
+            self._pending = _UNSEEN
             return
+        if stamp != self._pending:  # changed since the last look: it may still be being written
+            self._pending = stamp
+            return
+        self._pending = _UNSEEN
         try:
             entries = self._config.read_file()
             if set(entries) & set(self._config.entries):

@@ -75,14 +75,35 @@ def test_the_tokens_file_is_followed_without_a_restart(tmp_path: Path) -> None:
     with pytest.raises(Unauthenticated):
         book.authenticate(NEW)  # not looked at again within the second
     clock.now += 1.5
+    with pytest.raises(Unauthenticated):
+        book.authenticate(NEW)  # seen changed: read once it has stayed so for a moment
+    clock.now += 0.3
     assert book.authenticate(NEW).tenant_id == "acme" and book.authenticate(OLD).tenant_id == "acme"
 
     path.write_text(f"acme:{NEW}\n")
     os.utime(path, ns=(1, 2))  # a different stamp even on a coarse file system
     clock.now += 1.5
+    book.authenticate(NEW)
+    clock.now += 0.3
     with pytest.raises(Unauthenticated):
         book.authenticate(OLD)
     assert book.authenticate(NEW).tenant_id == "acme"
+
+
+def test_a_file_caught_mid_write_is_not_read(tmp_path: Path) -> None:
+    """`echo … > file` truncates, then writes: the empty file in between must not sign anyone out."""
+    path = tmp_path / "tokens"
+    path.write_text(f"acme:{OLD}\n")
+    clock = Clock()
+    book = TokenBook(tenant_tokens({"POSTSCHED_API_TOKENS_FILE": str(path)}), clock=clock)
+    path.write_text("")  # truncated
+    clock.now += 1.5
+    assert book.authenticate(OLD).tenant_id == "acme"  # seen empty once: not read
+    path.write_text(f"acme:{OLD}\nacme:{NEW}\n")  # the write lands
+    clock.now += 0.3
+    assert book.authenticate(OLD).tenant_id == "acme"  # changed again: still not read
+    clock.now += 0.3
+    assert book.authenticate(NEW).tenant_id == "acme" and book.authenticate(OLD).tenant_id == "acme"
 
 
 def test_a_broken_tokens_file_keeps_the_tokens_in_force_and_is_logged_once(tmp_path: Path) -> None:
