@@ -55,15 +55,16 @@ def digest(token: str) -> bytes:
 
 
 def _secret(value: str, where: str, who: str) -> bytes:
-    """A token's digest from its clear text (long enough) or from `sha256:<hex>`."""
+    """A token's digest from its clear text (long enough) or from `sha256:<hex>`. `who` says which
+    entry without quoting it: a line written the wrong way round would hold the token in the name."""
     if value.startswith(DIGEST_PREFIX):
         hexdigest = value[len(DIGEST_PREFIX):]
         if not re.fullmatch(r"[0-9a-fA-F]{64}", hexdigest):
-            raise ConfigError(f"{where}: the digest for {who!r} must be sha256: and 64 hexadecimal digits")
+            raise ConfigError(f"{where}: the digest of {who} must be sha256: and 64 hexadecimal digits")
         return bytes.fromhex(hexdigest)
     if len(value) < MIN_TOKEN_LENGTH:
         raise ConfigError(
-            f"{where}: the token for {who!r} has {len(value)} characters; tokens must have at least "
+            f"{where}: the token of {who} has {len(value)} characters; tokens must have at least "
             f"{MIN_TOKEN_LENGTH} (make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), "
             f"or give its digest as {DIGEST_PREFIX}<hex>"
         )
@@ -74,15 +75,16 @@ def parse_entries(items: Iterable[str], where: str, *, operators: bool) -> dict[
     """'name:token' (or 'name:sha256:<hex>') items -> {digest: principal}; raises ConfigError naming `where`."""
     pattern, kind = (OPERATOR_NAME, "operator") if operators else (TENANT_ID, "tenant")
     table: dict[bytes, Principal] = {}
-    for item in items:
+    for number, item in enumerate(items, 1):
         name, sep, secret = item.strip().partition(":")
         name, secret = name.strip(), secret.strip()
+        which = f"entry {number}"  # never the entry's text: it may be a token
         if not sep or not name or not secret:
-            raise ConfigError(f"{where} must hold {kind}:token pairs")
+            raise ConfigError(f"{where}: {which} is not a {kind}:token pair")
         if not pattern.fullmatch(name):
-            raise ConfigError(f"{where}: {kind} {name!r} may hold only letters, digits, '-', '_', '.'"
-                              + (" and '@'" if operators else ""))
-        key = _secret(secret, where, name)
+            raise ConfigError(f"{where}: the {kind} name of {which} may hold only letters, digits, '-', '_', '.'"
+                              + (" and '@'" if operators else "") + ", at most 64")
+        key = _secret(secret, where, f"{which} ({kind} {name})" if len(name) < MIN_TOKEN_LENGTH else which)
         if key in table:
             raise ConfigError(f"{where}: the same token is given twice")
         table[key] = Principal(tenant_id=None, operator=True, name=name) if operators else Principal(tenant_id=name)
@@ -163,8 +165,8 @@ class TokenBook:
         self._config = config
         self._clock = clock
         self._on_change = on_change
+        self._stamp = self._file_stamp()  # before the read: a change meanwhile is seen at the next look
         self._file_entries = config.read_file()
-        self._stamp = self._file_stamp()
         self._checked = clock()
         self._bad_stamp: tuple[int, int, int] | None | bool = False  # the file's stamp when it did not parse
         self._pending: object = _UNSEEN  # a new stamp seen once, read when seen again SETTLE_SECONDS later
@@ -194,6 +196,9 @@ class TokenBook:
         self._pending = _UNSEEN
         try:
             entries = self._config.read_file()
+            if self._file_stamp() != stamp:  # written to while it was read: look again later
+                self._pending = self._file_stamp()
+                return
             if set(entries) & set(self._config.entries):
                 raise ConfigError(f"{self._config.file_variable} repeats a token given in the environment")
         except ConfigError as exc:  # logged once per bad version of the file

@@ -209,9 +209,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             from postsched.suite import suite_tokens
 
-            if not (args.state_dir / "config.json").exists() and not os.environ.get("POSTSCHED_API_TOKENS"):
-                raise ConfigError(f"no state directory at {args.state_dir}: start `postsched up` first "
-                                  "(or give its --state-dir)")
             tenant_token, admin_token = suite_tokens(args.state_dir, dict(os.environ))
             print(admin_token if args.admin else tenant_token)
             return 0

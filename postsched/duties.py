@@ -47,10 +47,11 @@ class DutyState:
     runs: int = 0
     failures: int = 0  # consecutive
     last_error: str = ""
+    marked: str = ""  # why the running duty says it cannot work (mark), until it says it can again
 
     @property
     def healthy(self) -> bool:
-        return self.failures == 0
+        return self.failures == 0 and not self.marked
 
 
 STOP_TIMEOUT = 8.0
@@ -151,8 +152,8 @@ class Supervisor:
         state = self.states.get(name)
         if state is None:
             return
-        state.failures = 0 if healthy else max(1, state.failures)
-        state.last_error = "" if healthy else error
+        # Kept apart from the failure count: a duty's own restarts and recovery never clear it.
+        state.marked = "" if healthy else (error or "unavailable")
         await self._report()
 
     async def _recovered(self, state: DutyState) -> None:

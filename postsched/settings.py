@@ -394,6 +394,9 @@ class AdminSettings:
     tls: TLSSettings = TLSSettings()
     # The web dashboard, and a tracing UI to link trace ids to.
     dashboard: DashboardSettings = DashboardSettings()
+    # POSTSCHED_SECRET_KEY when given (compose, Kubernetes and `postsched up` give it): the key of the
+    # admin's page tokens, the same on every replica. Without it, the operators' tokens at start.
+    secret_key: bytes | None = None
     tracing_ui_url: str = ""
 
     @classmethod
@@ -408,5 +411,6 @@ class AdminSettings:
             operators=operator_tokens(env),
             retention_days=positive_number(env, "POSTSCHED_RETENTION_DAYS", 30.0),
             dashboard=DashboardSettings.from_env(env),
+            secret_key=secret_key(env) if env.get("POSTSCHED_SECRET_KEY", "").strip() else None,
             tracing_ui_url=env.get("POSTSCHED_TRACING_UI_URL", "").strip(),
         )

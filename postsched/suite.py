@@ -104,8 +104,12 @@ def load_state_config(state_dir: Path) -> dict[str, str]:
 
 def suite_tokens(state_dir: Path, env: dict[str, str]) -> tuple[str, str]:
     """The tenant token and the operators' token `postsched up` uses (the environment's, else the
-    state directory's): what `postsched token` prints."""
-    config = {**load_state_config(state_dir.resolve()), **{k: v for k, v in env.items() if v.strip()}}
+    state directory's): what `postsched token` prints. Reads only; `postsched up` makes them."""
+    path = state_dir / "config.json"
+    config = json.loads(path.read_text()) if path.exists() else {}
+    config.update({k: v for k, v in env.items() if k in OLD_DEV_TOKENS and v.strip()})
+    if not config.get("POSTSCHED_API_TOKENS"):
+        raise SuiteError(f"no tokens in {path}: start `postsched up` first (or give its --state-dir)")
     tenant_token = config["POSTSCHED_API_TOKENS"].split(",")[0].partition(":")[2].strip()
     return tenant_token, config.get("POSTSCHED_ADMIN_TOKEN", "").strip()
 

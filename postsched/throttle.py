@@ -14,7 +14,9 @@ Both doors use it: the gRPC interceptor (per peer address) and the dashboard's s
 
 from __future__ import annotations
 
+import ipaddress
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -58,19 +60,36 @@ def client_address(peer: str) -> str:
     return peer  # unix sockets and the like: the whole name
 
 
+def counted_as(address: str) -> str:
+    """What failures are counted against: an IPv4 address, or an IPv6 address's /64 (one machine
+    may hold a whole /64 and change address at will)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        if not ip.is_loopback:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class FailedSignIns:
     def __init__(self, door: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._door = door  # named in the log: "grpc" or "dashboard"
         self._clock = clock
-        self._addresses: dict[str, _Address] = {}
+        # Least recently failed or tried first, so the one forgotten when full is the stalest.
+        self._addresses: OrderedDict[str, _Address] = OrderedDict()
 
     def _entry(self, address: str, now: float) -> _Address:
         entry = self._addresses.get(address)
         if entry is None:
             if len(self._addresses) >= MAX_ADDRESSES:
-                quietest = min(self._addresses, key=lambda a: self._decayed(self._addresses[a], now))
-                del self._addresses[quietest]
+                self._addresses.popitem(last=False)
             entry = self._addresses[address] = _Address(at=now)
+        else:
+            self._addresses.move_to_end(address)
         factor = 0.5 ** ((now - entry.at) / HALF_LIFE)
         entry.failures *= factor
         entry.successes *= factor
@@ -87,12 +106,13 @@ class FailedSignIns:
         return entry.failures >= FREE_FAILURES - 0.5 and entry.failures > entry.successes
 
     def failures(self, address: str) -> float:
-        entry = self._addresses.get(address)
+        entry = self._addresses.get(counted_as(address))
         return 0.0 if entry is None else self._decayed(entry, self._clock())
 
     def wait_before_try(self, address: str) -> float:
         """Seconds this try must wait before its token is checked (0 for an address in good standing);
         raises TooManyFailures when the wait would be too long."""
+        address = counted_as(address)
         entry = self._addresses.get(address)
         if entry is None:
             return 0.0
@@ -109,11 +129,13 @@ class FailedSignIns:
 
     def succeeded(self, address: str) -> None:
         """Counts a success of an address that has failed lately (others are not tracked)."""
+        address = counted_as(address)
         if address in self._addresses:
             self._entry(address, self._clock()).successes += 1
 
     def failed(self, address: str, **context: str) -> None:
         """Counts a failure and logs it (what was tried is never logged, only where from)."""
+        address = counted_as(address)
         entry = self._entry(address, self._clock())
         entry.failures += 1
         instruments.sign_in_failures.add(1, {"door": self._door, "throttled": self._throttled(entry)})

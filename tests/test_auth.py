@@ -187,3 +187,18 @@ def test_a_busy_client_that_sometimes_fails_is_not_throttled() -> None:
         failures.failed("127.0.0.1")
     assert failures.wait_before_try("127.0.0.1") == 0  # 280 failures, 270 successes: the first try is free
     assert failures.wait_before_try("127.0.0.1") > 0
+
+
+def test_ipv6_failures_count_per_64_and_a_token_is_never_echoed() -> None:
+    failures = FailedSignIns("grpc", clock=Clock())
+    for i in range(throttle.FREE_FAILURES + 1):
+        failures.failed(f"2001:db8:1:2::{i + 1:x}")  # a new address of the same /64 each time
+    assert failures.wait_before_try("2001:db8:1:2::ffff") == 0  # first throttled try
+    assert failures.wait_before_try("2001:db8:1:2::abcd") > 0
+    assert failures.wait_before_try("2001:db8:1:3::1") == 0  # another /64
+
+    token = "written-the-wrong-way-round-0123456789"
+    for line in (f"{token}:acme", f"{token}x" * 3 + ":" + "y" * 40):
+        with pytest.raises(ConfigError) as info:
+            tenant_tokens({"POSTSCHED_API_TOKENS": line})
+        assert token not in info.value.message and "entry 1" in info.value.message

@@ -34,14 +34,21 @@ class FakeMsg:
 
 
 class CrashingAttempts:
+    def __init__(self) -> None:
+        self.dropped: list = []
+
     async def run(self, post, delivery, lease):  # type: ignore[no-untyped-def]
         raise KeyError("a bug in an adapter")
+
+    def drop(self, lease) -> None:  # type: ignore[no-untyped-def]
+        self.dropped.append(lease)
 
 
 async def test_a_crashed_attempt_is_logged_and_its_message_put_back() -> None:
     now = datetime.now(timezone.utc)
     fair: FairShare[Work] = FairShare(10, 2)
-    consumer = Consumer(None, None, CrashingAttempts(), None, None, PublisherStats(started_at=now), fair,  # type: ignore[arg-type]
+    attempts = CrashingAttempts()
+    consumer = Consumer(None, None, attempts, None, None, PublisherStats(started_at=now), fair,  # type: ignore[arg-type]
                         None, None, owner="test", lease=30.0, ack_wait=60.0)  # type: ignore[arg-type]
     post = ClaimedPost(id=uuid.uuid4(), tenant_id="acme", account_id=uuid.uuid4(), generation=1, text="t", media_urls=[],
                        link="", scheduled_at=now, attempts=1, claimed_at=now, platform_state=None, trace_context=None,
@@ -57,3 +64,4 @@ async def test_a_crashed_attempt_is_logged_and_its_message_put_back() -> None:
     assert crash["post_id"] == str(post.id) and crash["log_level"] == "error" and crash["exc_info"]
     assert msg.answers == [("nak", consumer_module.CRASHED_ATTEMPT_DELAY)]
     assert fair.running == 0  # its slot is free again
+    assert attempts.dropped == [work.lease]  # no longer renewed: it expires and the rescuer reconciles

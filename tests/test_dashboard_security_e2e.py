@@ -60,12 +60,27 @@ def test_headers_host_check_sessions_and_sign_out(suite: Suite, tmp_path: Path) 
     for host in ("dashboard.example.com", "a.ops.example.com", f"localhost:{admin.dashboard_port}", "127.0.0.1", "[::1]:80"):
         assert request(admin, "/login", headers={"Host": host})[0] == 200, host
 
+    # A ?token= link loaded by another site's page is not tried (it could spend the operator's
+    # sign-in attempts); one opened by the operator is, and never redirects to another site.
+    status, answer, _ = request(admin, f"/?token={ALICE}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 303 and answer["Location"] == "/login" and "Set-Cookie" not in answer
+    for i in range(10):
+        request(admin, f"/?token=wrong-{i}", headers={"Sec-Fetch-Site": "cross-site"})
+    assert "sign-in failed" not in admin.log()
+    conn = http.client.HTTPConnection("127.0.0.1", admin.dashboard_port, timeout=10)
+    conn.request("GET", f"/%2Fevil.example?token={ALICE}", headers={"Sec-Fetch-Site": "none"})
+    answer = conn.getresponse()
+    assert answer.status == 303 and answer.getheader("Location") == "/evil.example", answer.getheader("Location")
+    conn.close()
+
     # Two sign-ins in the same second get different sessions; the table holds only digests.
+    before = {bytes(row[0]) for row in suite.sql("SELECT id_digest FROM dashboard_sessions")}
     (s1, first), (s2, second) = sign_in(admin, ALICE), sign_in(admin, ALICE)
     assert s1 == s2 == 303
     one, two = session_of(first), session_of(second)
     assert one != two
-    stored = [bytes(row[0]) for row in suite.sql("SELECT id_digest FROM dashboard_sessions")]
+    stored = [bytes(row[0]) for row in suite.sql("SELECT id_digest FROM dashboard_sessions")
+              if bytes(row[0]) not in before]
     assert len(stored) == 2 and not any(one["Cookie"].split("=", 1)[1].encode() in d for d in stored)
     assert 'id="operator">alice<' in request(admin, "/", headers=one)[2]
 
@@ -84,6 +99,13 @@ def test_headers_host_check_sessions_and_sign_out(suite: Suite, tmp_path: Path) 
         assert time.monotonic() < deadline, "the session outlived its token"
         time.sleep(0.2)
     assert sign_in(admin, ALICE)[0] == 401 and sign_in(admin, ALICE_NEXT)[0] == 303
+    # Bringing the old token back (a backup restored) does not bring its sessions back.
+    operators.write_text(f"alice:{ALICE}\n")
+    deadline = time.monotonic() + 5
+    while sign_in(admin, ALICE)[0] != 303:
+        assert time.monotonic() < deadline, "the restored token was not taken up"
+        time.sleep(0.3)
+    assert request(admin, "/", headers=two)[0] == 303
     log = admin.log()
     assert ALICE not in log and ALICE_NEXT not in log and '"operator": "alice"' in log
 
@@ -144,3 +166,13 @@ def test_the_cookie_is_secure_over_tls_and_behind_a_trusted_proxy(suite: Suite, 
     assert sign_in(proxied, "guess-x", **{"X-Forwarded-For": "203.0.113.7"})[0] == 401
     assert time.monotonic() - started < 1.0
     assert '"client": "203.0.113.66"' in proxied.log()
+    # A proxy that adds a header line of its own instead of appending: the last line counts.
+    conn = http.client.HTTPConnection("127.0.0.1", proxied.dashboard_port, timeout=10)
+    conn.putrequest("POST", "/login")
+    for name, value in (("X-Forwarded-For", "192.0.2.1"), ("X-Forwarded-For", "198.51.100.7:4433"),
+                        ("Content-Type", FORM["Content-Type"]), ("Content-Length", "11")):
+        conn.putheader(name, value)
+    conn.endheaders(b"token=wrong")
+    assert conn.getresponse().status == 401
+    conn.close()
+    assert '"client": "198.51.100.7"' in proxied.log() and '"client": "192.0.2.1"' not in proxied.log()

@@ -195,3 +195,25 @@ async def test_a_loop_duty_that_returns_is_a_failure_unless_its_service_is_stopp
         await asyncio.sleep(0.01)
     assert finished == [1] and not [e for e in logs if e["log_level"] == "error"]
     await stopping.stop()
+
+
+async def test_a_duty_marked_unable_stays_unhealthy_through_its_recovery_until_it_says_otherwise() -> None:
+    """The consumer marks itself unable (its stream is gone) within a second of starting: the loop's
+    recovery timer must not clear that."""
+    gate = Gate(clean_after=7.0)
+    supervisor = Supervisor(sleep=gate.sleep)
+    running = asyncio.Event()
+
+    async def consumer() -> None:
+        await supervisor.mark("consumer", False, "the stream is gone")
+        running.set()
+        await asyncio.Event().wait()
+
+    supervisor.loop("consumer", consumer, clean_after=gate.clean_after)
+    await running.wait()
+    gate.open.set()  # its clean interval passes
+    await asyncio.sleep(0.01)
+    assert not supervisor.healthy and supervisor.states["consumer"].marked == "the stream is gone"
+    await supervisor.mark("consumer", True)
+    assert supervisor.healthy
+    await supervisor.stop()

@@ -136,6 +136,8 @@ class Dashboard:
     def _known_host(self, host_header: str) -> bool:
         """IP literals and localhost cannot be rebound; any other name must be configured."""
         host = _host_name(host_header)
+        if not host:
+            return False
         if host in ("localhost", self._settings_host()):
             return True
         try:
@@ -158,13 +160,15 @@ class Dashboard:
     def _client(self, request: web.Request) -> str:
         """The address sign-ins are counted against: the peer, or the first hop before the trusted proxies."""
         if self._from_proxy(request):
-            for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-                hop = hop.strip()
+            # Every header line (a proxy may add its own line rather than append), nearest hop last.
+            hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
+            for hop in reversed(hops):
                 try:
-                    if not any(ipaddress.ip_address(hop) in n for n in self._settings.trusted_proxies):
-                        return hop
+                    address = ipaddress.ip_address(_without_port(hop.strip()))
                 except ValueError:
                     break
+                if not any(address in n for n in self._settings.trusted_proxies):
+                    return str(address)
         return request.remote or ""
 
     def _secure(self, request: web.Request) -> bool:
@@ -184,8 +188,13 @@ class Dashboard:
             return await handler(request)
         token = request.query.get("token")
         if token is not None and request.method == "GET":  # the first visit's link: sign in, drop it from the URL
+            if request.headers.get("Sec-Fetch-Site", "none") not in ("none", "same-origin"):
+                # Loaded by another site (an <img> in a page the operator reads): never tried, so it
+                # cannot count failures against the operator's own address.
+                raise web.HTTPSeeOther("/login")
             rest = {k: v for k, v in request.query.items() if k != "token"}
-            response = web.HTTPSeeOther(request.path + (f"?{urlencode(rest)}" if rest else ""))
+            # One leading slash: "//evil.example" would be another site.
+            response = web.HTTPSeeOther("/" + request.path.lstrip("/") + (f"?{urlencode(rest)}" if rest else ""))
             if not await self._sign_in(request, token, response):
                 raise web.HTTPUnauthorized(text="wrong token")
             raise response
@@ -342,11 +351,19 @@ class Dashboard:
         return web.json_response({"account_id": str(account.id), "paused": account.paused})
 
 
+def _without_port(hop: str) -> str:
+    """'1.2.3.4:5678' -> '1.2.3.4', '[::1]:80' -> '::1'; a bare address as it is."""
+    if hop.startswith("["):
+        return hop[1:].partition("]")[0]
+    return hop.rpartition(":")[0] if hop.count(":") == 1 else hop
+
+
 def _host_name(header: str) -> str:
     """The name in a Host header, without its port or an IPv6 address's brackets."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:].partition("]")[0]
+        inside, _, rest = header[1:].partition("]")
+        return inside if rest == "" or rest[:1] == ":" and rest[1:].isdigit() else ""
     return header.rpartition(":")[0] if ":" in header else header
 
 

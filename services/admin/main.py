@@ -38,7 +38,7 @@ async def serve(settings: AdminSettings) -> None:
     store = AdminStore(db)
     operators = TokenBook(settings.operators)
     servicer = AdminServicer(
-        store, nc, clock, PageTokens(operators.key_material()), retention_days=settings.retention_days
+        store, nc, clock, PageTokens(settings.secret_key or operators.key_material()), retention_days=settings.retention_days
     )
     server = await start_server(
         settings.listen_addr,

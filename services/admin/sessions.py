@@ -49,7 +49,12 @@ class Sessions:
         if row is None:
             return None
         holder = self._operators.holder(row.token_digest)
-        return holder if holder is not None and holder.name == row.operator else None
+        if holder is None or holder.name != row.operator:
+            # Its token was changed or removed: ended for good (bringing the token back does not
+            # bring the session back).
+            await self._store.revoke(_id_digest(session), self._clock.now())
+            return None
+        return holder
 
     async def sign_out(self, session: str) -> None:
         await self._store.revoke(_id_digest(session), self._clock.now())

@@ -170,6 +170,10 @@ class Attempts:
         finally:
             self._leases.release(lease)
 
+    def drop(self, lease: AttemptLease) -> None:
+        """Stops renewing the lease of an attempt that crashed: it expires, and the rescuer reconciles."""
+        self._leases.release(lease)
+
     def give_back(self, claimed: ClaimedPost, lease: AttemptLease, reason: str) -> Decision:
         """For a claimed post that never ran (the publisher is stopping): due again now, the attempt
         given back."""

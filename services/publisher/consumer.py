@@ -345,6 +345,7 @@ class Consumer:
             # claimed meanwhile is PUBLISHING under a lease: the claim drops the redelivery and the
             # rescuer reconciles it when the lease ends.
             log.exception("attempt crashed; the message is put back", post_id=str(post.id))
+            self._attempts.drop(work.lease)
             with contextlib.suppress(Exception):
                 await work.msg.nak(delay=CRASHED_ATTEMPT_DELAY)
         finally:
