@@ -277,8 +277,8 @@ class PublisherSettings:
     jetstream: JetStreamSettings
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     # Posts handled at once by one publisher process. A real platform answers in 0.2-2 s, so
-    # throughput is calls in flight / latency: at 200 two publishers reached 59 % of the
-    # answer-at-once rate with a 500 ms platform, at 1,000 96 % (bench/end_to_end.py --latency-ms 500).
+    # throughput is calls in flight / latency (the README's POSTSCHED_PUBLISH_CONCURRENCY row has
+    # the measurement).
     concurrency: int = 1000
     # Attempts of one account calling the platform at once, per publisher process (see account_slots.py).
     account_concurrency: int = 20
