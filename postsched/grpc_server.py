@@ -149,19 +149,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def _authenticate(self, token: str, address: str, method: str) -> Principal:
         """A wrong token is counted against the caller's address; one that failed often waits its turn."""
+        async def check() -> Principal:
+            return self._authenticator.authenticate(token)
+
         try:
-            wait = self._failures.wait_before_try(address)
+            return await self._failures.attempt(address, check, method=method)
         except TooManyFailures as exc:
             raise errors.ResourceExhausted(str(exc)) from None
-        if wait:
-            await asyncio.sleep(wait)
-        try:
-            principal = self._authenticator.authenticate(token)
-        except errors.Unauthenticated:
-            self._failures.failed(address, method=method)
-            raise
-        self._failures.succeeded(address)
-        return principal
 
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool

@@ -14,15 +14,17 @@ Both doors use it: the gRPC interceptor (per peer address) and the dashboard's s
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
 import structlog
 
 from postsched import instruments
+from postsched.errors import Unauthenticated
 
 log = structlog.get_logger("postsched.auth")
 
@@ -32,6 +34,7 @@ MAX_SPACING = 2.0
 MAX_WAIT = 10.0
 HALF_LIFE = 60.0
 MAX_ADDRESSES = 10_000
+T = TypeVar("T")
 
 
 class TooManyFailures(Exception):
@@ -97,21 +100,30 @@ class FailedSignIns:
         return entry
 
     @staticmethod
-    def _decayed(entry: _Address, now: float) -> float:
-        return entry.failures * 0.5 ** ((now - entry.at) / HALF_LIFE)
-
-    @staticmethod
     def _throttled(entry: _Address) -> bool:
         # Counts decay continuously: the FREE_FAILURES-th failure of a burst is 4.99…, not 5.
         return entry.failures >= FREE_FAILURES - 0.5 and entry.failures > entry.successes
 
-    def failures(self, address: str) -> float:
-        entry = self._addresses.get(counted_as(address))
-        return 0.0 if entry is None else self._decayed(entry, self._clock())
+    async def attempt(self, address: str, check: Callable[[], Awaitable[T]], **context: str) -> T:
+        """One sign-in try from `address`: waits its turn if the address is throttled, runs `check`
+        (which raises Unauthenticated for a wrong token) and counts the result. Raises
+        TooManyFailures, unchecked, when the turn is too far off."""
+        wait = self.wait_before_try(address)
+        if wait:
+            await asyncio.sleep(wait)
+        try:
+            result = await check()
+        except Unauthenticated:
+            self.failed(address, **context)
+            raise
+        self.succeeded(address)
+        return result
 
     def wait_before_try(self, address: str) -> float:
         """Seconds this try must wait before its token is checked (0 for an address in good standing);
         raises TooManyFailures when the wait would be too long."""
+        if not self._addresses:  # nobody failed lately: the usual case, nothing to look up
+            return 0.0
         address = counted_as(address)
         entry = self._addresses.get(address)
         if entry is None:
@@ -129,6 +141,8 @@ class FailedSignIns:
 
     def succeeded(self, address: str) -> None:
         """Counts a success of an address that has failed lately (others are not tracked)."""
+        if not self._addresses:
+            return
         address = counted_as(address)
         if address in self._addresses:
             self._entry(address, self._clock()).successes += 1

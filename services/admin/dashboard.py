@@ -17,7 +17,6 @@ forbids framing, inline script and sniffing; a Host header that is not this dash
 
 from __future__ import annotations
 
-import asyncio
 import html
 import ipaddress
 import ssl
@@ -135,7 +134,7 @@ class Dashboard:
 
     def _known_host(self, host_header: str) -> bool:
         """IP literals and localhost cannot be rebound; any other name must be configured."""
-        host = _host_name(host_header)
+        host = _host_part(host_header)
         if not host:
             return False
         if host in ("localhost", self._settings_host()):
@@ -164,7 +163,7 @@ class Dashboard:
             hops = ",".join(request.headers.getall("X-Forwarded-For", [])).split(",")
             for hop in reversed(hops):
                 try:
-                    address = ipaddress.ip_address(_without_port(hop.strip()))
+                    address = ipaddress.ip_address(_host_part(hop))
                 except ValueError:
                     break
                 if not any(address in n for n in self._settings.trusted_proxies):
@@ -230,17 +229,11 @@ class Dashboard:
         keeps failing (a try over the limit is refused with 429 without being checked)."""
         client = self._client(request)
         try:
-            wait = self._failures.wait_before_try(client)
+            session, operator = await self._failures.attempt(client, lambda: self._sessions.sign_in(token, client))
         except TooManyFailures as exc:
             raise web.HTTPTooManyRequests(text=str(exc), headers={"Retry-After": str(int(exc.retry_after) + 1)}) from None
-        if wait:
-            await asyncio.sleep(wait)
-        try:
-            session, operator = await self._sessions.sign_in(token, client)
         except Unauthenticated:
-            self._failures.failed(client)
             return False
-        self._failures.succeeded(client)
         response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="Strict",
                             path="/", secure=self._secure(request))
         log.info("operator signed in to the dashboard", operator=operator.name, client=client)
@@ -351,20 +344,14 @@ class Dashboard:
         return web.json_response({"account_id": str(account.id), "paused": account.paused})
 
 
-def _without_port(hop: str) -> str:
-    """'1.2.3.4:5678' -> '1.2.3.4', '[::1]:80' -> '::1'; a bare address as it is."""
-    if hop.startswith("["):
-        return hop[1:].partition("]")[0]
-    return hop.rpartition(":")[0] if hop.count(":") == 1 else hop
-
-
-def _host_name(header: str) -> str:
-    """The name in a Host header, without its port or an IPv6 address's brackets."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        inside, _, rest = header[1:].partition("]")
+def _host_part(text: str) -> str:
+    """The host of a Host header or a forwarded hop ('host:port', '[v6]:port', '[v6]', a bare
+    address), lowercase, without port or brackets; '' when malformed ('[::1]evil.example')."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        inside, _, rest = text[1:].partition("]")
         return inside if rest == "" or rest[:1] == ":" and rest[1:].isdigit() else ""
-    return header.rpartition(":")[0] if ":" in header else header
+    return text.rpartition(":")[0] if text.count(":") == 1 else text
 
 
 def _actor(request: web.Request) -> str:

@@ -55,7 +55,7 @@ class EventDelivery:
         self._clock = clock
         self._owner = owner
         self._timeout = timeout
-        self._retry_max = retry_max
+        self._backoff = Backoff(RETRY_BASE, max(RETRY_BASE, retry_max)).delay  # seconds before attempt n + 1
         self._concurrency = concurrency
         self._in_flight = in_flight
         # A round outlives its lease only if it overran ROUND_SECONDS by more than a call.
@@ -63,8 +63,7 @@ class EventDelivery:
         self._rounds: dict[str, asyncio.Task] = {}
         self.period = 0.5
 
-    def _backoff(self, attempt: int) -> float:
-        return Backoff(RETRY_BASE, max(RETRY_BASE, self._retry_max)).delay(attempt)
+
 
     async def _post(self, hook: WebhookRecord, event: EventRecord) -> Attempt:
         body = event_json(event)

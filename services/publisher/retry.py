@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from postsched.backoff import Backoff
@@ -23,6 +24,9 @@ class RetryPolicy:
         if self.base <= 0 or self.cap < self.base:
             raise ValueError("RetryPolicy needs 0 < base <= cap")
 
+    @cached_property
+    def _backoff(self) -> Backoff:
+        return Backoff(self.base, self.cap, jitter=1.0, random=self.random)
+
     def delay(self, delivery: int, platform_hint: float | None = None) -> float:
-        backoff = Backoff(self.base, self.cap, jitter=1.0, random=self.random)
-        return max(backoff.delay(delivery), platform_hint or 0.0)
+        return max(self._backoff.delay(delivery), platform_hint or 0.0)
