@@ -1,4 +1,4 @@
-"""The fault suite at full volume: see tests/faults.py for what it does and checks.
+"""The fault suite at full volume: see postsched_devtools/faults.py for what it does and checks.
 
     .venv/bin/python bench/fault_suite.py [--profile full|short] [--seed N] [--json]
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.faults import main  # noqa: E402
+from postsched_devtools.faults import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

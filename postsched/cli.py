@@ -188,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fake_meta(host: str, port: int) -> int:
+    try:  # a development tool: installed by `pip install -e .`, left out of the production image
+        from postsched_devtools.fake_meta.server import serve as serve_fake_meta
+    except ModuleNotFoundError:
+        print("postsched: fake-meta is a development tool, not installed here (the production image leaves it out;"
+              " docker compose builds it from the Dockerfile's devtools stage)", file=sys.stderr)
+        return 2
+    asyncio.run(serve_fake_meta(host, port))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -198,10 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "health":
             return health(args.addr, args.service)
         if args.command == "fake-meta":
-            from services.fake_meta.app import serve as serve_fake_meta
-
-            asyncio.run(serve_fake_meta(args.host, args.port))
-            return 0
+            return fake_meta(args.host, args.port)
         if args.command == "nats-user":
             return nats_user(args.tenant, args.state_dir)
         if args.command == "nats-config":

@@ -11,8 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres
-from tests.fake_meta import FakeMeta
-from tests.infra import Databases, ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Databases, ServiceProcess, Suite
 
 # Tokens must be at least 32 characters (postsched/auth.py).
 TENANT_TOKENS = {"acme": "acme-token-for-the-tests-0123456789", "globex": "globex-token-for-the-tests-0123456789"}

@@ -11,10 +11,10 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Suite
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

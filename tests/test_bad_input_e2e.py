@@ -27,10 +27,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched.embedded import EmbeddedNats, free_port
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
 from tests import bad_input
-from tests.client import Tenant, field_violations
+from postsched_devtools.tenant import Tenant, field_violations
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS, _delete_streams, service_env
-from tests.fake_meta import FakeMeta
-from tests.infra import Databases, ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Databases, ServiceProcess, Suite
 
 pytestmark = pytest.mark.e2e
 SEED = int(os.environ.get("POSTSCHED_FUZZ_SEED", "20261201"))

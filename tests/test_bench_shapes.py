@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from postsched.cli import build_parser
 from postsched.broker import MIN_NATS_VERSION
 from postsched.embedded import nats_server_binary
 from postsched.settings import DEFAULT_ADDRS
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 SERVICES = ("scheduler", "dispatcher", "publisher", "admin")
@@ -45,8 +45,12 @@ def test_valid_against_the_compose_specification() -> None:
 def test_the_whole_suite_is_there(compose: dict) -> None:
     services = compose["services"]
     assert set(services) == {"postgres", "nats", "jaeger", "migrate", "fake-meta", *SERVICES, *CLUSTER}
-    for name in ("migrate", "fake-meta", *SERVICES):
-        assert services[name]["build"] == "." and services[name]["image"] == "postsched:dev"
+    for name in ("migrate", *SERVICES):
+        assert services[name]["build"] == {"context": ".", "target": "production"}
+        assert services[name]["image"] == "postsched:dev"
+    # the production image has no development tools; fake-meta comes from the devtools stage
+    assert services["fake-meta"]["build"] == {"context": ".", "target": "devtools"}
+    assert services["fake-meta"]["image"] != "postsched:dev"
     for name in SERVICES:
         assert services[name]["healthcheck"]["test"][:3] == ["CMD", "postsched", "health"]
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -58,7 +62,7 @@ def test_the_whole_suite_is_there(compose: dict) -> None:
 def test_every_command_is_a_real_postsched_command(compose: dict) -> None:
     parser = build_parser()
     for name, service in compose["services"].items():
-        if service.get("build") != ".":
+        if not built_here(service):
             continue
         args = parser.parse_args(service["command"])  # exits (fails the test) on an unknown command
         assert args.command in ("serve", "migrate", "fake-meta")
@@ -71,7 +75,7 @@ def test_every_command_is_a_real_postsched_command(compose: dict) -> None:
 def test_every_environment_variable_is_read_by_the_code(compose: dict) -> None:
     code = source_text()
     for name, service in compose["services"].items():
-        if service.get("build") != ".":
+        if not built_here(service):
             continue
         for variable in service["environment"]:
             if variable.startswith("OTEL_"):
@@ -141,11 +145,33 @@ def test_nats_is_recent_enough_and_has_jetstream(compose: dict) -> None:
     assert_locked(text, nats)
 
 
-def test_dockerfile_builds_the_package_it_runs() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    for folder in ("protos", "postsched", "services"):
-        assert f"COPY {folder} {folder}" in dockerfile and (ROOT / folder).is_dir()
-    assert 'ENTRYPOINT ["postsched"]' in dockerfile and "pip install --no-cache-dir ." in dockerfile
+def built_here(service: dict) -> bool:
+    return isinstance(service.get("build"), dict) and service["build"].get("context") == "."
+
+
+def dockerfile_stages() -> dict[str, str]:
+    """Each stage's name → its own lines plus those of the stage it starts FROM."""
+    stages: dict[str, str] = {}
+    name = ""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            words = line.split()
+            name = words[-1]
+            stages[name] = stages.get(words[1], "") + "\n"
+        elif name:
+            stages[name] += line + "\n"
+    return stages
+
+
+def test_dockerfile_builds_the_package_it_runs_and_the_production_image_has_no_devtools() -> None:
+    stages = dockerfile_stages()
+    assert list(stages)[-1] == "production"  # the default target is the production image
+    for stage in ("production", "devtools"):
+        for folder in ("protos", "postsched", "services"):
+            assert f"COPY {folder} {folder}" in stages[stage] and (ROOT / folder).is_dir()
+        assert 'ENTRYPOINT ["postsched"]' in stages[stage] and "pip install --no-cache-dir ." in stages[stage]
+    assert "postsched_devtools" not in stages["production"]
+    assert "COPY postsched_devtools postsched_devtools" in stages["devtools"]
 
 
 def test_the_cluster_profile_is_three_jetstream_members_nats_server_accepts(compose: dict) -> None:

@@ -11,7 +11,7 @@ import psycopg
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES, CounterFolder
 from postsched.store.database import Database
 from postsched.store.migrate import upgrade
-from tests.infra import Databases
+from postsched_devtools.processes import Databases
 
 STATUSES = ("SCHEDULED", "QUEUED", "PUBLISHING", "PUBLISHED", "FAILED")
 

@@ -15,10 +15,10 @@ import pytest
 
 from postsched.v1 import scheduler_pb2
 from tests.browser import chrome, screenshot
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ServiceProcess, Suite
 from tests.otlp import Receiver
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import pytest
 from postsched import throttle
 from tests.certs import CertificateAuthority
 from tests.conftest import ADMIN_TOKEN
-from tests.infra import ServiceProcess, Suite
+from postsched_devtools.processes import ServiceProcess, Suite
 from tests.test_dashboard_e2e import request
 
 pytestmark = pytest.mark.e2e

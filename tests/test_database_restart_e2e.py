@@ -15,9 +15,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres
 from postsched.v1 import scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS, service_env
-from tests.infra import Databases, ServiceProcess
+from postsched_devtools.processes import Databases, ServiceProcess
 
 pytestmark = pytest.mark.e2e
 OUTAGE_SECONDS = 20.0

@@ -15,10 +15,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.embedded import EmbeddedNats, free_port
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc, scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import ROOT, ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ROOT, ServiceProcess, Suite
 from tests.jetstream import stream_and_consumer, stream_messages
 
 pytestmark = pytest.mark.e2e

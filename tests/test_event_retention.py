@@ -8,7 +8,7 @@ import psycopg
 
 from postsched.store.admin import AdminStore
 from postsched.store.database import Database
-from tests.infra import Databases
+from postsched_devtools.processes import Databases
 
 
 async def test_old_events_go_undelivered_ones_stay(databases: Databases) -> None:

@@ -1,6 +1,6 @@
 """The fault suite's short profile: 1,500 posts over 40 seconds through two dispatchers and three
 publishers on a three-node NATS cluster, with SIGKILLs, a PostgreSQL restart, a NATS node loss, a
-whole-cluster restart, lost messages and ghost successes (tests/faults.py). The full profile is
+whole-cluster restart, lost messages and ghost successes (postsched_devtools/faults.py). The full profile is
 bench/fault_suite.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import run
+from postsched_devtools.faults import run
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from postsched.broker import CONSUMER, STREAM
 from postsched.v1 import scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Suite
 from tests.test_publisher_e2e import FAST
 
 pytestmark = pytest.mark.e2e

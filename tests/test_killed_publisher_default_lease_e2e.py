@@ -9,8 +9,8 @@ import time
 import pytest
 
 from postsched.v1 import scheduler_pb2
-from tests.fake_meta import FakeMeta
-from tests.infra import Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Suite
 from tests.test_publisher_e2e import FAST, Pipeline
 
 pytestmark = pytest.mark.e2e

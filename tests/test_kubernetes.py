@@ -16,7 +16,7 @@ from postsched.nats_auth import ROLES, authorization_block, password_variable
 from postsched.cli import build_parser
 from postsched.embedded import nats_server_binary
 from postsched.settings import DEFAULT_ADDRS, DEFAULT_METRICS_ADDRS
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 from tests.test_compose import source_text
 
 DEPLOY = ROOT / "deploy" / "kubernetes"

@@ -1,6 +1,6 @@
 """The post lifecycle's one home (postsched/lifecycle.py) against everything that repeats it: the
 API's PostStatus, the database enum and the events trigger's type names (in a real PostgreSQL), and
-the README's table. The fault suite checks the processing log against it (tests/faults.py)."""
+the README's table. The fault suite checks the processing log against it (postsched_devtools/faults.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 from postsched import lifecycle
 from postsched.lifecycle import TRANSITIONS, PostStatus
 from postsched.v1 import resources_pb2
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 
 def test_the_api_names_the_same_states() -> None:

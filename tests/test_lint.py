@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 
 def test_ruff_finds_nothing() -> None:
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "postsched", "services", "tests", "bench"],
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "postsched", "services", "postsched_devtools", "tests", "bench"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

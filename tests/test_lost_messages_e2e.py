@@ -11,10 +11,10 @@ import pytest
 
 from postsched.broker import STREAM
 from postsched.v1 import scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Suite
 from tests.test_publisher_e2e import FAST
 
 pytestmark = pytest.mark.e2e

@@ -14,10 +14,10 @@ from ruamel.yaml import YAML
 
 from postsched.settings import DEFAULT_METRICS_ADDRS
 from postsched.v1 import scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import ROOT, ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ROOT, ServiceProcess, Suite
 
 pytestmark = pytest.mark.e2e
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect
 from postsched.store.migrate import sqlalchemy_url
 from postsched.store.migrate import upgrade
 from postsched.store.schema import metadata
-from tests.infra import Databases
+from postsched_devtools.processes import Databases
 
 
 def _diff(url: str) -> list:

@@ -119,9 +119,9 @@ def test_a_tenant_user_reads_its_own_events_and_nothing_else(server) -> None:  #
 
 def test_the_services_do_their_work_as_their_own_users(server, database_url: str, secret_key: str,  # type: ignore[no-untyped-def]
                                                          fake_meta, tmp_path: Path) -> None:
-    from tests.client import Tenant
+    from postsched_devtools.tenant import Tenant
     from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS, service_env
-    from tests.infra import Suite
+    from postsched_devtools.processes import Suite
 
     running, passwords, _ = server
     suite = Suite(database_url, running.url, {**service_env(database_url, secret_key, running.url),

@@ -14,9 +14,9 @@ import pytest
 
 from postsched.credentials import CredentialBox
 from postsched.v1 import resources_pb2, scheduler_pb2
-from tests.client import Tenant, field_violations
+from postsched_devtools.tenant import Tenant, field_violations
 from tests.conftest import TENANT_TOKENS
-from tests.infra import ServiceProcess, Suite
+from postsched_devtools.processes import ServiceProcess, Suite
 from tests.listeners import CountingListener, Receiver, huge_answer, loopback_name, redirect_to
 from tests.test_outbound import FORBIDDEN_URLS
 

@@ -11,10 +11,10 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.v1 import resources_pb2, scheduler_pb2
-from tests.client import Tenant, field_violations
+from postsched_devtools.tenant import Tenant, field_violations
 from tests.conftest import TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import ServiceProcess, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ServiceProcess, Suite
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

@@ -11,9 +11,9 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from postsched.v1 import resources_pb2, scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
-from tests.infra import Suite
+from postsched_devtools.processes import Suite
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

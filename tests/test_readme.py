@@ -13,8 +13,8 @@ from typing import Iterator
 import pytest
 
 from postsched.suite import load_state_config, suite_tokens
-from tests.fake_meta import FakeMeta
-from tests.infra import ROOT, Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ROOT, Suite
 
 pytestmark = pytest.mark.e2e
 README = (ROOT / "README.md").read_text()
@@ -122,7 +122,7 @@ def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
 
 def test_operations_examples(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite, up_dir: Path) -> None:
     from postsched.v1 import resources_pb2, scheduler_pb2
-    from tests.client import Tenant
+    from postsched_devtools.tenant import Tenant
 
     client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", dev_tokens(up_dir)[0])
     page = client.page_account("424242")
@@ -161,7 +161,7 @@ def test_bad_input_example(dev_suite: dict[str, int]) -> None:
 
 def test_watch_events_example(dev_suite: dict[str, int], fake_meta: FakeMeta, suite: Suite, up_dir: Path) -> None:
     from postsched.v1 import scheduler_pb2
-    from tests.client import Tenant
+    from postsched_devtools.tenant import Tenant
 
     client = Tenant(f"127.0.0.1:{dev_suite['scheduler']}", dev_tokens(up_dir)[0])
     page = client.page_account("434343")

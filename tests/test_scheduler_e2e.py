@@ -15,9 +15,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from postsched.v1 import resources_pb2, scheduler_pb2
-from tests.client import Tenant, field_violations
+from postsched_devtools.tenant import Tenant, field_violations
 from tests.conftest import TENANT_TOKENS
-from tests.infra import ServiceProcess
+from postsched_devtools.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

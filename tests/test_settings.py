@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from postsched.errors import ConfigError
 from postsched.auth import digest, tenant_tokens
 from postsched.settings import SchedulerSettings
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 GOOD = {
     "POSTSCHED_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x",

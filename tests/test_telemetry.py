@@ -70,7 +70,7 @@ def test_http_spans_carry_no_tenant_path_query_or_credentials_and_no_host_labell
     import subprocess
     import sys
 
-    from tests.infra import ROOT
+    from postsched_devtools.processes import ROOT
 
     # Its own process: the OpenTelemetry globals it sets stay out of the other tests.
     out = subprocess.run([sys.executable, "-c", SPAN_CHECK], cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -21,7 +21,7 @@ from postsched.tls import TLSSettings, is_loopback
 from postsched.v1 import admin_pb2, admin_pb2_grpc
 from tests.certs import CertificateAuthority
 from tests.conftest import ADMIN_TOKEN
-from tests.infra import ROOT, Suite
+from postsched_devtools.processes import ROOT, Suite
 
 README = (ROOT / "README.md").read_text()
 AUTH = (("authorization", f"Bearer {ADMIN_TOKEN}"),)

@@ -18,9 +18,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched import throttle
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
-from tests.infra import ROOT, Suite
+from postsched_devtools.processes import ROOT, Suite
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ import grpc
 import pytest
 
 from postsched.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2
-from tests.client import Tenant
+from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
-from tests.fake_meta import FakeMeta
-from tests.infra import Suite
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Suite
 from tests.otlp import Receiver
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,7 @@ import pytest
 
 from postsched.embedded import free_port
 from tests.nats_login import login
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 pytestmark = pytest.mark.e2e
 

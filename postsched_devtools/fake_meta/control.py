@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from postsched.embedded import free_port, wait_for_port
-from tests.infra import ROOT
+from postsched_devtools.processes import ROOT
 
 
 class FakeMeta:

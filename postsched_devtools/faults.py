@@ -44,9 +44,9 @@ from postsched import lifecycle
 from postsched.broker import STREAM
 from postsched.embedded import EmbeddedPostgres, NatsCluster
 from postsched.v1 import resources_pb2, scheduler_pb2
-from tests.client import Tenant
-from tests.fake_meta import FakeMeta
-from tests.infra import Databases, ServiceProcess
+from postsched_devtools.tenant import Tenant
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import Databases, ServiceProcess
 
 TENANT_TOKEN = "faults-tenant-token-0123456789abcdef"
 ADMIN_TOKEN = "faults-admin-token-0123456789abcdefgh"

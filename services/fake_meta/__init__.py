@@ -1,1 +1,0 @@
-"""`postsched fake-meta`: a local stand-in for the Meta Graph API, for demos and tests."""

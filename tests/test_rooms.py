@@ -1,0 +1,45 @@
+"""Rooms that say what they hold: product code never reaches into development tools or tests."""
+
+from __future__ import annotations
+
+import ast
+import sys
+
+import pytest
+
+from postsched import cli
+from postsched_devtools.processes import ROOT
+
+
+def imported_modules(path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_services_holds_the_four_services_only() -> None:
+    rooms = {p.name for p in (ROOT / "services").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert rooms == {"scheduler", "dispatcher", "publisher", "admin"}
+
+
+def test_product_code_imports_no_development_tool_and_no_test() -> None:
+    offenders = []
+    for path in [*(ROOT / "postsched").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
+        for module in imported_modules(path):
+            if module.split(".")[0] in ("postsched_devtools", "tests", "bench"):
+                offenders.append(f"{path.relative_to(ROOT)}: {module}")
+    # the one exception: `postsched fake-meta` loads the tool when it is installed
+    assert offenders == ["postsched/cli.py: postsched_devtools.fake_meta.server"]
+
+
+def test_fake_meta_without_the_devtools_package_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in [m for m in sys.modules if m.startswith("postsched_devtools.fake_meta")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "postsched_devtools.fake_meta", None)  # as in the production image
+    assert cli.main(["fake-meta", "--port", "1"]) == 2
+    assert "development tool" in capsys.readouterr().err
