@@ -14,7 +14,9 @@ from postsched.store.due_notice import announce_due
 from postsched.store import processing_log
 from postsched.store.processing_log import LogEntry
 from postsched.store.database import Database
+from postsched.store.posts import CANCEL_ACCOUNT_POSTS
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
+from postsched.store.transitions import params
 
 COLUMNS = (
     "id, tenant_id, platform::text AS platform, external_id, display_name, paused, disabled, needs_credentials, "
@@ -140,20 +142,7 @@ class AccountStore:
             )
             if await cur.fetchone() is None:
                 raise NotFound(f"account {account_id} not found")
-            cur = await conn.execute(
-                """WITH doomed AS (
-                       SELECT id, status FROM posts WHERE account_id = %(account)s
-                         AND status IN ('SCHEDULED', 'QUEUED', 'FAILED') FOR UPDATE
-                   ), cancelled AS (
-                       UPDATE posts p SET status = 'CANCELLED', lease_owner = NULL, lease_expires_at = NULL,
-                           updated_at = %(now)s
-                       FROM doomed WHERE p.id = doomed.id RETURNING p.id, doomed.status AS was
-                   )
-                   INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-                   SELECT id, %(tenant)s, %(account)s, 'cancelled', was, 'CANCELLED', 'the account was deleted', %(now)s
-                   FROM cancelled RETURNING post_id""",
-                {"account": account_id, "tenant": tenant_id, "now": now},
-            )
+            cur = await conn.execute(CANCEL_ACCOUNT_POSTS, params(account=account_id, now=now))
             cancelled = len(await cur.fetchall())
             await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "account_deleted",
                                                         message=f"{cancelled} posts cancelled")])

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from postsched.errors import FailedPrecondition, NotFound
-from postsched.store import processing_log
+from postsched.lifecycle import PostStatus
+from postsched.store import processing_log, transitions
 from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
 from postsched.store.due_notice import announce_due
@@ -16,8 +17,17 @@ from postsched.store.database import Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.processing_log import LogEntry
 from postsched.store.records import AccountRecord, PageCursor, PostRecord
+from postsched.store.transitions import move
 
 CLEAR_BATCH = 1000
+
+# FAILED -> SCHEDULED, due now with a fresh delivery budget, by an operator.
+RETRY: dict[str, Any] = dict(
+    sources=(PostStatus.FAILED,), target=PostStatus.SCHEDULED, event="retried", message="%(message)s",
+    set="scheduled_at = %(now)s, attempts = 0, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL",
+)
+RETRY_POST = move(source="(SELECT %(id)s::uuid AS id) AS one", match="p.id = one.id", **RETRY, returning="p.*",
+                  select=f"SELECT {POST_COLUMNS} FROM moved")
 # Entries kept when a published post is cleared: its history of trouble, for later questions.
 KEPT_LOG_EVENTS = ("attempt_failed", "failed", "rate_limited", "lease_expired", "published_reconciled",
                    "reconciled_not_published", "retried", "message_lost")
@@ -153,28 +163,18 @@ class AdminStore:
         platform_state is kept: what earlier attempts left (their claim times, an Instagram
         container) lets the next attempt ask the platform first, never publish blindly again."""
         scope_filter, params = scope.where()
-        params.update(now=now, actor=actor, message=f"retried by {actor}")
+        params.update(transitions.params(now=now, actor=actor, message=f"retried by {actor}"))
         total = waiting = 0
         while True:
             async with self._db.connection() as conn:
-                cur = await conn.execute(
-                    f"""
-                    WITH picked AS (
+                cur = await conn.execute(move(
+                    before=f"""picked AS (
                         SELECT id FROM posts WHERE status = 'FAILED' {scope_filter}
                           AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = posts.account_id AND a.deleted_at IS NOT NULL)
                         LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
-                    ), retried AS (
-                        UPDATE posts p SET status = 'SCHEDULED', scheduled_at = %(now)s, attempts = 0, last_error = NULL,
-                            lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
-                        FROM picked WHERE p.id = picked.id
-                        RETURNING p.id, p.tenant_id, p.account_id
-                    )
-                    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, actor, created_at)
-                    SELECT id, tenant_id, account_id, 'retried', 'FAILED', 'SCHEDULED', %(message)s, %(actor)s, %(now)s
-                    FROM retried RETURNING account_id
-                    """,
-                    params,
-                )
+                    )""",
+                    source="picked", match="p.id = picked.id", **RETRY,
+                    select="SELECT log_account_id AS account_id FROM moved"), params)
                 accounts = [row["account_id"] for row in await cur.fetchall()]
                 if accounts:
                     cur = await conn.execute(
@@ -209,17 +209,9 @@ class AdminStore:
                     f"the account {current.account_id} of post {post_id} needs new credentials: call "
                     "SchedulerService.UpdateAccountCredentials first (the post would only wait for them)"
                 )
-            cur = await conn.execute(
-                f"""UPDATE posts SET status = 'SCHEDULED', scheduled_at = %s, attempts = 0, last_error = NULL,
-                        lease_owner = NULL, lease_expires_at = NULL, updated_at = %s
-                    WHERE id = %s RETURNING {POST_COLUMNS}""",
-                (now, now, post_id),
-            )
+            cur = await conn.execute(RETRY_POST, transitions.params(
+                id=post_id, now=now, actor=actor, message=f"retried by {actor}; last error: {current.last_error or ''}"))
             updated = await cur.fetchone()
-            await processing_log.append(conn, [LogEntry(
-                post_id, current.tenant_id, current.account_id, "retried", "FAILED", "SCHEDULED",
-                message=f"retried by {actor}; last error: {current.last_error or ''}", actor=actor,
-            )])
         return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
     async def _in_batches(self, statement: str, params: dict[str, Any]) -> int:

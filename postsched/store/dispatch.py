@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
+from postsched.lifecycle import PostStatus
 from postsched.store.database import Database
+from postsched.store.transitions import move, params
+
+S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 
 
 @dataclass(frozen=True)
@@ -40,39 +44,32 @@ LEASABLE = """
 """
 
 # SCHEDULED -> QUEUED under a new generation for the rows of `due` (id, due_at, turn), logged.
-LEASE_ROWS = """
-leased AS (
-    UPDATE posts p
-    SET status = 'QUEUED', dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
-        lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
-        handed_over_at = NULL, stream_seq = NULL, not_before = NULL, updated_at = %(now)s
-    FROM due
-    WHERE p.id = due.id
-    RETURNING p.id, p.tenant_id, p.account_id, p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at,
-              due.turn
-), logged AS (
-    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-    SELECT id, tenant_id, account_id, 'queued', 'SCHEDULED', 'QUEUED',
-           'leased by ' || %(owner)s || ', generation ' || dispatch_generation, %(now)s
-    FROM leased
-)
-SELECT l.id, l.tenant_id, l.account_id, a.platform::text AS platform, l.dispatch_generation AS generation,
-       l.scheduled_at, l.trace_context, l.due_at, l.turn
-FROM leased l JOIN accounts a ON a.id = l.account_id
-"""
+def _lease(due: str) -> str:
+    return move(
+        before=due, source="due", match="p.id = due.id", sources=(S,), target=Q, event="queued",
+        set="""dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
+               lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
+               handed_over_at = NULL, stream_seq = NULL, not_before = NULL""",
+        message="'leased by ' || %(owner)s || ', generation ' || p.dispatch_generation",
+        returning="p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at, due.turn",
+        select="""SELECT l.log_post_id AS id, l.log_tenant_id AS tenant_id, l.log_account_id AS account_id,
+                         a.platform::text AS platform, l.dispatch_generation AS generation, l.scheduled_at,
+                         l.trace_context, l.due_at, l.turn
+                  FROM moved l JOIN accounts a ON a.id = l.log_account_id""",
+    )
+
 
 # Due posts, oldest first; SKIP LOCKED lets any number of dispatchers lease side by side without
 # ever sharing a row. A post of an account the platform asked to wait (throttled_until) is due
 # when the wait ends.
-LEASE = f"""
-WITH due AS (
+LEASE = _lease(f"""due AS (
     SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until) AS due_at, 0 AS turn
     FROM posts p JOIN accounts a ON a.id = p.account_id
     WHERE {LEASABLE}
     ORDER BY greatest(p.scheduled_at, p.not_before)
     LIMIT %(batch)s
     FOR UPDATE OF p SKIP LOCKED
-), {LEASE_ROWS}"""
+)""")
 
 # When more posts are overdue than one lease takes (a burst, the catch-up after an outage), the
 # posts due by a near horizon in turns, so a big account's burst does not push a small account to
@@ -96,14 +93,13 @@ LIMIT %(limit)s
 """
 
 # The posts named, if still leasable, each with its place in the list as its turn.
-LEASE_THESE = f"""
-WITH due AS (
+LEASE_THESE = _lease(f"""due AS (
     SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until) AS due_at, t.turn
     FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS t(id, turn)
     JOIN posts p ON p.id = t.id JOIN accounts a ON a.id = p.account_id
     WHERE {LEASABLE}
     FOR UPDATE OF p SKIP LOCKED
-), {LEASE_ROWS}"""
+)""")
 
 
 # Rows a publisher is claiming at this moment are skipped, not waited for: the claim moves them on
@@ -131,42 +127,26 @@ SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, %
 HANDED_OVER_CHUNK = 500
 
 
-RELEASE = """
-WITH released AS (
-    UPDATE posts p
-    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
-    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS r(id, generation)
-    WHERE p.id = r.id AND p.dispatch_generation = r.generation AND p.status = 'QUEUED'
-      AND p.handed_over_at IS NULL
-    RETURNING p.id, p.tenant_id, p.account_id
+RELEASE = move(
+    source="unnest(%(ids)s::uuid[], %(generations)s::int[]) AS r(id, generation)",
+    match="p.id = r.id AND p.dispatch_generation = r.generation AND p.handed_over_at IS NULL",
+    sources=(Q,), target=S, event="released", set="lease_owner = NULL, lease_expires_at = NULL",
+    message="%(reason)s",
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-SELECT id, tenant_id, account_id, 'released', 'QUEUED', 'SCHEDULED', %(reason)s, %(now)s FROM released
-RETURNING post_id
-"""
 
-RESCUE = """
-WITH expired AS (
-    SELECT id FROM posts
-    WHERE status = 'QUEUED' AND lease_expires_at < %(now)s
-    ORDER BY lease_expires_at
-    LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
-), rescued AS (
-    UPDATE posts p
-    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
-    FROM expired
-    WHERE p.id = expired.id
-    RETURNING p.id, p.tenant_id, p.account_id, p.handed_over_at
+RESCUE = move(
+    before="""expired AS (
+        SELECT id FROM posts
+        WHERE status = 'QUEUED' AND lease_expires_at < %(now)s
+        ORDER BY lease_expires_at
+        LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    )""",
+    source="expired", match="p.id = expired.id", sources=(Q,), target=S, event="lease_expired",
+    set="lease_owner = NULL, lease_expires_at = NULL",
+    message="""CASE WHEN p.handed_over_at IS NULL THEN 'lease expired before hand-over'
+                    ELSE 'handed over but not claimed in time; dispatching again' END""",
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-SELECT id, tenant_id, account_id, 'lease_expired', 'QUEUED', 'SCHEDULED',
-       CASE WHEN handed_over_at IS NULL THEN 'lease expired before hand-over'
-            ELSE 'handed over but not claimed in time; dispatching again' END,
-       %(now)s
-FROM rescued
-RETURNING post_id
-"""
 
 
 @dataclass(frozen=True)
@@ -191,19 +171,13 @@ LIMIT %(limit)s
 # The message of this generation is gone: back to SCHEDULED, so a dispatcher leases the post again
 # under a new generation (the NOTIFY trigger tells it at once). A copy of the old message that
 # comes back after all carries a stale generation and is dropped by the publisher.
-HAND_OVER_AGAIN = """
-WITH again AS (
-    UPDATE posts p
-    SET status = 'SCHEDULED', lease_owner = NULL, lease_expires_at = NULL, handed_over_at = NULL,
-        stream_seq = NULL, updated_at = %(now)s
-    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS l(id, generation)
-    WHERE p.id = l.id AND p.dispatch_generation = l.generation AND p.status = 'QUEUED'
-    RETURNING p.id, p.tenant_id, p.account_id
+HAND_OVER_AGAIN = move(
+    source="unnest(%(ids)s::uuid[], %(generations)s::int[]) AS l(id, generation)",
+    match="p.id = l.id AND p.dispatch_generation = l.generation",
+    sources=(Q,), target=S, event="message_lost",
+    set="lease_owner = NULL, lease_expires_at = NULL, handed_over_at = NULL, stream_seq = NULL",
+    message="%(reason)s",
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-SELECT id, tenant_id, account_id, 'message_lost', 'QUEUED', 'SCHEDULED', %(reason)s, %(now)s FROM again
-RETURNING post_id
-"""
 
 
 class DispatchStore:
@@ -230,9 +204,9 @@ class DispatchStore:
         posts = await self._lease(LEASE_THESE, ids=list(ids), owner=owner, now=now, horizon=horizon, grace=grace)
         return sorted(posts, key=lambda p: p.turn)
 
-    async def _lease(self, statement: str, **params: object) -> list[LeasedPost]:
+    async def _lease(self, statement: str, **values: object) -> list[LeasedPost]:
         async with self._db.connection() as conn:
-            cur = await conn.execute(statement, params)
+            cur = await conn.execute(statement, params(**values))
             return [LeasedPost(**row) for row in await cur.fetchall()]
 
     async def handed_over(
@@ -262,8 +236,7 @@ class DispatchStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 RELEASE,
-                {"ids": [p.id for p in posts], "generations": [p.generation for p in posts],
-                 "now": now, "reason": reason},
+                params(ids=[p.id for p in posts], generations=[p.generation for p in posts], now=now, reason=reason),
             )
             return len(await cur.fetchall())
 
@@ -285,13 +258,12 @@ class DispatchStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 HAND_OVER_AGAIN,
-                {"ids": [p.id for p in posts], "generations": [p.generation for p in posts], "now": now,
-                 "reason": reason},
+                params(ids=[p.id for p in posts], generations=[p.generation for p in posts], now=now, reason=reason),
             )
             return len(await cur.fetchall())
 
     async def rescue_expired(self, *, now: datetime, batch: int = 1000) -> int:
         """Returns up to `batch` QUEUED posts whose lease expired to SCHEDULED; returns how many."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(RESCUE, {"now": now, "batch": batch})
+            cur = await conn.execute(RESCUE, params(now=now, batch=batch))
             return len(await cur.fetchall())

@@ -13,18 +13,19 @@ from typing import Sequence
 
 from postsched.clock import Clock
 from postsched.errors import FailedPrecondition, NotFound
-from postsched.store import processing_log
+from postsched.lifecycle import PostStatus
 from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Connection, Database
-from postsched.store.processing_log import LogEntry
 from postsched.store.records import NewPost, PageCursor, PostRecord
+from postsched.store.transitions import move, params
 from postsched.tracecontext import current_trace_id
+
+S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 
 COLUMNS = (
     "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
     "platform_post_id, permalink, attempts, last_error, idempotency_key, created_at, updated_at"
 )
-CANCELLABLE = ("SCHEDULED", "QUEUED")
 
 # One statement inserts the whole batch and its "created" log entries. Rows whose idempotency key
 # the tenant already used are skipped by ON CONFLICT; RETURNING names the rows really inserted.
@@ -48,6 +49,39 @@ SELECT id, %(tenant)s, account_id, 'created', 'SCHEDULED', 'due at ' || schedule
 FROM inserted
 RETURNING post_id
 """
+
+# The tenant's own post, by id: what the single-post transitions below pick.
+ONE = "(SELECT %(id)s::uuid AS id, %(tenant)s::text AS tenant_id) AS one"
+ONE_MATCH = "p.id = one.id AND p.tenant_id = one.tenant_id"
+
+UPDATE_CONTENT = move(
+    source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="updated",
+    set="text = %(text)s, media_urls = %(media)s, link = %(link)s", returning="p.*",
+    select=f"SELECT {COLUMNS} FROM moved",
+)
+
+RESCHEDULE = move(
+    source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="rescheduled",
+    set="scheduled_at = %(at)s, not_before = NULL", message="%(message)s", returning="p.*",
+    select=f"SELECT {COLUMNS} FROM moved",
+)
+
+# A QUEUED post's message then finds it CANCELLED and is dropped.
+CANCEL = move(
+    before="""one AS (SELECT id, status FROM posts WHERE id = %(id)s AND tenant_id = %(tenant)s FOR UPDATE)""",
+    source="one", match="p.id = one.id", sources=(S, Q), target=PostStatus.CANCELLED, event="cancelled",
+    was="one.status", set="lease_owner = NULL, lease_expires_at = NULL", returning="p.*",
+    select=f"SELECT {COLUMNS} FROM moved",
+)
+
+# Deleting an account cancels its posts not yet under way; one being published finishes.
+CANCEL_ACCOUNT_POSTS = move(
+    before="""doomed AS (SELECT id, status FROM posts WHERE account_id = %(account)s
+                        AND status IN ('SCHEDULED', 'QUEUED', 'FAILED') FOR UPDATE)""",
+    source="doomed", match="p.id = doomed.id", sources=(S, Q, PostStatus.FAILED), target=PostStatus.CANCELLED,
+    event="cancelled", was="doomed.status", set="lease_owner = NULL, lease_expires_at = NULL",
+    message="'the account was deleted'",
+)
 
 
 class PostStore:
@@ -139,18 +173,13 @@ class PostStore:
     async def update_content(self, tenant_id: str, post_id: uuid.UUID, text: str, media_urls: list[str], link: str) -> PostRecord:
         """New text, media and link, only while SCHEDULED: a compare-and-set on the status, so a
         post the dispatcher has leased (and the publisher may be sending) never changes."""
-        now = self._clock.now()
         async with self._db.transaction() as conn:
-            cur = await conn.execute(
-                f"""UPDATE posts SET text = %s, media_urls = %s, link = %s, updated_at = %s
-                    WHERE id = %s AND tenant_id = %s AND status = 'SCHEDULED' RETURNING {COLUMNS}""",
-                (text, media_urls, link, now, post_id, tenant_id),
-            )
+            cur = await conn.execute(UPDATE_CONTENT, params(
+                id=post_id, tenant=tenant_id, text=text, media=media_urls, link=link, now=self._clock.now()))
             row = await cur.fetchone()
             if row is None:
                 current = await _get(conn, tenant_id, post_id)  # NOT_FOUND if it is not the tenant's
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be updated")
-            await processing_log.append(conn, [LogEntry(post_id, tenant_id, row["account_id"], "updated", "SCHEDULED", "SCHEDULED")])
         return PostRecord.from_row(row)
 
     async def list(
@@ -194,17 +223,11 @@ class PostStore:
             current = await _get(conn, tenant_id, post_id, lock=True)
             if current.status != "SCHEDULED":
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be rescheduled")
-            cur = await conn.execute(
-                f"UPDATE posts SET scheduled_at = %s, not_before = NULL, updated_at = %s WHERE id = %s AND status = 'SCHEDULED' "
-                f"RETURNING {COLUMNS}",
-                (when, now, post_id),
-            )
+            cur = await conn.execute(RESCHEDULE, params(
+                id=post_id, tenant=tenant_id, at=when, now=now,
+                message=f"from {current.scheduled_at.isoformat()} to {when.isoformat()}"))
             row = await cur.fetchone()
             assert row is not None  # the row is locked and SCHEDULED
-            await processing_log.append(conn, [LogEntry(
-                post_id, tenant_id, current.account_id, "rescheduled", "SCHEDULED", "SCHEDULED",
-                message=f"from {current.scheduled_at.isoformat()} to {when.isoformat()}",
-            )])
         return PostRecord.from_row(row)
 
     async def cancel(self, tenant_id: str, post_id: uuid.UUID) -> PostRecord:
@@ -217,20 +240,13 @@ class PostStore:
             current = await _get(conn, tenant_id, post_id, lock=True)
             if current.status == "CANCELLED":
                 return current
-            if current.status not in CANCELLABLE:
+            if current.status not in (S, Q):
                 raise FailedPrecondition(
                     f"post {post_id} is {current.status}; only SCHEDULED or QUEUED posts can be cancelled"
                 )
-            cur = await conn.execute(
-                f"""UPDATE posts SET status = 'CANCELLED', lease_owner = NULL, lease_expires_at = NULL, updated_at = %s
-                    WHERE id = %s AND status IN ('SCHEDULED', 'QUEUED') RETURNING {COLUMNS}""",
-                (now, post_id),
-            )
+            cur = await conn.execute(CANCEL, params(id=post_id, tenant=tenant_id, now=now))
             row = await cur.fetchone()
             assert row is not None  # the row is locked and cancellable
-            await processing_log.append(
-                conn, [LogEntry(post_id, tenant_id, current.account_id, "cancelled", current.status, "CANCELLED")]
-            )
         return PostRecord.from_row(row)
 
 

@@ -1,4 +1,8 @@
-"""The audit trail: one row per transition and per delivery attempt."""
+"""The audit trail's entries that move no post: account changes, operators' clear-ups, notes.
+
+A post's transitions write their own entries, in the statement that moves the post
+(postsched.store.transitions); an entry here has no from/to state.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +20,13 @@ class LogEntry:
     tenant_id: str | None
     account_id: uuid.UUID | None
     event: str
-    from_status: str | None = None
-    to_status: str | None = None
-    attempt: int | None = None
     message: str = ""
     actor: str | None = None  # the operator who made the change
 
 
 INSERT = """
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, trace_id, actor)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::post_status[], %s::post_status[],
-                     %s::int[], %s::text[], %s::text[], %s::text[])
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, trace_id, actor)
+SELECT * FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[])
 """
 
 
@@ -42,9 +42,6 @@ async def append(conn: Connection, entries: Sequence[LogEntry]) -> None:
             [e.tenant_id for e in entries],
             [e.account_id for e in entries],
             [e.event for e in entries],
-            [e.from_status for e in entries],
-            [e.to_status for e in entries],
-            [e.attempt for e in entries],
             [e.message for e in entries],
             [trace_id] * len(entries),
             [e.actor for e in entries],

@@ -21,7 +21,12 @@ from psycopg.types.json import Jsonb
 
 from postsched.store import processing_log
 from postsched.store.processing_log import LogEntry
+from postsched import lifecycle
+from postsched.lifecycle import PostStatus
 from postsched.store.database import Database
+from postsched.store.transitions import PerRow, move, params
+
+S, Q, P = PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PUBLISHING
 
 CLAIM_COLUMNS = """
     c.id, c.tenant_id, c.account_id, c.dispatch_generation AS generation, c.text, c.media_urls, c.link,
@@ -52,45 +57,30 @@ class ClaimedPost:
     throttled_until: datetime | None
 
 
-CLAIM = f"""
-WITH claimed AS (
-    UPDATE posts p
-    SET status = 'PUBLISHING', attempts = p.attempts + 1, claimed_at = %(now)s, attempt_epoch = p.attempt_epoch + 1,
-        platform_state = jsonb_set(coalesce(p.platform_state, '{{}}'), '{{claims}}',
-                                   coalesce(p.platform_state -> 'claims', '[]') || to_jsonb(%(now)s::timestamptz)),
-        lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s), updated_at = %(now)s
-    FROM unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)
-    WHERE p.id = m.id AND p.dispatch_generation = m.generation AND p.status = 'QUEUED'
-      -- The database decides when a post may go, not the message: never before it is due.
-      AND greatest(p.scheduled_at, p.not_before) <= %(now)s + make_interval(secs => %(skew)s)
-    RETURNING p.*
-), logged AS (
-    INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
-    SELECT id, tenant_id, account_id, 'claimed', 'QUEUED', 'PUBLISHING', attempts, 'by ' || %(owner)s, %(now)s
-    FROM claimed
+CLAIM = move(
+    source="unnest(%(ids)s::uuid[], %(generations)s::int[]) AS m(id, generation)",
+    # The database decides when a post may go, not the message: never before it is due.
+    match="""p.id = m.id AND p.dispatch_generation = m.generation
+             AND greatest(p.scheduled_at, p.not_before) <= %(now)s + make_interval(secs => %(skew)s)""",
+    sources=(Q,), target=P, event="claimed",
+    set="""attempts = p.attempts + 1, claimed_at = %(now)s, attempt_epoch = p.attempt_epoch + 1,
+           platform_state = jsonb_set(coalesce(p.platform_state, '{}'), '{claims}',
+                                      coalesce(p.platform_state -> 'claims', '[]') || to_jsonb(%(now)s::timestamptz)),
+           lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s)""",
+    message="'by ' || %(owner)s", attempt=True, returning="p.*",
+    select=f"SELECT {CLAIM_COLUMNS} FROM moved c JOIN accounts a ON a.id = c.account_id",
 )
-SELECT {CLAIM_COLUMNS} FROM claimed c JOIN accounts a ON a.id = c.account_id
-"""
 
 # Messages a publisher does not take on now (their account or tenant already has as much in flight
 # there as it may): the posts go back to SCHEDULED, not to be handed over again before not_before.
-DEFER = """
-WITH deferred AS (
-    UPDATE posts p
-    SET status = 'SCHEDULED', not_before = d.not_before, lease_owner = NULL, lease_expires_at = NULL,
-        handed_over_at = NULL, stream_seq = NULL, updated_at = %(now)s
-    FROM unnest(%(ids)s::uuid[], %(generations)s::int[], %(until)s::timestamptz[]) AS d(id, generation, not_before)
-    WHERE p.id = d.id AND p.dispatch_generation = d.generation AND p.status = 'QUEUED'
-    RETURNING p.id, p.tenant_id, p.account_id, d.not_before
+DEFER = move(
+    source="unnest(%(ids)s::uuid[], %(generations)s::int[], %(until)s::timestamptz[]) AS d(id, generation, not_before)",
+    match="p.id = d.id AND p.dispatch_generation = d.generation", sources=(Q,), target=S, event="deferred",
+    set="""not_before = d.not_before, lease_owner = NULL, lease_expires_at = NULL, handed_over_at = NULL,
+           stream_seq = NULL""",
+    message="""'its account has as many posts in flight at ' || %(owner)s || ' as it may; handed over again from '
+               || to_char(d.not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')""",
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, message, created_at)
-SELECT id, tenant_id, account_id, 'deferred', 'QUEUED', 'SCHEDULED',
-       'its account has as many posts in flight at ' || %(owner)s || ' as it may; handed over again from '
-           || to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-       %(now)s
-FROM deferred
-RETURNING post_id
-"""
 
 # How much earlier than its due time a post may be claimed: clocks of machines differ a little.
 CLAIM_SKEW = 2.0
@@ -118,12 +108,13 @@ class Outcome:
     """The end of one attempt, as recorded.
 
     status: PUBLISHED, QUEUED (a retry will come with the same message), SCHEDULED (snoozed: the
-    platform asked to wait; the attempt is given back), FAILED.
+    platform asked to wait; the attempt is given back), FAILED; with `event`, one of the lifecycle's
+    transitions out of PUBLISHING (checked here: RECORD takes them per row).
     """
 
     post_id: uuid.UUID
     epoch: int
-    status: str
+    status: PostStatus
     event: str
     message: str = ""
     platform_post_id: str | None = None
@@ -133,34 +124,33 @@ class Outcome:
     lease_expires_at: datetime | None = None  # QUEUED: when the dispatcher may take the post back
     attempts_delta: int = 0  # -1 gives the attempt back
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", PostStatus(self.status))
+        if lifecycle.find(P.value, self.status.value, self.event) is None:
+            raise ValueError(f"PUBLISHING -> {self.status} ({self.event}) is not in postsched.lifecycle.TRANSITIONS")
 
-RECORD = """
-WITH o AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[], %(statuses)s::post_status[], %(events)s::text[],
-                         %(messages)s::text[], %(platform_ids)s::text[], %(permalinks)s::text[],
-                         %(errors)s::text[], %(scheduled)s::timestamptz[],
-                         %(leases)s::timestamptz[], %(deltas)s::int[])
-        AS o(id, epoch, status, event, message, platform_post_id, permalink, last_error, scheduled_at, lease_expires_at, delta)
-), done AS (
-    UPDATE posts p
-    SET status = o.status,
-        published_at = CASE WHEN o.status = 'PUBLISHED' THEN %(now)s ELSE p.published_at END,
-        platform_post_id = coalesce(o.platform_post_id, p.platform_post_id),
-        permalink = coalesce(o.permalink, p.permalink),
-        last_error = o.last_error,
-        scheduled_at = coalesce(o.scheduled_at, p.scheduled_at),
-        attempts = p.attempts + o.delta,
-        lease_owner = CASE WHEN o.status = 'QUEUED' THEN p.lease_owner END,
-        lease_expires_at = o.lease_expires_at,
-        updated_at = %(now)s
-    FROM o
-    WHERE p.id = o.id AND p.attempt_epoch = o.epoch AND p.status = 'PUBLISHING'
-    RETURNING p.id, p.tenant_id, p.account_id, p.attempts, p.status, o.event, o.message
+
+RECORD = move(
+    before="""o AS (
+        SELECT * FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[], %(statuses)s::post_status[], %(events)s::text[],
+                             %(messages)s::text[], %(platform_ids)s::text[], %(permalinks)s::text[],
+                             %(errors)s::text[], %(scheduled)s::timestamptz[],
+                             %(leases)s::timestamptz[], %(deltas)s::int[])
+            AS o(id, epoch, status, event, message, platform_post_id, permalink, last_error, scheduled_at,
+                 lease_expires_at, delta)
+    )""",
+    source="o", match="p.id = o.id AND p.attempt_epoch = o.epoch", sources=(P,),
+    target=PerRow("o.status"), event=PerRow("o.event"),  # each checked by Outcome
+    set="""published_at = CASE WHEN o.status = 'PUBLISHED' THEN %(now)s ELSE p.published_at END,
+           platform_post_id = coalesce(o.platform_post_id, p.platform_post_id),
+           permalink = coalesce(o.permalink, p.permalink),
+           last_error = o.last_error,
+           scheduled_at = coalesce(o.scheduled_at, p.scheduled_at),
+           attempts = p.attempts + o.delta,
+           lease_owner = CASE WHEN o.status = 'QUEUED' THEN p.lease_owner END,
+           lease_expires_at = o.lease_expires_at""",
+    message="o.message", attempt=True,
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message, created_at)
-SELECT id, tenant_id, account_id, event, 'PUBLISHING', status, attempts, message, %(now)s FROM done
-RETURNING post_id
-"""
 
 
 class PublishingStore:
@@ -177,8 +167,8 @@ class PublishingStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 CLAIM,
-                {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
-                 "owner": owner, "now": now, "lease": lease, "skew": CLAIM_SKEW},
+                params(ids=[m[0] for m in messages], generations=[m[1] for m in messages],
+                       owner=owner, now=now, lease=lease, skew=CLAIM_SKEW),
             )
             return [ClaimedPost(**row) for row in await cur.fetchall()]
 
@@ -209,10 +199,10 @@ class PublishingStore:
         if not messages:
             return 0
         async with self._db.connection() as conn:
-            cur = await conn.execute(DEFER, {
-                "ids": [m[0] for m in messages], "generations": [m[1] for m in messages],
-                "until": [m[2] for m in messages], "owner": owner, "now": now,
-            })
+            cur = await conn.execute(DEFER, params(
+                ids=[m[0] for m in messages], generations=[m[1] for m in messages],
+                until=[m[2] for m in messages], owner=owner, now=now,
+            ))
             return len(await cur.fetchall())
 
     async def take_over_stuck(self, *, owner: str, now: datetime, lease: float, limit: int = 50) -> list[ClaimedPost]:
@@ -267,20 +257,20 @@ class PublishingStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 RECORD,
-                {
-                    "ids": [o.post_id for o in outcomes],
-                    "epochs": [o.epoch for o in outcomes],
-                    "statuses": [o.status for o in outcomes],
-                    "events": [o.event for o in outcomes],
-                    "messages": [o.message for o in outcomes],
-                    "platform_ids": [o.platform_post_id for o in outcomes],
-                    "permalinks": [o.permalink for o in outcomes],
-                    "errors": [o.last_error for o in outcomes],
-                    "scheduled": [o.scheduled_at for o in outcomes],
-                    "leases": [o.lease_expires_at for o in outcomes],
-                    "deltas": [o.attempts_delta for o in outcomes],
-                    "now": now,
-                },
+                params(
+                    ids=[o.post_id for o in outcomes],
+                    epochs=[o.epoch for o in outcomes],
+                    statuses=[o.status.value for o in outcomes],
+                    events=[o.event for o in outcomes],
+                    messages=[o.message for o in outcomes],
+                    platform_ids=[o.platform_post_id for o in outcomes],
+                    permalinks=[o.permalink for o in outcomes],
+                    errors=[o.last_error for o in outcomes],
+                    scheduled=[o.scheduled_at for o in outcomes],
+                    leases=[o.lease_expires_at for o in outcomes],
+                    deltas=[o.attempts_delta for o in outcomes],
+                    now=now,
+                ),
             )
             return {row["post_id"] for row in await cur.fetchall()}
 

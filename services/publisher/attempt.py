@@ -26,6 +26,7 @@ import structlog
 
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
+from postsched.lifecycle import PostStatus
 from postsched.store.publishing import ClaimedPost, Outcome, PublishingStore
 from services.publisher.account_slots import AccountSlots
 from services.publisher.leases import AttemptLease, LeaseKeeper
@@ -179,7 +180,7 @@ class Attempts:
         given back."""
         self._leases.release(lease)
         return Decision(
-            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "released", message=reason, attempts_delta=-1),
+            Outcome(claimed.id, claimed.epoch, PostStatus.SCHEDULED, "released", message=reason, attempts_delta=-1),
             reply=Reply.ACK,
         )
 
@@ -255,7 +256,7 @@ class Attempts:
             self._stats.retried += 1
             lease = now + timedelta(seconds=delay + self._handover_timeout)
             return Decision(
-                Outcome(claimed.id, claimed.epoch, "QUEUED", "attempt_failed",
+                Outcome(claimed.id, claimed.epoch, PostStatus.QUEUED, "attempt_failed",
                         message=f"{exc.message}; retry in {delay:.1f}s", last_error=exc.message, lease_expires_at=lease),
                 reply=Reply.NAK, delay=delay,
             )
@@ -330,7 +331,7 @@ class Attempts:
         if claimed.attempts >= self._max_deliveries:
             return self._fail(claimed, f"the publisher stopped during attempt {claimed.attempts}; giving up", reply=Reply.ACK)
         return Decision(
-            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "reconciled_not_published",
+            Outcome(claimed.id, claimed.epoch, PostStatus.SCHEDULED, "reconciled_not_published",
                     message="the platform does not have it: due again now",
                     last_error="publisher stopped mid-attempt", scheduled_at=self._clock.now()),
             reply=Reply.ACK,
@@ -339,20 +340,20 @@ class Attempts:
     def _published(self, claimed: ClaimedPost, platform_id: str, event: str) -> Decision:
         self._stats.published += 1
         return Decision(
-            Outcome(claimed.id, claimed.epoch, "PUBLISHED", event, message=platform_id, platform_post_id=platform_id),
+            Outcome(claimed.id, claimed.epoch, PostStatus.PUBLISHED, event, message=platform_id, platform_post_id=platform_id),
             reply=Reply.ACK,
         )
 
     def _fail(self, claimed: ClaimedPost, reason: str, *, reply: Reply) -> Decision:
         self._stats.failed += 1
         return Decision(
-            Outcome(claimed.id, claimed.epoch, "FAILED", "failed", message=reason, last_error=reason), reply=reply
+            Outcome(claimed.id, claimed.epoch, PostStatus.FAILED, "failed", message=reason, last_error=reason), reply=reply
         )
 
     def _snooze(self, claimed: ClaimedPost, until: datetime | None, reason: str) -> Decision:
         """Back to SCHEDULED (at `until`, or unchanged), the attempt given back: not the post's fault."""
         return Decision(
-            Outcome(claimed.id, claimed.epoch, "SCHEDULED", "rate_limited", message=reason, last_error=reason,
+            Outcome(claimed.id, claimed.epoch, PostStatus.SCHEDULED, "rate_limited", message=reason, last_error=reason,
                     scheduled_at=until, attempts_delta=-1),
             reply=Reply.ACK,
         )
