@@ -49,3 +49,25 @@ def test_no_store_module_writes_a_post_status_by_hand() -> None:
         # the one hand-written audit row left is a note (handed_over), which moves no post
         for insert in re.findall(r"INSERT INTO processing_logs \(([^)]*)\)", text):
             assert "from_status" not in insert, path.name
+
+
+def test_lease_ends_are_computed_in_one_place() -> None:
+    for path in [*(ROOT / "postsched" / "store").glob("*.py"), *(ROOT / "services").rglob("*.py")]:
+        if path.name == "leases.py":
+            continue
+        text = path.read_text()
+        assert not re.search(r"lease_expires_at\s*=\s*[^,\n]*make_interval", text), path.name
+
+
+def test_every_statement_built_with_a_lease_is_formatted() -> None:
+    from postsched.store import dispatch, event_webhooks, events, publishing
+
+    for module in (dispatch, publishing):
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, str):
+                assert "{leases." not in value, f"{module.__name__}.{name} was not an f-string"
+    for module in (event_webhooks, events):  # statements inside methods
+        source = (ROOT / "postsched" / "store" / f"{module.__name__.rsplit('.', 1)[1]}.py").read_text()
+        for match in re.finditer(r"\{leases\.", source):
+            opening = source.rfind('"""', 0, match.start())
+            assert source[opening - 1] == "f", f"{module.__name__}: a statement with a lease is not an f-string"

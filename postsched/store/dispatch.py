@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Sequence
 
 from postsched.lifecycle import PostStatus
+from postsched.store import leases
 from postsched.store.database import Database
 from postsched.store.transitions import move, params
 
@@ -47,8 +48,8 @@ LEASABLE = """
 def _lease(due: str) -> str:
     return move(
         before=due, source="due", match="p.id = due.id", sources=(S,), target=Q, event="queued",
-        set="""dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
-               lease_expires_at = greatest(due.due_at, %(now)s) + make_interval(secs => %(grace)s),
+        set=f"""dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
+               lease_expires_at = {leases.DISPATCH},
                handed_over_at = NULL, stream_seq = NULL, not_before = NULL""",
         message="'leased by ' || %(owner)s || ', generation ' || p.dispatch_generation",
         returning="p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at, due.turn",
@@ -106,7 +107,7 @@ LEASE_THESE = _lease(f"""due AS (
 # (the record would be moot), and waiting would hold both sides up in a burst. A post whose claim
 # then rolls back stays QUEUED without a hand-over record: its lease runs out and the rescuer hands
 # it over again under a new generation (the old message is then stale): never twice.
-HANDED_OVER = """
+HANDED_OVER = f"""
 WITH target AS (
     SELECT p.id, h.seq FROM posts p
     JOIN unnest(%(ids)s::uuid[], %(generations)s::int[], %(sequences)s::bigint[]) AS h(id, generation, seq)
@@ -115,7 +116,7 @@ WITH target AS (
     FOR UPDATE OF p SKIP LOCKED
 ), handed AS (
     UPDATE posts p
-    SET handed_over_at = %(now)s, stream_seq = t.seq, lease_expires_at = %(now)s + make_interval(secs => %(timeout)s)
+    SET handed_over_at = %(now)s, stream_seq = t.seq, lease_expires_at = {leases.HANDED_OVER}
     FROM target t
     WHERE p.id = t.id
     RETURNING p.id, p.tenant_id, p.account_id, t.seq

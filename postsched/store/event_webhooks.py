@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
+from postsched.store import leases
 from postsched.store.database import Database
 from postsched.store.events import EventRecord, events_after
 
@@ -145,7 +146,7 @@ class EventWebhookStore:
                         FOR UPDATE SKIP LOCKED
                     )
                     UPDATE event_webhooks w SET lease_owner = %(owner)s,
-                        lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                        lease_expires_at = {leases.ends("%(lease)s")}
                     FROM due WHERE w.tenant_id = due.tenant_id
                     RETURNING {', '.join('w.' + c.strip() for c in COLUMNS.split(','))}""",
                 {"now": now, "skip": list(skip), "limit": limit, "owner": owner, "lease": lease},

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Sequence
 
+from postsched.store import leases
 from postsched.store.database import Connection, Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import PostRecord
@@ -73,12 +74,12 @@ class EventStore:
                    WHERE r.tenant_id IS NULL ON CONFLICT DO NOTHING"""
             )
             cur = await conn.execute(
-                """WITH behind AS (
+                f"""WITH behind AS (
                        SELECT r.tenant_id FROM event_relay r JOIN event_sequences s USING (tenant_id)
                        WHERE s.last > r.relayed AND (r.lease_expires_at IS NULL OR r.lease_expires_at <= %(now)s)
                        ORDER BY r.tenant_id LIMIT %(tenants)s FOR UPDATE OF r SKIP LOCKED
                    )
-                   UPDATE event_relay r SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                   UPDATE event_relay r SET lease_owner = %(owner)s, lease_expires_at = {leases.ends("%(lease)s")}
                    FROM behind WHERE r.tenant_id = behind.tenant_id
                    RETURNING r.tenant_id, r.relayed""",
                 {"now": now, "owner": owner, "lease": lease, "tenants": RELAY_TENANTS},

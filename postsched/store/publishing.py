@@ -23,6 +23,7 @@ from postsched.store import processing_log
 from postsched.store.processing_log import LogEntry
 from postsched import lifecycle
 from postsched.lifecycle import PostStatus
+from postsched.store import leases
 from postsched.store.database import Database
 from postsched.store.transitions import PerRow, move, params
 
@@ -66,7 +67,7 @@ CLAIM = move(
     set="""attempts = p.attempts + 1, claimed_at = %(now)s, attempt_epoch = p.attempt_epoch + 1,
            platform_state = jsonb_set(coalesce(p.platform_state, '{}'), '{claims}',
                                       coalesce(p.platform_state -> 'claims', '[]') || to_jsonb(%(now)s::timestamptz)),
-           lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s)""",
+           lease_owner = %(owner)s, lease_expires_at = """ + leases.PUBLISHING,
     message="'by ' || %(owner)s", attempt=True, returning="p.*",
     select=f"SELECT {CLAIM_COLUMNS} FROM moved c JOIN accounts a ON a.id = c.account_id",
 )
@@ -94,7 +95,7 @@ WITH stuck AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), taken AS (
-    UPDATE posts p SET lease_owner = %(owner)s, lease_expires_at = %(now)s + make_interval(secs => %(lease)s),
+    UPDATE posts p SET lease_owner = %(owner)s, lease_expires_at = {leases.PUBLISHING},
         attempt_epoch = p.attempt_epoch + 1
     FROM stuck WHERE p.id = stuck.id
     RETURNING p.*
@@ -219,7 +220,7 @@ class PublishingStore:
             return set()
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                """UPDATE posts p SET lease_expires_at = %(now)s + make_interval(secs => %(lease)s)
+                f"""UPDATE posts p SET lease_expires_at = {leases.PUBLISHING}
                    FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[]) AS h(id, epoch)
                    WHERE p.id = h.id AND p.attempt_epoch = h.epoch AND p.status = 'PUBLISHING'
                    RETURNING p.id, p.attempt_epoch""",

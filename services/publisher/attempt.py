@@ -27,6 +27,7 @@ import structlog
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
 from postsched.lifecycle import PostStatus
+from postsched.store import leases
 from postsched.store.publishing import ClaimedPost, Outcome, PublishingStore
 from services.publisher.account_slots import AccountSlots
 from services.publisher.leases import AttemptLease, LeaseKeeper
@@ -254,7 +255,7 @@ class Attempts:
             hint = None if exc.retry_after is None else min(exc.retry_after, self._max_platform_wait)
             delay = self._policy.delay(delivery, hint)
             self._stats.retried += 1
-            lease = now + timedelta(seconds=delay + self._handover_timeout)
+            lease = leases.retry_ends(now, delay, self._handover_timeout)
             return Decision(
                 Outcome(claimed.id, claimed.epoch, PostStatus.QUEUED, "attempt_failed",
                         message=f"{exc.message}; retry in {delay:.1f}s", last_error=exc.message, lease_expires_at=lease),
