@@ -198,7 +198,7 @@ async def connect(urls: list[str], name: str, *, options: NatsOptions | None = N
             nc = await asyncio.wait_for(nats.connect(
                 servers=urls, name=name, connect_timeout=2, allow_reconnect=True,
                 max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **extra,  # type: ignore[arg-type]
+                error_cb=on_error, disconnected_cb=on_disconnect, reconnected_cb=on_reconnect, **extra,
             ), timeout=max(1.0, deadline - asyncio.get_running_loop().time()))
             try:
                 check_server_version(nc)
@@ -240,6 +240,7 @@ def _consumer_config(settings: JetStreamSettings) -> api.ConsumerConfig:
 
 async def _add_if_missing(js: JetStreamContext, config: api.StreamConfig) -> None:
     """Creates a side stream (alerts, events) the first time; an existing one is left as it is."""
+    assert config.name is not None
     try:
         await js.stream_info(config.name)
     except nats.js.errors.NotFoundError:

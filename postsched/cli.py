@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from postsched.errors import ConfigError, PostschedError
 
@@ -21,7 +21,7 @@ SERVICES = {
 }
 
 
-def _settings_class(path: str) -> type:
+def _settings_class(path: str) -> Any:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 

@@ -40,7 +40,7 @@ STATUS_OF: dict[type[errors.PostschedError], grpc.StatusCode] = {
 def status_code_for(exc: errors.PostschedError) -> grpc.StatusCode:
     for cls in type(exc).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return grpc.StatusCode.INTERNAL
 
 

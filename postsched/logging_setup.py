@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import structlog
 from opentelemetry import trace
@@ -28,7 +29,7 @@ def configure(service: str, level: str | None = None) -> None:
     name = (level or os.environ.get("POSTSCHED_LOG_LEVEL", "info")).strip().lower()
     if name not in LEVELS:
         raise ConfigError(f"POSTSCHED_LOG_LEVEL must be one of {', '.join(LEVELS)}, got {name!r}")
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         add_trace_ids,
         structlog.processors.add_log_level,

@@ -42,7 +42,8 @@ class Scope:
 
     def where(self, tenant_column: str = "tenant_id", account_column: str = "account_id") -> tuple[str, dict[str, Any]]:
         """An ' AND …' SQL fragment (empty for all) and its parameters."""
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
         if self.tenant_id:
             clauses.append(f"{tenant_column} = %(tenant)s")
             params["tenant"] = self.tenant_id
@@ -117,7 +118,8 @@ class AdminStore:
         since: datetime | None, until: datetime | None, limit: int, before_id: int | None,
     ) -> list[LogRecord]:
         """Newest first, keyset-paged on id."""
-        where, params = ["true"], {"limit": limit}
+        where: list[str] = ["true"]
+        params: dict[str, Any] = {"limit": limit}
         for column, value in (("post_id", post_id), ("account_id", account_id), ("event", event)):
             if value:
                 where.append(f"{column} = %({column})s")

@@ -362,7 +362,8 @@ class FakeMeta:
                 for _, post in chunk]
         body: dict[str, Any] = {"data": data}
         if chunk:
-            cursor = lambda n: base64.urlsafe_b64encode(str(n).encode()).decode()  # noqa: E731
+            def cursor(n: int) -> str:
+                return base64.urlsafe_b64encode(str(n).encode()).decode()
             body["paging"] = {"cursors": {"before": cursor(chunk[0][0]), "after": cursor(chunk[-1][0])}}
             if more:
                 query = {k: v for k, v in p.items() if k != "access_token"} | {"after": cursor(chunk[-1][0])}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta, timezone
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Sequence, TypeAlias
 
 import grpc
 import nats.errors
@@ -22,11 +22,11 @@ from postsched.identifiers import parse_id
 from postsched.messages import account_message, post_message, timestamp
 from postsched.paging import PageTokens, binding, page_size
 from postsched.store.admin import AdminStore, LogRecord, Scope
-from postsched.store.records import PageCursor
+from postsched.store.records import PageCursor, PostRecord
 from postsched.store.schema import POST_STATUSES
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 WATCH_PERIOD = 1.0
 OPERATORS = "operators"  # the caller every admin page token is bound to
 TRACER = telemetry.tracer("postsched.admin")
@@ -36,15 +36,11 @@ def _scope(tenant_id: str, account_id: str) -> Scope:
     return Scope(tenant_id=tenant_id or None, account_id=parse_id(account_id, "account_id") if account_id else None)
 
 
-def _status(name: str | None) -> int:
-    return resources_pb2.PostStatus.Value(name) if name else 0
-
-
 def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
     return admin_pb2.ProcessingLogEntry(
         id=entry.id, post_id=str(entry.post_id or ""), tenant_id=entry.tenant_id or "",
-        account_id=str(entry.account_id or ""), event=entry.event, from_status=_status(entry.from_status),
-        to_status=_status(entry.to_status), attempt=entry.attempt or 0, message=entry.message,
+        account_id=str(entry.account_id or ""), event=entry.event, from_status=entry.from_status,  # an enum field takes its value's name
+        to_status=entry.to_status, attempt=entry.attempt or 0, message=entry.message,
         trace_id=entry.trace_id or "", created_at=timestamp(entry.created_at), actor=entry.actor or "",
     )
 
@@ -143,7 +139,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         limit = page_size(request.page_size)
         scope = _scope(request.tenant_id, request.account_id)
         bound_to = binding(OPERATORS, "ListFailedPosts", request.tenant_id, request.account_id)
-        posts = await self._store.failed_posts(scope, limit=limit + 1, after=self._tokens.cursor(request.page_token, bound_to))
+        posts: Sequence[PostRecord] = await self._store.failed_posts(scope, limit=limit + 1, after=self._tokens.cursor(request.page_token, bound_to))
         posts, token = self._tokens.cut_page(posts, limit, lambda p: PageCursor(at=p.updated_at, id=p.id), bound_to)
         return admin_pb2.ListFailedPostsResponse(posts=[post_message(p) for p in posts], next_page_token=token)
 
@@ -156,7 +152,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         call = trace.get_current_span().get_span_context()
         record, trace_context = await self._store.retry_post(post_id, self._clock.now(), current_operator())
         # Recorded in the post's own trace, linked to this call, so the retry is part of its story.
-        with telemetry.post_span(TRACER, "admin.retry_post", trace_context, **{"postsched.post_id": str(post_id)}) as span:
+        attributes: dict[str, Any] = {"postsched.post_id": str(post_id)}
+        with telemetry.post_span(TRACER, "admin.retry_post", trace_context, **attributes) as span:
             if call.is_valid:
                 span.add_link(call)
         return post_message(record)

@@ -14,7 +14,7 @@ import asyncio
 import heapq
 import itertools
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
@@ -140,11 +140,12 @@ class Handover:
             # A PRODUCER span in the post's own trace (started by CreatePost), named and described
             # as OpenTelemetry's messaging conventions say; its context travels in the message.
             subject, msg_id = publish_subject(post.platform), message_id(post.id, post.generation)
-            with telemetry.post_span(TRACER, f"send {subject}", post.trace_context, kind=SpanKind.PRODUCER, **{
+            attributes: dict[str, Any] = {
                 **telemetry.messaging_attributes("send", subject, msg_id),
                 "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),
                 "postsched.generation": post.generation, "postsched.lateness_seconds": lateness,
-            }):
+            }
+            with telemetry.post_span(TRACER, f"send {subject}", post.trace_context, kind=SpanKind.PRODUCER, **attributes):
                 headers = telemetry.inject({"Nats-Msg-Id": msg_id})
                 if "traceparent" not in headers and post.trace_context:
                     headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on

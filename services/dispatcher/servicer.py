@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 from nats.aio.client import Client as NATS
 
@@ -11,7 +13,7 @@ from services.dispatcher.dispatcher import Dispatcher
 from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):

@@ -17,6 +17,7 @@ its own round only. No database transaction is open during a call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import datetime, timedelta
 from typing import Callable
@@ -104,8 +105,11 @@ class EventDelivery:
         for hook in hooks:
             task = asyncio.create_task(self._round(hook))
             self._rounds[hook.tenant_id] = task
-            task.add_done_callback(lambda _, tenant=hook.tenant_id: self._rounds.pop(tenant, None))
+            task.add_done_callback(functools.partial(self._round_done, hook.tenant_id))
         return len(hooks)
+
+    def _round_done(self, tenant_id: str, _: asyncio.Task) -> None:
+        self._rounds.pop(tenant_id, None)
 
     async def stop(self) -> None:
         """Cancels the rounds in flight (their leases run out; their events go again later)."""

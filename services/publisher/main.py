@@ -31,6 +31,7 @@ from services.publisher.leases import LeaseKeeper
 from services.publisher.platforms.facebook import FacebookPage
 from services.publisher.platforms.graph_api import GraphClient, Usage
 from services.publisher.platforms.instagram import Instagram, InstagramQuota
+from services.publisher.platforms.outcomes import Adapter
 from services.publisher.platforms.webhook import Webhook
 from services.publisher.recorder import OutcomeRecorder
 from services.publisher.rescuer import PublishingRescuer
@@ -65,7 +66,7 @@ async def serve(settings: PublisherSettings) -> None:
     tenant_http = TenantHttp(settings.outbound, connections=settings.concurrency)
     graph = GraphClient(session, settings.meta_graph_url, timeout=settings.http_timeout, usage_sink=usage_sink)
     quota = InstagramQuota()
-    adapters = {
+    adapters: dict[str, Adapter] = {
         "facebook_page": FacebookPage(graph, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,
                                poll_timeout=settings.publish_timeout / 2, quota=quota),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 from nats.aio.client import Client as NATS
 
@@ -11,7 +13,7 @@ from services.publisher.fair_share import FairShare
 from services.publisher.platforms.instagram import InstagramQuota
 from services.publisher.stats import PublisherStats
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
@@ -32,7 +34,7 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
         for _, rate in sorted(s.accounts.items()):
             used, total, _ = self._quota.usage.get(rate.external_id, (0, 0, 0.0))
             accounts.append(publisher_pb2.AccountRateState(
-                platform=PLATFORM_TO_API.get(rate.platform, 0), external_id=rate.external_id,
+                platform=PLATFORM_TO_API.get(rate.platform), external_id=rate.external_id,
                 throttled_until=timestamp(rate.throttled_until), reason=rate.reason,
                 app_usage_pct=rate.app_usage_pct or 0.0, business_usage_pct=rate.business_usage_pct or 0.0,
                 instagram_quota_used=used, instagram_quota_total=total,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timezone
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable, Sequence, TypeAlias
 
 import grpc
 
@@ -21,13 +21,13 @@ from postsched.store.accounts import AccountStore
 from postsched.store.event_webhooks import EventWebhookStore, WebhookRecord
 from postsched.store.events import EVENT_TYPES, EventStore
 from postsched.store.posts import PostStore
-from postsched.store.records import NewPost, PageCursor
+from postsched.store.records import AccountRecord, NewPost, PageCursor, PostRecord
 from postsched.tracecontext import current_traceparent
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 from services.scheduler.event_feed import EventFeed
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext
 LIVE_COUNT_TTL = 1.0  # seconds a tenant's live-post count is reused for the live_posts quota
 
 
@@ -86,7 +86,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         bound_to = binding(tenant, "ListAccounts", platform)
         after = self._tokens.cursor(request.page_token, bound_to)
-        records = await self._accounts.list(tenant, platform=platform, limit=limit + 1, after=after)
+        records: Sequence[AccountRecord] = await self._accounts.list(tenant, platform=platform, limit=limit + 1, after=after)
         records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.created_at, id=r.id), bound_to)
         return scheduler_pb2.ListAccountsResponse(accounts=[account_message(r) for r in records], next_page_token=token)
 
@@ -101,7 +101,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         records = await self._create(request.requests, prefix=lambda i: f"requests[{i}].")
         return scheduler_pb2.BatchCreatePostsResponse(posts=[post_message(r) for r in records])
 
-    async def _create(self, requests, prefix):  # type: ignore[no-untyped-def]
+    async def _create(
+        self, requests: Sequence[scheduler_pb2.CreatePostRequest], prefix: Callable[[int], str]
+    ) -> list[PostRecord]:
         tenant = current_tenant()
         now = self._clock.now()
         violations: list[FieldViolation] = []
@@ -195,7 +197,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         until = request.scheduled_until.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_until") else None
         bound_to = binding(tenant, "ListPosts", status, account_id, since, until)
         after = self._tokens.cursor(request.page_token, bound_to)
-        records = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after,
+        records: Sequence[PostRecord] = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after,
                                          scheduled_from=since, scheduled_until=until)
         records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id), bound_to)
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)

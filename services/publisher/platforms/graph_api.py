@@ -139,14 +139,14 @@ class GraphClient:
                     raise Transient(f"HTTP {response.status} with an answer over {MAX_ANSWER_BYTES >> 20} MiB, not read",
                                     maybe_published=method == "POST")
                 try:
-                    body = json.loads(raw) if raw else None
+                    answer: Any = json.loads(raw) if raw else None
                 except ValueError:
-                    body = None
-                if response.status >= 400 or (isinstance(body, dict) and "error" in body):
-                    raise classify(response.status, body, response.headers, usage)
-                if not isinstance(body, dict):
+                    answer = None
+                if response.status >= 400 or (isinstance(answer, dict) and "error" in answer):
+                    raise classify(response.status, answer, response.headers, usage)
+                if not isinstance(answer, dict):
                     raise Transient(f"HTTP {response.status} with an unreadable body", maybe_published=method == "POST")
-                return body
+                return answer
         except PlatformError:
             raise
         except aiohttp.ClientConnectorError as exc:  # nothing was sent
