@@ -2,7 +2,7 @@
 
 This is the one list. The database enum (migration 0001), the API's PostStatus, the events
 trigger's type names (migration 0006's postsched_event_type) and the README's lifecycle are checked
-against it by tests/test_lifecycle.py, and the fault suite fails when it sees a transition in the
+against it by tests/integration/test_lifecycle.py, and the fault suite fails when it sees a transition in the
 processing log that is not here.
 
     created ──► SCHEDULED ──queued──► QUEUED ──claimed──► PUBLISHING ──published──► PUBLISHED
@@ -84,7 +84,7 @@ def find(source: str | None, target: str | None, event: str) -> Transition | Non
 
 
 def markdown_table() -> str:
-    """The transitions as the README shows them (tests/test_lifecycle.py keeps the two equal)."""
+    """The transitions as the README shows them (tests/integration/test_lifecycle.py keeps the two equal)."""
     rows = ["| from | to | processing-log event | tenant's event | made by |", "|---|---|---|---|---|"]
     for t in TRANSITIONS:
         source = f"`{t.source.value}`" if t.source else "(new)"

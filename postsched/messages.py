@@ -82,7 +82,7 @@ def event_message(record: EventRecord) -> scheduler_pb2.Event:
 # The same JSON as json_format.MessageToJson(event_message(r), indent=None,
 # preserving_proto_field_name=True), built without protobuf: the relay and the webhook deliveries
 # encode every event, and protobuf's pure-Python JSON printer was a third of the dispatcher's CPU
-# per post. tests/test_messages.py checks the two agree, field for field, on every kind of event.
+# per post. tests/unit/test_messages.py checks the two agree, field for field, on every kind of event.
 
 
 def json_time(value: datetime) -> str:

@@ -15,7 +15,7 @@ FAILED post whose outcome is known is not on it at all; and it prints what happe
 
     .venv/bin/python bench/fault_suite.py [--profile full|short] [--seed N]
 
-tests/test_fault_suite.py runs the short profile in CI.
+tests/soak/test_fault_suite.py runs the short profile in CI.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def service_env(database_url: str, secret_key: str, nats_url: str | None = None)
         "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN,
         "POSTSCHED_LOG_LEVEL": "debug",
         # fake-meta's webhook receivers and the tests' own listen on 127.0.0.1; the outbound guard's
-        # tests start their services with other allowances (tests/test_outbound_e2e.py).
+        # tests start their services with other allowances (tests/e2e/test_outbound_e2e.py).
         "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32",
     }
     if nats_url:

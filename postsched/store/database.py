@@ -24,7 +24,7 @@ Connection = psycopg.AsyncConnection[dict[str, Any]]
 # after an outage of a minute it waited up to half a minute more before noticing PostgreSQL was
 # back (measured: 10 s of UNAVAILABLE after a 40 s outage). postsched retries a lost connection
 # every half second instead: one cheap connection attempt per missing pooled connection, and
-# service resumes within a second of the database's return (tests/test_database_restart_e2e.py).
+# service resumes within a second of the database's return (tests/e2e/test_database_restart_e2e.py).
 AttemptWithBackoff.INITIAL_DELAY = 0.5
 AttemptWithBackoff.DELAY_BACKOFF = 1.0
 

@@ -11,7 +11,7 @@ import pytest
 from postsched.v1 import scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
-from tests.test_publisher_e2e import FAST, Pipeline
+from tests.e2e.test_publisher_e2e import FAST, Pipeline
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

@@ -20,7 +20,7 @@ from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
-from tests.test_publisher_e2e import FAST
+from tests.e2e.test_publisher_e2e import FAST
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

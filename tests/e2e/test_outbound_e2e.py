@@ -18,7 +18,7 @@ from postsched_devtools.tenant import Tenant, field_violations
 from tests.conftest import TENANT_TOKENS
 from postsched_devtools.processes import ServiceProcess, Suite
 from tests.listeners import CountingListener, Receiver, huge_answer, loopback_name, redirect_to
-from tests.test_outbound import FORBIDDEN_URLS
+from tests.unit.test_outbound import FORBIDDEN_URLS
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_bench_shapes import run_bench
+from tests.soak.test_bench_shapes import run_bench
 
 pytestmark = pytest.mark.e2e
 

@@ -41,7 +41,9 @@ def wait(condition, timeout: float = 30.0, what: str = "condition") -> None:  # 
         time.sleep(0.2)
 
 
-def test_one_post_is_one_trace_across_all_four_services(suite: Suite, fake_meta: FakeMeta, receiver: Receiver) -> None:
+# The receiver comes first so that it is torn down last: services stopped after it would each spend
+# their flush time (postsched.telemetry.SHUTDOWN_SECONDS) on a collector that is gone.
+def test_one_post_is_one_trace_across_all_four_services(receiver: Receiver, suite: Suite, fake_meta: FakeMeta) -> None:
     suite.base_env.update(
         POSTSCHED_META_GRAPH_URL=fake_meta.graph_url,
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,

@@ -6,7 +6,7 @@ the other tests pin each defect that generator found, so each has a test that fa
 
 POSTSCHED_FUZZ_SEED picks the seed (printed with every failure) and POSTSCHED_FUZZ_GARBAGE how
 many random bodies each method gets (default 40); a long run:
-    POSTSCHED_FUZZ_SEED=7 POSTSCHED_FUZZ_GARBAGE=300 .venv/bin/python -m pytest tests/test_bad_input_e2e.py
+    POSTSCHED_FUZZ_SEED=7 POSTSCHED_FUZZ_GARBAGE=300 .venv/bin/python -m pytest tests/e2e/test_bad_input_e2e.py
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "a
 
 
 def readme_blocks() -> list[str]:
-    return re.findall(r"<!-- this block is run by tests/test_readme.py -->\n```sh\n(.*?)```", README, re.S)
+    return re.findall(r"<!-- this block is run by tests/e2e/test_readme.py -->\n```sh\n(.*?)```", README, re.S)
 
 
 def block(containing: str) -> str:

@@ -13,7 +13,7 @@ from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
 from tests.conftest import ADMIN_TOKEN
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
-from tests.test_publisher_e2e import FAST, Pipeline, pipeline  # noqa: F401 (fixture)
+from tests.e2e.test_publisher_e2e import FAST, Pipeline, pipeline  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2

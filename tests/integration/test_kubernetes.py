@@ -17,7 +17,7 @@ from postsched.cli import build_parser
 from postsched.embedded import nats_server_binary
 from postsched.settings import DEFAULT_ADDRS, DEFAULT_METRICS_ADDRS
 from postsched_devtools.processes import ROOT
-from tests.test_compose import source_text
+from tests.integration.test_compose import source_text
 
 DEPLOY = ROOT / "deploy" / "kubernetes"
 BASE, OVERLAY = DEPLOY / "base", DEPLOY / "overlays" / "example"
