@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import psycopg
+import structlog
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
@@ -19,6 +20,9 @@ from psycopg_pool.base import AttemptWithBackoff
 from postsched.errors import Unavailable
 
 Connection = psycopg.AsyncConnection[dict[str, Any]]
+Listen = Callable[[str, Callable[[], None]], AsyncIterator[str]]
+
+log = structlog.get_logger("postsched.database")
 
 # psycopg_pool reconnects with an exponential backoff (1 s, 2 s, 4 s, ... for up to 5 minutes), so
 # after an outage of a minute it waited up to half a minute more before noticing PostgreSQL was
@@ -33,6 +37,7 @@ class Database:
     """A pool of connections to POSTSCHED_DATABASE_URL (a plain libpq URL)."""
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> None:
+        self._url = url
         self._checking: asyncio.Task | None = None
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             url,
@@ -71,6 +76,22 @@ class Database:
         the next calls after a PostgreSQL restart do not each meet a dead connection first."""
         if self._checking is None or self._checking.done():
             self._checking = asyncio.create_task(self._pool.check())
+
+    async def listen(self, channel: str, connected: Callable[[], None]) -> AsyncIterator[str]:
+        """The payloads NOTIFY'd on `channel`, forever, on a connection of its own (a pooled one
+        would be lent to others between notifications). A lost connection is logged and made
+        again a second later; `connected` runs after every (re)connect, since what was said while
+        nobody listened is lost."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {channel}")
+                    connected()
+                    async for notify in conn.notifies():
+                        yield notify.payload
+            except psycopg.OperationalError as exc:
+                log.warning("LISTEN connection lost; reconnecting", channel=channel, error=str(exc))
+                await asyncio.sleep(1.0)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

@@ -12,11 +12,11 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 import structlog
 
 from postsched import telemetry
 from postsched.clock import Clock
+from postsched.store.database import Listen
 from postsched.store.dispatch import DispatchStore
 from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
@@ -155,23 +155,12 @@ class Dispatcher:
                 raise
 
 
-async def listen_for_due(database_url: str, dispatcher: Dispatcher) -> None:
-    """LISTEN postsched_due on a connection of its own; reconnects forever.
-
-    After any (re)connect it asks for a catch-up lease, since notifications sent while it was away
-    are lost.
-    """
-    while True:
+async def listen_for_due(listen: Listen, dispatcher: Dispatcher) -> None:
+    """Hears postsched_due. After any (re)connect it asks for a catch-up lease, since notifications
+    sent while it was away are lost."""
+    async for payload in listen(NOTIFY_CHANNEL, lambda: dispatcher.notice_due(EPOCH)):
         try:
-            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                dispatcher.notice_due(EPOCH)
-                async for notify in conn.notifies():
-                    try:
-                        earliest = EPOCH + timedelta(seconds=float(notify.payload))
-                    except ValueError:
-                        continue
-                    dispatcher.notice_due(earliest)
-        except psycopg.OperationalError as exc:
-            log.warning("LISTEN connection lost; reconnecting", error=str(exc))
-            await asyncio.sleep(1.0)
+            earliest = EPOCH + timedelta(seconds=float(payload))
+        except ValueError:
+            continue
+        dispatcher.notice_due(earliest)

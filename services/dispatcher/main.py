@@ -64,7 +64,7 @@ async def serve(settings: DispatcherSettings) -> None:
     duties = Supervisor(health=server.set_serving)
     duties.loop("handover", handover.run)
     handover.repair = lambda: broker.ensure_jetstream(js, settings.jetstream)
-    duties.loop("listen", lambda: listen_for_due(settings.database_url, dispatcher))
+    duties.loop("listen", lambda: listen_for_due(db.listen, dispatcher))
     duties.loop("catch-up", dispatcher.run_catch_up)
     duties.periodic("rescuer", dispatcher.rescue_once, dispatcher.rescue_period)
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)

@@ -21,9 +21,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Sequence
 
-import psycopg
 import structlog
 
+from postsched.store.database import Listen
 from postsched.store.events import EventRecord, EventStore
 
 log = structlog.get_logger("postsched.scheduler")
@@ -90,8 +90,8 @@ class _Hub:
 
 
 class EventFeed:
-    def __init__(self, database_url: str, events: EventStore) -> None:
-        self._database_url = database_url
+    def __init__(self, listen: Listen, events: EventStore) -> None:
+        self._listen = listen
         self._events = events
         self._hubs: dict[str, _Hub] = {}
         self.queries_saved = 0
@@ -109,18 +109,11 @@ class EventFeed:
 
         poller = asyncio.create_task(poll())
         try:
-            while True:
-                try:
-                    async with await psycopg.AsyncConnection.connect(self._database_url, autocommit=True) as conn:
-                        await conn.execute(f"LISTEN {CHANNEL}")
-                        self._wake_all()  # what was said while nobody listened
-                        async for notify in conn.notifies():
-                            hub = self._hubs.get(notify.payload)
-                            if hub is not None:
-                                hub.wake.set()
-                except psycopg.OperationalError as exc:
-                    log.warning("events LISTEN connection lost; reconnecting", error=str(exc))
-                    await asyncio.sleep(1.0)
+            # after every (re)connect, wake everyone: what was said while nobody listened is lost
+            async for tenant in self._listen(CHANNEL, self._wake_all):
+                hub = self._hubs.get(tenant)
+                if hub is not None:
+                    hub.wake.set()
         finally:
             poller.cancel()
 

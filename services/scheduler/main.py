@@ -48,7 +48,7 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     accounts = AccountStore(db, box, clock)
     await accounts.ensure_tenants(settings.api_tokens.names())
     events = EventStore(db)
-    feed = EventFeed(settings.database_url, events)
+    feed = EventFeed(db.listen, events)
     servicer = SchedulerServicer(
         accounts, PostStore(db, clock), events, EventWebhookStore(db), box, clock, PageTokens(settings.secret_key),
         settings.outbound, settings.limits, feed,
