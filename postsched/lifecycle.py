@@ -20,7 +20,7 @@ import enum
 from dataclasses import dataclass
 
 
-class PostStatus(str, enum.Enum):
+class PostStatus(enum.StrEnum):
     """A post's state; each value says who moves a post out of it."""
 
     SCHEDULED = "SCHEDULED"    # a dispatcher leases it (-> QUEUED); the tenant may update, reschedule or cancel it

@@ -14,6 +14,26 @@ from postsched.embedded import EmbeddedNats, EmbeddedPostgres
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Databases, ServiceProcess, Suite
 
+TIERS = ("soak", "e2e", "integration", "unit")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workers = getattr(config.option, "numprocesses", None) or 0
+    if os.environ.get("POSTSCHED_TEST_NATS_URL") and workers not in (0, "0"):
+        # every test deletes and makes the same streams: tests in parallel would break each other's
+        raise pytest.UsageError("POSTSCHED_TEST_NATS_URL is one server for every test: run with -n 0")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tiers first, so the parallel workers end together instead of waiting for a
+    fault suite that started last."""
+    def tier(item: pytest.Item) -> int:
+        parts = item.path.parts
+        return next((TIERS.index(t) for t in TIERS if t in parts), len(TIERS))
+
+    items.sort(key=tier)
+
+
 # Tokens must be at least 32 characters (postsched/auth.py).
 TENANT_TOKENS = {"acme": "acme-token-for-the-tests-0123456789", "globex": "globex-token-for-the-tests-0123456789"}
 ADMIN_TOKEN = "admin-token-for-the-tests-0123456789"

@@ -54,7 +54,7 @@ PERMALINK_TIMEOUT = 5.0
 SIBLING_LOOKBACK = timedelta(minutes=15)
 
 
-class Reply(str, enum.Enum):
+class Reply(enum.StrEnum):
     """How the attempt's JetStream message is answered."""
 
     ACK = "ack"    # done with it (recorded, or left to the rescuer)

@@ -71,3 +71,8 @@ def test_every_statement_built_with_a_lease_is_formatted() -> None:
         for match in re.finditer(r"\{leases\.", source):
             opening = source.rfind('"""', 0, match.start())
             assert source[opening - 1] == "f", f"{module.__name__}: a statement with a lease is not an f-string"
+
+
+def test_a_state_reads_as_its_name_wherever_it_is_written() -> None:
+    # metrics labels, log lines and messages take str() or an f-string of the state
+    assert str(PostStatus.FAILED) == f"{PostStatus.FAILED}" == "FAILED"
