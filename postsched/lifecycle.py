@@ -74,13 +74,13 @@ TRANSITIONS: tuple[Transition, ...] = (
 NOTES = frozenset({"handed_over"})
 
 
+_BY_KEY = {(t.source and t.source.value, t.target.value, t.event): t for t in TRANSITIONS}
+
+
 def find(source: str | None, target: str | None, event: str) -> Transition | None:
-    """The transition a processing-log entry records, or None when the table has no such one."""
-    for transition in TRANSITIONS:
-        if (transition.source and transition.source.value) == source and transition.target.value == target \
-                and transition.event == event:
-            return transition
-    return None
+    """The transition a processing-log entry records, or None when the table has no such one
+    (a lookup: every outcome the publisher records is checked here)."""
+    return _BY_KEY.get((source, target, event))
 
 
 def markdown_table() -> str:
