@@ -74,7 +74,7 @@ TRANSITIONS: tuple[Transition, ...] = (
 NOTES = frozenset({"handed_over"})
 
 
-_BY_KEY = {(t.source and t.source.value, t.target.value, t.event): t for t in TRANSITIONS}
+_BY_KEY: dict[tuple[str | None, str | None, str], Transition] = {(t.source and t.source.value, t.target.value, t.event): t for t in TRANSITIONS}
 
 
 def find(source: str | None, target: str | None, event: str) -> Transition | None:
