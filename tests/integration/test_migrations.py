@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import postsched
 from postsched.store.migrate import sqlalchemy_url
 from postsched.store.migrate import upgrade
 from postsched.store.schema import metadata
 from postsched_devtools.processes import Databases
+
+MIGRATIONS = Path(postsched.__file__).parent / "migrations"
+VERSIONS, SQL = MIGRATIONS / "versions", MIGRATIONS / "sql"
 
 
 def _diff(url: str) -> list:
@@ -75,3 +82,45 @@ def test_0007_gives_published_facebook_posts_their_permalink_and_events_carry_it
         )
         data = conn.execute("SELECT data FROM events WHERE type = 'post.published'").fetchone()[0]
         assert data["permalink"] == "https://www.facebook.com/42/posts/7" and data["platform_post_id"] == "42_7"
+
+
+FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$(.*)\$\$", re.S)
+
+
+def _bodies() -> list[tuple[str, str, str]]:
+    out = []
+    for path in sorted(SQL.glob("*.sql")):
+        match = FUNCTION.search(path.read_text())
+        assert match, f"{path.name}: one CREATE OR REPLACE FUNCTION ... $$ ... $$"
+        out.append((path.name[:4], match.group(1), match.group(2)))
+    return out
+
+
+def test_every_sql_file_is_a_migrations_and_none_patches_another() -> None:
+    migrations = "\n".join(p.read_text() for p in VERSIONS.glob("*.py"))
+    for path in SQL.glob("*.sql"):
+        assert f'load("{path.name}")' in migrations, f"{path.name} is loaded by no migration"
+    assert ".replace(" not in migrations and "spec_from_file_location" not in migrations
+
+
+def test_at_every_revision_the_database_runs_the_newest_file_of_each_function(databases: Databases) -> None:
+    import psycopg
+    from alembic import command
+
+    from postsched.store.migrate import alembic_config
+
+    url = databases.empty()
+    upgrade(url)
+    revisions = sorted({p.name[:4] for p in VERSIONS.glob("0*.py")}, reverse=True)
+    bodies = _bodies()
+    for revision in revisions:  # head, then one step down at a time
+        if revision != revisions[0]:
+            command.downgrade(alembic_config(url), revision)
+        expected: dict[str, str] = {}
+        for rev, name, body in bodies:  # sorted by revision: the newest wins
+            if rev <= revision:
+                expected[name] = body
+        with psycopg.connect(url, autocommit=True) as conn:
+            running = dict(conn.execute(
+                "SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'postsched\\_%%'").fetchall())
+        assert running == expected, f"at revision {revision}"

@@ -15,29 +15,17 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from postsched.migrations.sql import load
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-NOTIFY_FUNCTION = """
-CREATE FUNCTION postsched_notify_due() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    earliest timestamptz;
-BEGIN
-    SELECT min(scheduled_at) INTO earliest FROM new_rows WHERE status = 'SCHEDULED';
-    IF earliest IS NOT NULL THEN
-        PERFORM pg_notify('postsched_due', extract(epoch FROM earliest)::text);
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
 
 def upgrade() -> None:
     op.add_column("posts", sa.Column("handed_over_at", postgresql.TIMESTAMP(timezone=True)))
-    op.execute(NOTIFY_FUNCTION)
+    op.execute(load("0002_notify_due.sql"))
     for event in ("INSERT", "UPDATE"):
         op.execute(
             f"CREATE TRIGGER posts_notify_due_{event.lower()} AFTER {event} ON posts "

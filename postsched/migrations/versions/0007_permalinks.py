@@ -9,30 +9,15 @@ Revises: 0006
 Create Date: 2026-12-01
 """
 
-import importlib.util
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
+
+from postsched.migrations.sql import load
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
-
-EVENT_DATA_0006 = "'platform_post_id', p.platform_post_id)"
-EVENT_DATA_0007 = "'platform_post_id', p.platform_post_id, 'permalink', p.permalink)"
-
-
-def _record_events_0006() -> str:
-    """The event trigger function of revision 0006 (its module name starts with a digit)."""
-    spec = importlib.util.spec_from_file_location("postsched_migration_0006", Path(__file__).with_name("0006_events.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    text = module.RECORD_EVENTS.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
-    assert EVENT_DATA_0006 in text
-    return text
 
 
 def upgrade() -> None:
@@ -45,9 +30,9 @@ def upgrade() -> None:
              AND p.platform_post_id LIKE '%\\_%'"""
     )
     # The post.published event carries the permalink the post had when it was published.
-    op.execute(_record_events_0006().replace(EVENT_DATA_0006, EVENT_DATA_0007))
+    op.execute(load("0007_record_events.sql"))
 
 
 def downgrade() -> None:
-    op.execute(_record_events_0006())
+    op.execute(load("0006_record_events.sql"))
     op.drop_column("posts", "permalink")

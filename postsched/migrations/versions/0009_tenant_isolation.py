@@ -16,12 +16,11 @@ Revises: 0008
 Create Date: 2026-12-03
 """
 
-import importlib.util
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from postsched.migrations.sql import load
 
 revision = "0009"
 down_revision = "0008"
@@ -30,93 +29,25 @@ depends_on = None
 
 TS = postgresql.TIMESTAMP(timezone=True)
 
-NOTIFY_DUE = """
-CREATE OR REPLACE FUNCTION postsched_notify_due() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    earliest timestamptz;
-BEGIN
-    SELECT min(greatest(scheduled_at, not_before)) INTO earliest FROM new_rows WHERE status = 'SCHEDULED';
-    IF earliest IS NOT NULL THEN
-        PERFORM pg_notify('postsched_due', extract(epoch FROM earliest)::text);
-    END IF;
-    RETURN NULL;
-END
-$$
-"""
-
-NOTIFY_DUE_0002 = NOTIFY_DUE.replace("greatest(scheduled_at, not_before)", "scheduled_at")
-
-RECORD_EVENTS = """
-CREATE OR REPLACE FUNCTION postsched_record_events() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM new_logs
-                   WHERE tenant_id IS NOT NULL AND postsched_event_type(event, to_status) IS NOT NULL) THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO event_sequences (tenant_id)
-    SELECT DISTINCT tenant_id FROM new_logs
-    WHERE tenant_id IS NOT NULL AND postsched_event_type(event, to_status) IS NOT NULL
-    ON CONFLICT DO NOTHING;
-    -- In tenant order, so two transactions never wait on each other's counters in a cycle.
-    PERFORM 1 FROM event_sequences
-    WHERE tenant_id IN (SELECT tenant_id FROM new_logs WHERE postsched_event_type(event, to_status) IS NOT NULL)
-    ORDER BY tenant_id FOR UPDATE;
-    WITH facts AS (
-        SELECT l.*, postsched_event_type(l.event, l.to_status) AS type,
-               row_number() OVER (PARTITION BY l.tenant_id ORDER BY l.id) AS n
-        FROM new_logs l
-        WHERE l.tenant_id IS NOT NULL AND postsched_event_type(l.event, l.to_status) IS NOT NULL
-    ), inserted AS (
-        INSERT INTO events (tenant_id, sequence, event_id, type, post_id, account_id, occurred_at, message, data)
-        SELECT f.tenant_id, s.last + f.n, gen_random_uuid(), f.type, f.post_id, f.account_id, f.created_at,
-               f.message,
-               CASE WHEN p.id IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
-                   'status', p.status, 'attempts', p.attempts, 'scheduled_at', p.scheduled_at,
-                   'platform_post_id', p.platform_post_id, 'permalink', p.permalink) END
-        FROM facts f
-        JOIN event_sequences s ON s.tenant_id = f.tenant_id
-        LEFT JOIN posts p ON p.id = f.post_id
-        RETURNING tenant_id, sequence
-    )
-    UPDATE event_sequences s SET last = m.top
-    FROM (SELECT tenant_id, max(sequence) AS top FROM inserted GROUP BY tenant_id) m
-    WHERE s.tenant_id = m.tenant_id;
-    -- Delivered at commit, once per tenant and transaction (PostgreSQL folds repeats).
-    PERFORM pg_notify('postsched_events', t.tenant_id)
-    FROM (SELECT DISTINCT tenant_id FROM new_logs
-          WHERE tenant_id IS NOT NULL AND postsched_event_type(event, to_status) IS NOT NULL) t;
-    RETURN NULL;
-END
-$$
-"""
-
-
-def _record_events_0007() -> str:
-    spec = importlib.util.spec_from_file_location("postsched_migration_0007", Path(__file__).with_name("0007_permalinks.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module._record_events_0006().replace(module.EVENT_DATA_0006, module.EVENT_DATA_0007)
-
 
 def upgrade() -> None:
     op.add_column("posts", sa.Column("not_before", TS))
     op.drop_index("posts_due", "posts")
     op.create_index("posts_due", "posts", [sa.text("greatest(scheduled_at, not_before)")],
                     postgresql_where=sa.text("status = 'SCHEDULED'"))
-    op.execute(NOTIFY_DUE)
+    op.execute(load("0009_notify_due.sql"))
     for table in ("event_webhooks", "event_relay"):
         op.add_column(table, sa.Column("lease_owner", sa.Text))
         op.add_column(table, sa.Column("lease_expires_at", TS))
-    op.execute(RECORD_EVENTS)
+    op.execute(load("0009_record_events.sql"))
 
 
 def downgrade() -> None:
-    op.execute(_record_events_0007())
+    op.execute(load("0007_record_events.sql"))
     for table in ("event_webhooks", "event_relay"):
         op.drop_column(table, "lease_expires_at")
         op.drop_column(table, "lease_owner")
-    op.execute(NOTIFY_DUE_0002)
+    op.execute(load("0002_notify_due.sql"))
     op.drop_index("posts_due", "posts")
     op.create_index("posts_due", "posts", ["scheduled_at"], postgresql_where=sa.text("status = 'SCHEDULED'"))
     op.drop_column("posts", "not_before")
