@@ -1,8 +1,13 @@
-"""Accounts and tenants: all their SQL."""
+"""Accounts and tenants: every write to them.
+
+The tenant's API (AccountStore) and, as named operations on a connection the caller holds, what
+the publisher learns about an account (a dead token, a platform's wait) and an operator's pause.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Iterable
 
 import psycopg.errors
@@ -13,10 +18,10 @@ from postsched.errors import AlreadyExists, NotFound
 from postsched.store.due_notice import announce_due
 from postsched.store import processing_log
 from postsched.store.processing_log import LogEntry
-from postsched.store.database import Database
+from postsched.store.database import Connection, Database
 from postsched.store.posts import CANCEL_ACCOUNT_POSTS
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
-from postsched.store.transitions import params
+from postsched.store.posts.transitions import params
 
 COLUMNS = (
     "id, tenant_id, platform::text AS platform, external_id, display_name, paused, disabled, needs_credentials, "
@@ -163,3 +168,43 @@ class AccountStore:
             await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "credentials_updated")])
             await announce_due(conn, now)  # its due posts may go at once
         return AccountRecord.from_row(row)
+
+
+async def mark_needs_credentials(conn: Connection, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
+    """The platform refused the account's token: its posts wait for new credentials."""
+    cur = await conn.execute(
+        """UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s
+           WHERE id = %s AND NOT needs_credentials RETURNING tenant_id""",
+        (reason, now, account_id),
+    )
+    row = await cur.fetchone()
+    if row is not None:  # only the first of many posts that hit the dead token tells
+        await processing_log.append(conn, [LogEntry(None, row["tenant_id"], account_id, "needs_credentials", message=reason)])
+
+
+async def throttle(conn: Connection, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:
+    """The platform asked the account to wait until `until` (a later wait already known stays)."""
+    await conn.execute(
+        """UPDATE accounts SET throttled_until = greatest(coalesce(throttled_until, %s), %s),
+           throttle_reason = %s, updated_at = %s WHERE id = %s""",
+        (until, until, reason, now, account_id),
+    )
+
+
+async def set_paused(conn: Connection, account_id: uuid.UUID, paused: bool, *, now: datetime,
+                     actor: str) -> AccountRecord:
+    """An operator pauses or resumes the account; resuming wakes the dispatchers for its due posts."""
+    cur = await conn.execute(
+        f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s AND deleted_at IS NULL RETURNING {COLUMNS}",
+        (paused, now, account_id),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"account {account_id} not found")
+    await processing_log.append(conn, [LogEntry(
+        None, row["tenant_id"], account_id, "account_paused" if paused else "account_resumed",
+        message=f"by {actor}", actor=actor,
+    )])
+    if not paused:
+        await announce_due(conn, now)  # its due posts may go at once
+    return AccountRecord.from_row(row)

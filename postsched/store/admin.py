@@ -5,33 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from postsched.errors import FailedPrecondition, NotFound
-from postsched.lifecycle import PostStatus
-from postsched.store import processing_log, transitions
-from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
+from postsched.store import accounts, counters, event_webhooks, events, processing_log
+from postsched.store.posts import operators as posts_by_operators
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
-from postsched.store.due_notice import announce_due
-from postsched.store.database import Database
+from postsched.store.database import Connection, Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.processing_log import LogEntry
 from postsched.store.records import AccountRecord, PageCursor, PostRecord
-from postsched.store.transitions import move
-
-CLEAR_BATCH = 1000
-
-# FAILED -> SCHEDULED, due now with a fresh delivery budget, by an operator.
-RETRY: dict[str, Any] = dict(
-    sources=(PostStatus.FAILED,), target=PostStatus.SCHEDULED, event="retried", message="%(message)s",
-    set="scheduled_at = %(now)s, attempts = 0, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL",
-)
-RETRY_POST = move(source="(SELECT %(id)s::uuid AS id) AS one", match="p.id = one.id", **RETRY, returning="p.*",
-                  select=f"SELECT {POST_COLUMNS} FROM moved")
-# Entries kept when a published post is cleared: its history of trouble, for later questions.
-KEPT_LOG_EVENTS = ("attempt_failed", "failed", "rate_limited", "lease_expired", "published_reconciled",
-                   "reconciled_not_published", "retried", "message_lost")
-
 
 @dataclass(frozen=True)
 class Scope:
@@ -164,28 +147,19 @@ class AdminStore:
 
         platform_state is kept: what earlier attempts left (their claim times, an Instagram
         container) lets the next attempt ask the platform first, never publish blindly again."""
-        scope_filter, params = scope.where()
-        params.update(transitions.params(now=now, actor=actor, message=f"retried by {actor}"))
+        scope_filter, values = scope.where()
         total = waiting = 0
         while True:
             async with self._db.connection() as conn:
-                cur = await conn.execute(move(
-                    before=f"""picked AS (
-                        SELECT id FROM posts WHERE status = 'FAILED' {scope_filter}
-                          AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = posts.account_id AND a.deleted_at IS NOT NULL)
-                        LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
-                    )""",
-                    source="picked", match="p.id = picked.id", **RETRY,
-                    select="SELECT log_account_id AS account_id FROM moved"), params)
-                accounts = [row["account_id"] for row in await cur.fetchall()]
-                if accounts:
+                account_ids = await posts_by_operators.retry_failed(conn, scope_filter, values, now=now, actor=actor)
+                if account_ids:
                     cur = await conn.execute(
-                        "SELECT id FROM accounts WHERE id = ANY(%s) AND needs_credentials", (list(set(accounts)),)
+                        "SELECT id FROM accounts WHERE id = ANY(%s) AND needs_credentials", (list(set(account_ids)),)
                     )
                     blocked = {row["id"] for row in await cur.fetchall()}
-                    waiting += sum(1 for a in accounts if a in blocked)
-            total += len(accounts)
-            if len(accounts) < CLEAR_BATCH:
+                    waiting += sum(1 for a in account_ids if a in blocked)
+            total += len(account_ids)
+            if len(account_ids) < posts_by_operators.BATCH:
                 return total, waiting
 
     async def retry_post(self, post_id: uuid.UUID, now: datetime, actor: str) -> tuple[PostRecord, str | None]:
@@ -211,62 +185,37 @@ class AdminStore:
                     f"the account {current.account_id} of post {post_id} needs new credentials: call "
                     "SchedulerService.UpdateAccountCredentials first (the post would only wait for them)"
                 )
-            cur = await conn.execute(RETRY_POST, transitions.params(
-                id=post_id, now=now, actor=actor, message=f"retried by {actor}; last error: {current.last_error or ''}"))
-            updated = await cur.fetchone()
+            updated = await posts_by_operators.retry_one(
+                conn, post_id, now=now, actor=actor, message=f"retried by {actor}; last error: {current.last_error or ''}")
         return PostRecord.from_row(updated), row["trace_context"]  # type: ignore[arg-type]
 
-    async def _in_batches(self, statement: str, params: dict[str, Any]) -> int:
-        """Runs a DELETE of at most CLEAR_BATCH rows (RETURNING one column) in its own transaction
-        again and again until one deletes fewer, so no lock is held for long; returns the total."""
+    async def _in_batches(self, step: Callable[[Connection], Awaitable[int]], batch: int) -> int:
+        """Runs `step` (which deletes at most `batch` rows and says how many) in a transaction of
+        its own again and again until it deletes fewer, so no lock is held for long; the total."""
         total = 0
         while True:
             async with self._db.transaction() as conn:
-                cur = await conn.execute(statement, params)
-                count = len(await cur.fetchall())
+                count = await step(conn)
             total += count
-            if count < CLEAR_BATCH:
+            if count < batch:
                 return total
 
     async def clear_events(self, cutoff: datetime) -> int:
         """Deletes events (and webhook delivery attempts) older than `cutoff`, except those a
         tenant's webhook has not delivered yet: a callback endpoint that is away loses nothing.
         WatchEvents from after_sequence=0 then starts at the oldest event kept."""
-        total = await self._in_batches(
-                    f"""
-                    WITH doomed AS (
-                        SELECT e.tenant_id, e.sequence FROM events e
-                        LEFT JOIN event_webhooks w ON w.tenant_id = e.tenant_id
-                        WHERE e.occurred_at < %(cutoff)s AND (w.tenant_id IS NULL OR e.sequence <= w.delivered)
-                        LIMIT {CLEAR_BATCH}
-                    )
-                    DELETE FROM events e USING doomed
-                    WHERE e.tenant_id = doomed.tenant_id AND e.sequence = doomed.sequence RETURNING e.sequence
-                    """,
-                    {"cutoff": cutoff},
-        )
+        total = await self._in_batches(lambda conn: events.clear_before(conn, cutoff), events.CLEAR_BATCH)
         async with self._db.connection() as conn:
-            await conn.execute("DELETE FROM event_deliveries WHERE at < %s", (cutoff,))
+            await event_webhooks.clear_deliveries_before(conn, cutoff)
         return total
 
     async def clear_published(self, cutoff: datetime, actor: str | None = None) -> int:
-        """Deletes PUBLISHED posts published before `cutoff`, CLEAR_BATCH rows per transaction so no
-        lock is held for long, with their audit entries except those of trouble (KEPT_LOG_EVENTS)."""
-        total = await self._in_batches(
-                    f"""
-                    WITH doomed AS (
-                        SELECT id FROM posts WHERE status = 'PUBLISHED' AND published_at < %(cutoff)s
-                        ORDER BY published_at LIMIT {CLEAR_BATCH} FOR UPDATE SKIP LOCKED
-                    ), logs AS (
-                        DELETE FROM processing_logs l USING doomed
-                        WHERE l.post_id = doomed.id AND l.event <> ALL(%(kept)s)
-                    )
-                    DELETE FROM posts p USING doomed WHERE p.id = doomed.id RETURNING p.id
-                    """,
-                    {"cutoff": cutoff, "kept": list(KEPT_LOG_EVENTS)},
-        )
-        async with self._db.connection() as conn:  # outcome counters older than the stats window
-            await conn.execute("DELETE FROM post_outcomes WHERE minute < now() - interval '2 hours'")
+        """Deletes PUBLISHED posts published before `cutoff`, a batch per transaction so no lock is
+        held for long, with their audit entries except those of trouble."""
+        total = await self._in_batches(lambda conn: posts_by_operators.clear_published(conn, cutoff),
+                                       posts_by_operators.BATCH)
+        async with self._db.connection() as conn:
+            await counters.clear_old_outcomes(conn)  # older than the stats window
             if actor is not None:  # an operator's clear-up is in the audit trail (the hourly one is not)
                 await processing_log.append(conn, [LogEntry(
                     None, None, None, "cleared", actor=actor,
@@ -276,20 +225,7 @@ class AdminStore:
 
     async def set_paused(self, account_id: uuid.UUID, paused: bool, now: datetime, actor: str) -> AccountRecord:
         async with self._db.transaction() as conn:
-            cur = await conn.execute(
-                f"UPDATE accounts SET paused = %s, updated_at = %s WHERE id = %s AND deleted_at IS NULL RETURNING {ACCOUNT_COLUMNS}",
-                (paused, now, account_id),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                raise NotFound(f"account {account_id} not found")
-            await processing_log.append(conn, [LogEntry(
-                None, row["tenant_id"], account_id, "account_paused" if paused else "account_resumed",
-                message=f"by {actor}", actor=actor,
-            )])
-            if not paused:
-                await announce_due(conn, now)  # its due posts may go at once
-        return AccountRecord.from_row(row)
+            return await accounts.set_paused(conn, account_id, paused, now=now, actor=actor)
 
 
 def _sliding(minutes: dict[datetime, tuple[int, int]], now: datetime, span: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ yet, so a count is exact whether or not the fold has run.
 
 from __future__ import annotations
 
-from postsched.store.database import Database
+from postsched.store.database import Connection, Database
 
 FOLD_PERIOD = 1.0  # seconds between folds: the deltas a reader adds stay a few hundred rows
 
@@ -32,3 +32,8 @@ class CounterFolder:
             cur = await conn.execute("SELECT postsched_fold_counters() AS changed")
             row = await cur.fetchone()
             return int(row["changed"]) if row else 0
+
+
+async def clear_old_outcomes(conn: Connection) -> None:
+    """Drops outcome counters older than any stats window reads (2 hours)."""
+    await conn.execute("DELETE FROM post_outcomes WHERE minute < now() - interval '2 hours'")

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Sequence
 
 from postsched.store import leases
-from postsched.store.database import Database
+from postsched.store.database import Connection, Database
 from postsched.store.events import EventRecord, events_after
 
 
@@ -181,3 +181,8 @@ class EventWebhookStore:
                  round_.last_error, now, hook.tenant_id, owner),
             )
             return cur.rowcount == 1
+
+
+async def clear_deliveries_before(conn: Connection, cutoff: datetime) -> None:
+    """Forgets delivery attempts older than `cutoff` (the events they delivered are cleared too)."""
+    await conn.execute("DELETE FROM event_deliveries WHERE at < %s", (cutoff,))

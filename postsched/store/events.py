@@ -1,7 +1,7 @@
 """Post events as a backend reads them: per tenant, in sequence order, from a cursor.
 
 The rows are written by a trigger on processing_logs (migration 0006), in the transaction of the
-change they describe; this module only reads them.
+change they describe; this module reads them, relays them, and clears old ones away.
 """
 
 from __future__ import annotations
@@ -18,6 +18,25 @@ from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import PostRecord
 
 RELAY_TENANTS = 50  # tenants a relay leases per round
+CLEAR_BATCH = 1000  # events deleted per transaction
+
+# Events older than the cutoff, except those the tenant's webhook has not delivered yet.
+CLEAR_BEFORE = f"""
+WITH doomed AS (
+    SELECT e.tenant_id, e.sequence FROM events e
+    LEFT JOIN event_webhooks w ON w.tenant_id = e.tenant_id
+    WHERE e.occurred_at < %(cutoff)s AND (w.tenant_id IS NULL OR e.sequence <= w.delivered)
+    LIMIT {CLEAR_BATCH}
+)
+DELETE FROM events e USING doomed
+WHERE e.tenant_id = doomed.tenant_id AND e.sequence = doomed.sequence RETURNING e.sequence
+"""
+
+
+async def clear_before(conn: Connection, cutoff: datetime) -> int:
+    """Deletes up to CLEAR_BATCH events older than `cutoff` that no webhook still owes; how many."""
+    cur = await conn.execute(CLEAR_BEFORE, {"cutoff": cutoff})
+    return len(await cur.fetchall())
 
 EVENT_TYPES = (
     "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting",

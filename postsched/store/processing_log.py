@@ -1,7 +1,7 @@
 """The audit trail's entries that move no post: account changes, operators' clear-ups, notes.
 
 A post's transitions write their own entries, in the statement that moves the post
-(postsched.store.transitions); an entry here has no from/to state.
+(postsched.store.posts.transitions); an entry here has no from/to state.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import structlog
 from postsched import telemetry
 from postsched.clock import Clock
 from postsched.store.database import Listen
-from postsched.store.dispatch import DispatchStore
+from postsched.store.posts.dispatch import DispatchStore
 from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
 

@@ -27,7 +27,7 @@ from postsched.backoff import Backoff
 from postsched.broker import HandoverSigner, PublishMessage, message_id, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
-from postsched.store.dispatch import DispatchStore, LeasedPost
+from postsched.store.posts.dispatch import DispatchStore, LeasedPost
 from postsched.turns import in_turns
 from services.dispatcher.stats import DispatcherStats
 

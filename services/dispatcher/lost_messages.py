@@ -24,7 +24,7 @@ from postsched import broker
 from postsched.broker import STREAM, PublishMessage
 from postsched.clock import Clock
 from postsched.settings import JetStreamSettings
-from postsched.store.dispatch import DispatchStore, HandedOver
+from postsched.store.posts.dispatch import DispatchStore, HandedOver
 
 log = structlog.get_logger("postsched.dispatcher")
 SLICE = 500  # posts checked per round; a longer backlog is walked a slice per round

@@ -17,7 +17,7 @@ from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import DispatcherSettings
 from postsched.store.counters import FOLD_PERIOD, CounterFolder
 from postsched.store.database import Database
-from postsched.store.dispatch import DispatchStore
+from postsched.store.posts.dispatch import DispatchStore
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from services.dispatcher.dispatcher import Dispatcher, listen_for_due
 from postsched.store.events import EventStore

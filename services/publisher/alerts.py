@@ -9,7 +9,7 @@ import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 
-from postsched.store.publishing import ClaimedPost
+from postsched.store.posts.publishing import ClaimedPost
 
 log = structlog.get_logger("postsched.publisher")
 SUBJECT = "postsched.alerts.post_failed"

@@ -28,7 +28,7 @@ from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
 from postsched.lifecycle import PostStatus
 from postsched.store import leases
-from postsched.store.publishing import ClaimedPost, Outcome, PublishingStore
+from postsched.store.posts.publishing import ClaimedPost, Outcome, PublishingStore
 from services.publisher.account_slots import AccountSlots
 from services.publisher.leases import AttemptLease, LeaseKeeper
 from services.publisher.platforms.outcomes import (

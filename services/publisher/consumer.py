@@ -36,7 +36,7 @@ from postsched.broker import CONSUMER, STREAM, HandoverSigner, PublishMessage
 from postsched.settings import JetStreamSettings
 from postsched.clock import Clock
 from postsched.errors import PostschedError
-from postsched.store.publishing import ClaimedPost, PublishingStore
+from postsched.store.posts.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
 from services.publisher.attempt import Attempts, Decision, Reply
 from services.publisher.fair_share import FairShare

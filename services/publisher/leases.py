@@ -21,7 +21,7 @@ import uuid
 from typing import Callable
 
 from postsched.clock import Clock
-from postsched.store.publishing import PublishingStore
+from postsched.store.posts.publishing import PublishingStore
 from services.publisher.platforms.outcomes import Fenced
 
 # Of each lease, the part an attempt does not rely on: the time between its check and its request

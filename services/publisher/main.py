@@ -19,7 +19,7 @@ from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import PublisherSettings
 from postsched.store.database import Database
-from postsched.store.publishing import PublishingStore
+from postsched.store.posts.publishing import PublishingStore
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
 from postsched.store.event_webhooks import EventWebhookStore
 from services.publisher.event_delivery import EventDelivery

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from postsched.clock import Clock
-from postsched.store.publishing import Outcome, PublishingStore
+from postsched.store.posts.publishing import Outcome, PublishingStore
 
 MAX_BATCH = 1000
 

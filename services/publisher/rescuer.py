@@ -15,7 +15,7 @@ import structlog
 from nats.aio.client import Client as NATS
 
 from postsched.clock import Clock
-from postsched.store.publishing import ClaimedPost, PublishingStore
+from postsched.store.posts.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
 from services.publisher.attempt import Attempts
 from services.publisher.recorder import OutcomeRecorder

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from postsched.clock import FixedClock
 from postsched.credentials import CredentialBox
 from postsched.lifecycle import PostStatus
-from postsched.store.publishing import ClaimedPost
+from postsched.store.posts.publishing import ClaimedPost
 from services.publisher import attempt as attempt_module
 from services.publisher.account_slots import AccountSlots
 from services.publisher.attempt import Attempts, Decision, Reply

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import structlog
 
-from postsched.store.publishing import ClaimedPost
+from postsched.store.posts.publishing import ClaimedPost
 from services.publisher import consumer as consumer_module
 from services.publisher.consumer import Consumer, Work
 from services.publisher.fair_share import FairShare

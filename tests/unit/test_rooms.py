@@ -43,3 +43,36 @@ def test_fake_meta_without_the_devtools_package_says_so(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "postsched_devtools.fake_meta", None)  # as in the production image
     assert cli.main(["fake-meta", "--port", "1"]) == 2
     assert "development tool" in capsys.readouterr().err
+
+
+# Which module (or package) writes each table. processing_logs: notes and account changes in
+# processing_log.py; a post's audit rows in the statement that moves it (store/posts/).
+WRITERS = {
+    "posts": "postsched/store/posts/",
+    "processing_logs": ("postsched/store/processing_log.py", "postsched/store/posts/"),
+    "accounts": "postsched/store/accounts.py",
+    "tenants": "postsched/store/accounts.py",
+    "events": "postsched/store/events.py",
+    "event_relay": "postsched/store/events.py",
+    "event_webhooks": "postsched/store/event_webhooks.py",
+    "event_deliveries": "postsched/store/event_webhooks.py",
+    "post_outcomes": "postsched/store/counters.py",
+    "dashboard_sessions": "postsched/store/dashboard_sessions.py",
+}
+
+
+def test_every_table_is_written_from_its_own_module_only() -> None:
+    import re
+
+    stray, seen = [], set()
+    for path in [*(ROOT / "postsched").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
+        where = str(path.relative_to(ROOT))
+        if "/migrations/" in where or where.startswith("postsched/v1/"):
+            continue
+        for table in re.findall(r"(?:UPDATE|INSERT INTO|DELETE FROM)\s+([a-z_]+)", path.read_text()):
+            seen.add(table)
+            owners = WRITERS.get(table)
+            if owners is None or not where.startswith(owners):
+                stray.append(f"{where} writes {table}")
+    assert stray == []
+    assert seen == set(WRITERS)  # every table above is written somewhere the search sees

@@ -14,7 +14,7 @@ from typing import Sequence
 from postsched.lifecycle import PostStatus
 from postsched.store import leases
 from postsched.store.database import Database
-from postsched.store.transitions import move, params
+from postsched.store.posts.transitions import move, params
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 

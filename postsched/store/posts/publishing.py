@@ -19,13 +19,11 @@ from typing import Any, Sequence
 
 from psycopg.types.json import Jsonb
 
-from postsched.store import processing_log
-from postsched.store.processing_log import LogEntry
 from postsched import lifecycle
 from postsched.lifecycle import PostStatus
-from postsched.store import leases
+from postsched.store import accounts, leases
 from postsched.store.database import Database
-from postsched.store.transitions import PerRow, move, params
+from postsched.store.posts.transitions import PerRow, move, params
 
 S, Q, P = PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PUBLISHING
 
@@ -277,19 +275,8 @@ class PublishingStore:
 
     async def mark_needs_credentials(self, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
         async with self._db.transaction() as conn:
-            cur = await conn.execute(
-                """UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s
-                   WHERE id = %s AND NOT needs_credentials RETURNING tenant_id""",
-                (reason, now, account_id),
-            )
-            row = await cur.fetchone()
-            if row is not None:  # only the first of many posts that hit the dead token tells
-                await processing_log.append(conn, [LogEntry(None, row["tenant_id"], account_id, "needs_credentials", message=reason)])
+            await accounts.mark_needs_credentials(conn, account_id, reason, now=now)
 
     async def throttle_account(self, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:
         async with self._db.connection() as conn:
-            await conn.execute(
-                """UPDATE accounts SET throttled_until = greatest(coalesce(throttled_until, %s), %s),
-                   throttle_reason = %s, updated_at = %s WHERE id = %s""",
-                (until, until, reason, now, account_id),
-            )
+            await accounts.throttle(conn, account_id, until, reason, now=now)

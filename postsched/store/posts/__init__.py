@@ -17,7 +17,7 @@ from postsched.lifecycle import PostStatus
 from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Connection, Database
 from postsched.store.records import NewPost, PageCursor, PostRecord
-from postsched.store.transitions import move, params
+from postsched.store.posts.transitions import move, params
 from postsched.tracecontext import current_trace_id
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
