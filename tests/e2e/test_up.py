@@ -19,7 +19,8 @@ from postsched.embedded import free_port
 from tests.nats_login import login
 from postsched_devtools.processes import ROOT
 
-pytestmark = pytest.mark.e2e
+# `postsched up` listens on the default ports: its tests run one after another, on one worker.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
 
 
 def _start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
@@ -40,8 +41,8 @@ def _start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
         if line.startswith("Press Ctrl-C"):
             return proc, "".join(lines)
     proc.kill()
-    proc.wait()
-    raise AssertionError("postsched up did not come up:\n" + "".join(lines))
+    rest, _ = proc.communicate()  # closes the pipe too
+    raise AssertionError("postsched up did not come up:\n" + "".join(lines) + (rest or ""))
 
 
 def _processes_using(state_dir: Path) -> list[str]:
