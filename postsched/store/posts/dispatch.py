@@ -232,14 +232,7 @@ class DispatchStore:
 
     async def release(self, posts: Sequence[LeasedPost], *, now: datetime, reason: str) -> int:
         """Returns leased, not yet handed-over posts to SCHEDULED; returns how many."""
-        if not posts:
-            return 0
-        async with self._db.connection() as conn:
-            cur = await conn.execute(
-                RELEASE,
-                params(ids=[p.id for p in posts], generations=[p.generation for p in posts], now=now, reason=reason),
-            )
-            return len(await cur.fetchall())
+        return await self._back_to_scheduled(RELEASE, posts, now=now, reason=reason)
 
     async def handed_over_before(
         self, before: datetime, *, after: tuple[datetime, uuid.UUID] | None, limit: int
@@ -254,13 +247,16 @@ class DispatchStore:
 
     async def hand_over_again(self, posts: Sequence[HandedOver], *, now: datetime, reason: str) -> int:
         """Returns posts whose message vanished to SCHEDULED (new generation at the next lease)."""
+        return await self._back_to_scheduled(HAND_OVER_AGAIN, posts, now=now, reason=reason)
+
+    async def _back_to_scheduled(self, statement: str, posts: Sequence[LeasedPost | HandedOver], *, now: datetime,
+                                 reason: str) -> int:
+        """QUEUED -> SCHEDULED for (post, generation) pairs, by RELEASE or HAND_OVER_AGAIN; how many."""
         if not posts:
             return 0
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                HAND_OVER_AGAIN,
-                params(ids=[p.id for p in posts], generations=[p.generation for p in posts], now=now, reason=reason),
-            )
+            cur = await conn.execute(statement, params(
+                ids=[p.id for p in posts], generations=[p.generation for p in posts], now=now, reason=reason))
             return len(await cur.fetchall())
 
     async def rescue_expired(self, *, now: datetime, batch: int = 1000) -> int:
