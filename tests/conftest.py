@@ -52,20 +52,27 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def nats_url(tmp_path: Path) -> Iterator[str]:
-    """A NATS server with JetStream and no postsched streams: a fresh embedded one per test, or the
-    one POSTSCHED_TEST_NATS_URL names, with postsched's streams deleted first."""
+@pytest.fixture(scope="session")
+def nats_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One NATS server with JetStream per test process: an embedded one, or the one
+    POSTSCHED_TEST_NATS_URL names. Tests that stop or restart NATS start their own."""
     external = os.environ.get("POSTSCHED_TEST_NATS_URL")
     if external:
-        asyncio.run(_delete_streams(external))
         yield external
         return
-    server = EmbeddedNats(tmp_path / "nats").start()
+    server = EmbeddedNats(tmp_path_factory.mktemp("nats")).start()
     try:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def nats_url(nats_server_url: str) -> str:
+    """The process's NATS server with none of postsched's streams (deleted before each test, and
+    the publishers' consumer with them)."""
+    asyncio.run(_delete_streams(nats_server_url))
+    return nats_server_url
 
 
 async def _delete_streams(url: str) -> None:
