@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext, api
 
 from postsched.errors import ConfigError, PostschedError, Unavailable
+from postsched.keys import MessageKey
 from postsched.settings import JetStreamSettings, NatsOptions
 
 # 2.10.20-2.10.22 lose whole streams when the process crashes, and earlier pull consumers handle
@@ -71,11 +72,6 @@ def publish_subject(platform: str) -> str:
     return f"postsched.publish.{platform}"
 
 
-def message_id(post_id: uuid.UUID, generation: int) -> str:
-    """Nats-Msg-Id: the stream drops a second message with the same id within its duplicate window."""
-    return f"{post_id}:{generation}"
-
-
 @dataclass(frozen=True)
 class PublishMessage:
     """What a publish message carries: enough to find the post, and whose it is, so a publisher
@@ -87,6 +83,10 @@ class PublishMessage:
     tenant_id: str | None = None
     account_id: uuid.UUID | None = None
     mac: str = ""  # the dispatcher's HMAC over the above (HandoverSigner); a message without a valid one is dropped
+
+    @property
+    def key(self) -> MessageKey:
+        return MessageKey(self.post_id, self.generation)
 
     @property
     def signed_part(self) -> bytes:

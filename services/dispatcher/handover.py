@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind
 
 from postsched import instruments, telemetry
 from postsched.backoff import Backoff
-from postsched.broker import HandoverSigner, PublishMessage, message_id, publish_subject
+from postsched.broker import HandoverSigner, PublishMessage, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.posts.dispatch import DispatchStore, LeasedPost
@@ -139,7 +139,7 @@ class Handover:
             lateness = (now - post.due_at).total_seconds()
             # A PRODUCER span in the post's own trace (started by CreatePost), named and described
             # as OpenTelemetry's messaging conventions say; its context travels in the message.
-            subject, msg_id = publish_subject(post.platform), message_id(post.id, post.generation)
+            subject, msg_id = publish_subject(post.platform), post.message.msg_id
             attributes: dict[str, Any] = {
                 **telemetry.messaging_attributes("send", subject, msg_id),
                 "postsched.post_id": str(post.id), "postsched.account_id": str(post.account_id),

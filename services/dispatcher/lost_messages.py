@@ -84,4 +84,4 @@ class LostMessages:
             body = PublishMessage.decode(message.data or b"")
         except (ValueError, KeyError, TypeError):
             return False
-        return (body.post_id, body.generation) == (post.id, post.generation)
+        return body.key == post.message

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable
@@ -33,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from postsched import instruments, telemetry
 from postsched import broker
 from postsched.broker import CONSUMER, STREAM, HandoverSigner, PublishMessage
+from postsched.keys import MessageKey
 from postsched.settings import JetStreamSettings
 from postsched.clock import Clock
 from postsched.errors import PostschedError
@@ -272,20 +272,20 @@ class Consumer:
         decoded = [decoded[i] for i in plan.claim]
         try:
             claimed = await self._store.claim(
-                [(m.post_id, m.generation) for _, m in decoded], owner=self._owner, now=now, lease=self._lease,
+                [m.key for _, m in decoded], owner=self._owner, now=now, lease=self._lease,
             )
         except PostschedError as exc:
             log.warning("claim failed; messages come back later", error=str(exc), messages=len(decoded))
             for msg, _ in decoded:
                 await msg.nak(delay=CLAIM_RETRY_DELAY)
             return
-        by_key = {(c.id, c.generation): c for c in claimed}
-        unclaimed = [(m.post_id, m.generation) for _, m in decoded if (m.post_id, m.generation) not in by_key]
+        by_key = {c.message: c for c in claimed}
+        unclaimed = [m.key for _, m in decoded if m.key not in by_key]
         early = await self._not_yet_due(unclaimed, now)
         for msg, body in decoded:
-            post = by_key.pop((body.post_id, body.generation), None)
+            post = by_key.pop(body.key, None)
             if post is None:
-                due = early.get((body.post_id, body.generation))
+                due = early.get(body.key)
                 if due is not None:  # signed but early (a clock far off): back when it is due
                     log.warning("hand-over message before its post is due; it comes back then",
                                 post_id=str(body.post_id), due=due.isoformat())
@@ -299,7 +299,7 @@ class Consumer:
             self._fair.enqueue(post.tenant_id, post.account_id, work)
         self._start_what_may_run()
 
-    async def _not_yet_due(self, unclaimed: list[tuple[uuid.UUID, int]], now: datetime) -> dict:
+    async def _not_yet_due(self, unclaimed: list[MessageKey], now: datetime) -> dict[MessageKey, datetime]:
         try:
             return await self._store.not_yet_due(unclaimed, now=now)
         except PostschedError:
@@ -310,7 +310,7 @@ class Consumer:
         (a deferred post is handed over again under a new generation). False if the database
         would not take it (the whole batch comes back later)."""
         try:
-            await self._store.defer([(m.post_id, m.generation, until) for (_, m), until in deferred],
+            await self._store.defer([(m.key, until) for (_, m), until in deferred],
                                     owner=self._owner, now=self._clock.now())
         except PostschedError as exc:
             log.warning("deferral failed; messages come back later", error=str(exc), messages=len(deferred))

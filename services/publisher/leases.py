@@ -21,6 +21,7 @@ import uuid
 from typing import Callable
 
 from postsched.clock import Clock
+from postsched.keys import AttemptKey
 from postsched.store.posts.publishing import PublishingStore
 from services.publisher.platforms.outcomes import Fenced
 
@@ -40,6 +41,10 @@ class AttemptLease:
         self.started: float | None = None  # when it began working (None: queued for a slot)
         self.valid_until = monotonic() + lease * (1 - SAFETY_SHARE)
         self.fenced_because: str | None = None
+
+    @property
+    def key(self) -> AttemptKey:
+        return AttemptKey(self.post_id, self.epoch)
 
     def working(self) -> None:
         """The attempt starts working now (it may have waited for one of its account's slots):
@@ -78,16 +83,16 @@ class LeaseKeeper:
         self.lease = lease
         self._max_hold = max_hold
         self._monotonic = monotonic
-        self._held: dict[tuple[uuid.UUID, int], AttemptLease] = {}
+        self._held: dict[AttemptKey, AttemptLease] = {}
         self.period = max(0.2, lease / 4)
 
     def hold(self, post_id: uuid.UUID, epoch: int) -> AttemptLease:
         lease = AttemptLease(post_id, epoch, lease=self.lease, monotonic=self._monotonic)
-        self._held[(post_id, epoch)] = lease
+        self._held[lease.key] = lease
         return lease
 
     def release(self, lease: AttemptLease) -> None:
-        self._held.pop((lease.post_id, lease.epoch), None)
+        self._held.pop(lease.key, None)
 
     @property
     def holding(self) -> int:
@@ -101,9 +106,9 @@ class LeaseKeeper:
                if not held.fenced_because and (held.started is None or started - held.started < self._max_hold)]
         if not due:
             return 0
-        kept = await self._store.renew([(h.post_id, h.epoch) for h in due], now=self._clock.now(), lease=self.lease)
+        kept = await self._store.renew([h.key for h in due], now=self._clock.now(), lease=self.lease)
         for held in due:
-            if (held.post_id, held.epoch) in kept:
+            if held.key in kept:
                 held.renewed(started)
             else:
                 held.fence("the attempt was taken over (its post is no longer PUBLISHING under its epoch)")

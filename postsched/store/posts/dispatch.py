@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
+from postsched.keys import MessageKey
 from postsched.lifecycle import PostStatus
 from postsched.store import leases
 from postsched.store.database import Database
@@ -33,6 +34,10 @@ class LeasedPost:
     due_at: datetime
     # Its place in the turns of due posts (DUE_IN_TURNS); 0 when leased in time order.
     turn: int = 0
+
+    @property
+    def message(self) -> MessageKey:
+        return MessageKey(self.id, self.generation)
 
 
 # A post is due at greatest(scheduled_at, not_before): the posts_due index is on that expression.
@@ -158,6 +163,10 @@ class HandedOver:
     generation: int
     seq: int
     handed_over_at: datetime
+
+    @property
+    def message(self) -> MessageKey:
+        return MessageKey(self.id, self.generation)
 
 
 # Oldest hand-overs first, from a cursor, so a long backlog is checked a slice at a time.

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 from psycopg.types.json import Jsonb
 
 from postsched import lifecycle
+from postsched.keys import AttemptKey, MessageKey
 from postsched.lifecycle import PostStatus
 from postsched.store import accounts, leases
 from postsched.store.database import Database
@@ -54,6 +55,14 @@ class ClaimedPost:
     credentials: bytes
     needs_credentials: bool
     throttled_until: datetime | None
+
+    @property
+    def message(self) -> MessageKey:
+        return MessageKey(self.id, self.generation)
+
+    @property
+    def attempt(self) -> AttemptKey:
+        return AttemptKey(self.id, self.epoch)
 
 
 CLAIM = move(
@@ -157,7 +166,7 @@ class PublishingStore:
         self._db = db
 
     async def claim(
-        self, messages: Sequence[tuple[uuid.UUID, int]], *, owner: str, now: datetime, lease: float
+        self, messages: Sequence[MessageKey], *, owner: str, now: datetime, lease: float
     ) -> list[ClaimedPost]:
         """Claims the posts of (post id, generation) messages still QUEUED under that generation,
         each with a publishing lease of `lease` seconds that the attempt must renew."""
@@ -166,14 +175,14 @@ class PublishingStore:
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 CLAIM,
-                params(ids=[m[0] for m in messages], generations=[m[1] for m in messages],
+                params(ids=[m.post_id for m in messages], generations=[m.generation for m in messages],
                        owner=owner, now=now, lease=lease, skew=CLAIM_SKEW),
             )
             return [ClaimedPost(**row) for row in await cur.fetchall()]
 
     async def not_yet_due(
-        self, messages: Sequence[tuple[uuid.UUID, int]], *, now: datetime
-    ) -> dict[tuple[uuid.UUID, int], datetime]:
+        self, messages: Sequence[MessageKey], *, now: datetime
+    ) -> dict[MessageKey, datetime]:
         """Of (post id, generation) messages the claim did not take, those whose post waits under
         that generation but is not due yet (an early message), with when it is due."""
         if not messages:
@@ -185,22 +194,22 @@ class PublishingStore:
                      ON p.id = m.id AND p.dispatch_generation = m.generation
                    WHERE p.status = 'QUEUED'
                      AND greatest(p.scheduled_at, p.not_before) > %(now)s + make_interval(secs => %(skew)s)""",
-                {"ids": [m[0] for m in messages], "generations": [m[1] for m in messages], "now": now,
+                {"ids": [m.post_id for m in messages], "generations": [m.generation for m in messages], "now": now,
                  "skew": CLAIM_SKEW},
             )
-            return {(row["id"], row["generation"]): row["due"] for row in await cur.fetchall()}
+            return {MessageKey(row["id"], row["generation"]): row["due"] for row in await cur.fetchall()}
 
     async def defer(
-        self, messages: Sequence[tuple[uuid.UUID, int, datetime]], *, owner: str, now: datetime
+        self, messages: Sequence[tuple[MessageKey, datetime]], *, owner: str, now: datetime
     ) -> int:
-        """Gives back the posts of (post id, generation, not before) messages still QUEUED under
-        that generation; returns how many."""
+        """Gives back the posts of (message, not before) pairs still QUEUED under the message's
+        generation; returns how many."""
         if not messages:
             return 0
         async with self._db.connection() as conn:
             cur = await conn.execute(DEFER, params(
-                ids=[m[0] for m in messages], generations=[m[1] for m in messages],
-                until=[m[2] for m in messages], owner=owner, now=now,
+                ids=[key.post_id for key, _ in messages], generations=[key.generation for key, _ in messages],
+                until=[until for _, until in messages], owner=owner, now=now,
             ))
             return len(await cur.fetchall())
 
@@ -211,8 +220,8 @@ class PublishingStore:
             return [ClaimedPost(**row) for row in await cur.fetchall()]
 
     async def renew(
-        self, held: Sequence[tuple[uuid.UUID, int]], *, now: datetime, lease: float
-    ) -> set[tuple[uuid.UUID, int]]:
+        self, held: Sequence[AttemptKey], *, now: datetime, lease: float
+    ) -> set[AttemptKey]:
         """Extends the leases of (post id, epoch) attempts still held; returns those still held."""
         if not held:
             return set()
@@ -222,9 +231,9 @@ class PublishingStore:
                    FROM unnest(%(ids)s::uuid[], %(epochs)s::bigint[]) AS h(id, epoch)
                    WHERE p.id = h.id AND p.attempt_epoch = h.epoch AND p.status = 'PUBLISHING'
                    RETURNING p.id, p.attempt_epoch""",
-                {"ids": [h[0] for h in held], "epochs": [h[1] for h in held], "now": now, "lease": lease},
+                {"ids": [h.post_id for h in held], "epochs": [h.epoch for h in held], "now": now, "lease": lease},
             )
-            return {(row["id"], row["attempt_epoch"]) for row in await cur.fetchall()}
+            return {AttemptKey(row["id"], row["attempt_epoch"]) for row in await cur.fetchall()}
 
     async def checkpoint(self, post_id: uuid.UUID, epoch: int, state: dict[str, Any]) -> bool:
         """Merges `state` into platform_state; False if the attempt no longer holds the post."""
