@@ -9,9 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 
+from postsched import broker
 from postsched.duties import Supervisor
 
 SUBJECT = "postsched.status"
@@ -22,7 +21,7 @@ MAX_REPLICAS = 1000  # instances listed at once: a flood of made-up ones cannot 
 
 
 class Heartbeat:
-    def __init__(self, nc: NATS, service: str, instance: str, duties: Supervisor,
+    def __init__(self, nc: broker.Client, service: str, instance: str, duties: Supervisor,
                  figures: Callable[[], dict[str, Any]]) -> None:
         self._nc = nc
         self._subject = f"{SUBJECT}.{service}.{instance.replace('.', '_')}"
@@ -33,7 +32,7 @@ class Heartbeat:
     async def run_once(self) -> int:
         body = {**self._body, "healthy": self._duties.healthy, "figures": self._figures(),
                 "duties": {name: state.healthy for name, state in self._duties.states.items()}}
-        await self._nc.publish(self._subject, json.dumps(body).encode())
+        await broker.notify(self._nc, self._subject, json.dumps(body).encode())
         return 1
 
 
@@ -45,11 +44,11 @@ class Replicas:
     seen: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     dropped: int = 0  # messages on the subject that were not heartbeats
 
-    async def listen(self, nc: NATS) -> None:
-        await nc.subscribe(f"{SUBJECT}.>", cb=self._heard)
+    async def listen(self, nc: broker.Client) -> None:
+        await broker.hear(nc, f"{SUBJECT}.>", self._heard)
 
-    async def _heard(self, msg: Msg) -> None:
-        body = parse(msg.data)
+    async def _heard(self, data: bytes) -> None:
+        body = parse(data)
         if body is None:
             self.dropped += 1  # anyone on the subject can send anything: only the shape we send is kept
             return

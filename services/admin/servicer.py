@@ -7,15 +7,12 @@ from datetime import timedelta, timezone
 from typing import Any, AsyncIterator, Sequence, TypeAlias
 
 import grpc
-import nats.errors
-import nats.js.errors
-from nats.aio.client import Client as NATS
 
 from opentelemetry import trace
 
 from postsched import instruments, telemetry
 from postsched.auth import current_operator
-from postsched.broker import CONSUMER, STREAM
+from postsched import broker
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.identifiers import parse_id
@@ -45,7 +42,7 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
     )
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, nc: NATS, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
+    def __init__(self, store: AdminStore, nc: broker.Client, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
         self._store = store
         self._tokens = tokens
         self._nc = nc
@@ -76,8 +73,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def _consumer(self) -> admin_pb2.ConsumerStats:
         try:
-            info = await self._nc.jetstream().consumer_info(STREAM, CONSUMER, timeout=2)
-        except (nats.js.errors.NotFoundError, nats.errors.Error, asyncio.TimeoutError):
+            info = await broker.consumer_state(self._nc.jetstream(), timeout=2)
+        except broker.BrokerError:
             return admin_pb2.ConsumerStats()  # no consumer yet, or NATS unreachable: report zeros
         return admin_pb2.ConsumerStats(
             pending=info.num_pending or 0, ack_pending=info.num_ack_pending or 0,

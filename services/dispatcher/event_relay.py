@@ -4,14 +4,9 @@ keeps one relay per tenant at a time and each tenant's events in order."""
 
 from __future__ import annotations
 
-import asyncio
-
-import nats.errors
-import nats.js.errors
 import structlog
-from nats.js.client import JetStreamContext
 
-from postsched import telemetry
+from postsched import broker, telemetry
 from postsched.broker import event_subject
 from postsched.clock import Clock
 from postsched.messages import event_json
@@ -25,7 +20,7 @@ RELAY_LEASE = 30.0  # a relay that dies holding tenants leaves them to another t
 
 
 class EventRelay:
-    def __init__(self, js: JetStreamContext, events: EventStore, clock: Clock | None = None, *, owner: str = "") -> None:
+    def __init__(self, js: broker.JetStream, events: EventStore, clock: Clock | None = None, *, owner: str = "") -> None:
         self._js = js
         self._events = events
         self._clock = clock or Clock()
@@ -37,31 +32,23 @@ class EventRelay:
         them in order; returns how many from the first on it acknowledged (the cursor moves past
         those only). One at a time, each acknowledged before the next, cost a round trip and, with
         sync_interval always, an fsync per event."""
-        futures: list[asyncio.Future] = []
+        sends = broker.Sends(self._js)
         try:
             for record in events:
-                futures.append(await self._js.publish_async(
-                    event_subject(record.tenant_id, record.type), event_json(record),
-                    headers={"Nats-Msg-Id": str(record.event_id), "Content-Type": "application/json"},
-                ))
+                await sends.send(event_subject(record.tenant_id, record.type), event_json(record),
+                                 headers={"Nats-Msg-Id": str(record.event_id), "Content-Type": "application/json"})
         finally:
-            if futures:
-                await asyncio.wait(futures, timeout=PUBLISH_TIMEOUT)
+            sequences = await sends.settle(PUBLISH_TIMEOUT)
         acked = 0
-        for future in futures:
-            if not future.done() or future.cancelled() or future.exception() is not None:
+        for seq in sequences:
+            if seq is None:
                 break
             acked += 1
-        for future in futures[acked:]:
-            if not future.done():
-                future.cancel()
-            elif not future.cancelled():
-                future.exception()  # retrieved: it is reported below, not as "never retrieved"
         if acked < len(events):
             # The rest goes again next round; copies of any that did arrive are dropped by the
             # stream's duplicate window (Nats-Msg-Id), so they keep their first place.
             log.warning("event relay: JetStream did not acknowledge every event; the rest goes next round",
-                        acknowledged=acked, sent=len(futures), events=len(events))
+                        acknowledged=acked, sent=len(sequences), events=len(events))
         return acked
 
     async def run_once(self) -> None:
@@ -74,7 +61,7 @@ class EventRelay:
             try:
                 n = await self._events.relay(self._publish, owner=self._owner, now=self._clock.now(),
                                              lease=RELAY_LEASE, limit=RELAY_BATCH)
-            except (asyncio.TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
+            except broker.BrokerError as exc:
                 # NATS away or slow: nothing moved the cursor, so the next round sends it all again.
                 log.warning("event relay: publish failed; retrying next round", error=str(exc) or type(exc).__name__)
                 return

@@ -16,13 +16,10 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-import nats.errors
-import nats.js.errors
 import structlog
-from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
-from postsched import instruments, telemetry
+from postsched import broker, instruments, telemetry
 from postsched.backoff import Backoff
 from postsched.broker import HandoverSigner, PublishMessage, publish_subject
 from postsched.clock import Clock
@@ -47,7 +44,7 @@ RETRY_BACKOFF = Backoff(0.25, 5.0)
 class Handover:
     def __init__(
         self,
-        js: JetStreamContext,
+        js: broker.JetStream,
         store: DispatchStore,
         clock: Clock,
         stats: DispatcherStats,
@@ -133,7 +130,7 @@ class Handover:
         return taken
 
     async def _publish(self, due: list[tuple[LeasedPost, int]]) -> int:
-        futures: list[asyncio.Future | None] = []
+        sends = broker.Sends(self._js)
         now = self._clock.now()
         for post, _ in due:
             lateness = (now - post.due_at).total_seconds()
@@ -150,27 +147,20 @@ class Handover:
                 if "traceparent" not in headers and post.trace_context:
                     headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
                 try:
-                    future = await self._js.publish_async(
+                    await sends.send(
                         subject,
                         self._signer.sign(PublishMessage(post.id, post.generation, post.tenant_id, post.account_id)).encode(),
-                        headers=headers,
+                        headers,
                     )
-                except (nats.errors.Error, nats.js.errors.Error, OSError) as exc:
-                    log.warning("publish to JetStream failed", post_id=str(post.id), error=str(exc) or type(exc).__name__)
-                    future = None
-            futures.append(future)
+                except broker.BrokerError as exc:
+                    log.warning("publish to JetStream failed", post_id=str(post.id), error=exc.message)
             instruments.handover_lateness.record(max(0.0, lateness))
-        pending = [f for f in futures if f is not None]
-        if pending:
-            await asyncio.wait(pending, timeout=ACK_TIMEOUT)
         acked: list[tuple[LeasedPost, int]] = []
         failed: list[tuple[LeasedPost, int]] = []
-        for (post, attempts), future in zip(due, futures):
-            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-                acked.append((post, future.result().seq))
+        for (post, attempts), seq in zip(due, await sends.settle(ACK_TIMEOUT)):
+            if seq is not None:
+                acked.append((post, seq))
             else:
-                if future is not None and not future.done():
-                    future.cancel()
                 failed.append((post, attempts))
         if acked:
             # Recorded while the next round is published: the record is bookkeeping (the claim

@@ -15,10 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-import nats.errors
-import nats.js.errors
 import structlog
-from nats.js import JetStreamContext
 
 from postsched import broker
 from postsched.broker import STREAM, PublishMessage
@@ -33,7 +30,7 @@ SLICE = 500  # posts checked per round; a longer backlog is walked a slice per r
 class LostMessages:
     def __init__(
         self,
-        js: JetStreamContext,
+        js: broker.JetStream,
         store: DispatchStore,
         clock: Clock,
         jetstream: JetStreamSettings,
@@ -56,13 +53,13 @@ class LostMessages:
         if not candidates:
             return 0
         try:
-            state = (await self._js.stream_info(STREAM)).state
-        except nats.js.errors.NotFoundError:
+            first_seq, last_seq = await broker.stream_bounds(self._js)
+        except broker.NotThere:
             log.error("the stream is gone; recreating it and handing its posts over again", stream=STREAM)
             await broker.ensure_jetstream(self._js, self._jetstream)
             lost = candidates
         else:
-            lost = [post for post in candidates if not await self._in_stream(post, state.first_seq, state.last_seq)]
+            lost = [post for post in candidates if not await self._in_stream(post, first_seq, last_seq)]
         again = await self._store.hand_over_again(
             lost, now=self._clock.now(), reason="its JetStream message vanished after hand-over; dispatching again"
         )
@@ -75,13 +72,13 @@ class LostMessages:
         if post.seq < first_seq or post.seq > last_seq:
             return False
         try:
-            message = await self._js.get_msg(STREAM, seq=post.seq)
-        except nats.js.errors.NotFoundError:
+            data = await broker.stream_message(self._js, post.seq)
+        except broker.NotThere:
             return False
-        except (nats.errors.Error, nats.js.errors.Error):
+        except broker.BrokerError:
             return True  # cannot tell now: assume it is there; the next round looks again
         try:
-            body = PublishMessage.decode(message.data or b"")
+            body = PublishMessage.decode(data)
         except (ValueError, KeyError, TypeError):
             return False
         return body.key == post.message

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TypeAlias
 
 import grpc
-from nats.aio.client import Client as NATS
 
+from postsched import broker
 from postsched.messages import timestamp
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
 from services.dispatcher.dispatcher import Dispatcher
@@ -17,7 +17,7 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, handover: Handover, stats: DispatcherStats, nc: NATS) -> None:
+    def __init__(self, dispatcher: Dispatcher, handover: Handover, stats: DispatcherStats, nc: broker.Client) -> None:
         self._dispatcher = dispatcher
         self._handover = handover
         self._stats = stats

@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import json
 
-import nats.errors
 import structlog
-from nats.aio.client import Client as NATS
 
+from postsched import broker
 from postsched.store.posts.publishing import ClaimedPost
 
 log = structlog.get_logger("postsched.publisher")
 SUBJECT = "postsched.alerts.post_failed"
 
 
-async def post_failed(nc: NATS, post: ClaimedPost, reason: str) -> None:
+async def post_failed(nc: broker.Client, post: ClaimedPost, reason: str) -> None:
     log.error("post failed", post_id=str(post.id), account_id=str(post.account_id), tenant_id=post.tenant_id,
               platform=post.platform, attempts=post.attempts, reason=reason)
     body = {"post_id": str(post.id), "account_id": str(post.account_id), "tenant_id": post.tenant_id,
             "platform": post.platform, "attempts": post.attempts, "reason": reason}
     try:
-        await nc.publish(SUBJECT, json.dumps(body).encode())
-    except nats.errors.Error as exc:
+        await broker.notify(nc, SUBJECT, json.dumps(body).encode())
+    except broker.BrokerError as exc:
         log.warning("could not publish the alert", post_id=str(post.id), error=str(exc))

@@ -20,18 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable
 
-import nats.errors
-import nats.js.errors
 import structlog
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from postsched import instruments, telemetry
 from postsched import broker
-from postsched.broker import CONSUMER, STREAM, HandoverSigner, PublishMessage
+from postsched.broker import CONSUMER, HandoverSigner, PublishMessage
 from postsched.keys import MessageKey
 from postsched.settings import JetStreamSettings
 from postsched.clock import Clock
@@ -66,6 +61,7 @@ class LogOnce:
 TRACER = telemetry.tracer("postsched.publisher")
 FETCH_MAX = 256
 IDLE_WAIT = 1.0  # seconds one pull waits for a first message
+CONSUMER_CHECK_TIMEOUT = 5.0  # seconds an idle publisher's look at its consumer may take
 GATHER = 0.01  # seconds more to gather the rest of a batch once one message is there
 CLAIM_RETRY_DELAY = 5.0
 CRASHED_ATTEMPT_DELAY = 10.0  # seconds before a message whose attempt crashed comes back
@@ -82,7 +78,7 @@ class _ConsumerGone(Exception):
 class Work:
     """A claimed post in this publisher: its message, and its lease (renewed while it waits)."""
 
-    msg: Msg
+    msg: broker.Delivery
     post: ClaimedPost
     lease: AttemptLease
     started: float = field(default=0.0)  # monotonic, when it got its slot
@@ -91,7 +87,7 @@ class Work:
 class Consumer:
     def __init__(
         self,
-        nc: NATS,
+        nc: broker.Client,
         store: PublishingStore,
         attempts: Attempts,
         recorder: OutcomeRecorder,
@@ -139,9 +135,8 @@ class Consumer:
         per episode."""
         while not self._stopping.is_set():
             try:
-                await broker.ensure_jetstream(self._nc.jetstream(), self._jetstream)
-                sub = await self._nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
-            except (nats.errors.Error, asyncio.TimeoutError) as exc:
+                sub = await broker.pull(self._nc, self._jetstream)
+            except broker.BrokerError as exc:
                 await self._broken(exc)
                 continue
             try:
@@ -150,8 +145,7 @@ class Consumer:
             except _ConsumerGone as gone:
                 await self._broken(gone.__cause__ or gone)
             finally:
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+                await sub.close()
 
     def health_to(self, report: Callable[[bool, str], Awaitable[None]]) -> None:
         """Where to say that fetching stopped or works again (the supervisor's duty health)."""
@@ -173,7 +167,7 @@ class Consumer:
             if self._health is not None:
                 await self._health(True, "")
 
-    async def _pull(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _pull(self, sub: broker.Pull) -> None:
         # Refill in batches: fetching (and claiming) as soon as one slot frees up would turn
         # into one fetch and one claim statement per message, which caps throughput.
         refill_at = max(1, min(FETCH_MAX, self._fair.concurrency // 4))
@@ -185,48 +179,32 @@ class Consumer:
                 await self._changed.wait()
                 continue
             try:
-                messages = await self._fetch(sub, min(room, FETCH_MAX))
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                messages = await sub.fetch(min(room, FETCH_MAX), idle=IDLE_WAIT, gather=GATHER)
+            except broker.BrokerError as exc:
+                raise _ConsumerGone() from exc
+            if not messages:
                 self._fair.sweep(self._clock.now())
                 if time.monotonic() - checked_at > CONSUMER_CHECK_EVERY:  # idle: is the consumer still there?
                     checked_at = time.monotonic()
                     try:
-                        await self._nc.jetstream().consumer_info(STREAM, CONSUMER)
-                    except nats.js.errors.NotFoundError as exc:
+                        await broker.consumer_state(self._nc.jetstream(), timeout=CONSUMER_CHECK_TIMEOUT)
+                    except broker.NotThere as exc:
                         raise _ConsumerGone() from exc
-                    except (nats.errors.Error, asyncio.TimeoutError):
+                    except broker.BrokerError:
                         pass  # NATS away: the fetch says so
                     await self._fetching()
                 continue
-            except nats.errors.Error as exc:
-                raise _ConsumerGone() from exc
             await self._fetching()
             async with self._dispatching:
                 if self._stopping.is_set():  # fetched while stopping: hand them straight back
                     for msg in messages:
-                        with contextlib.suppress(nats.errors.Error):
+                        with contextlib.suppress(broker.BrokerError):
                             await msg.nak()
                     return
                 await self._dispatch(messages)
             if time.monotonic() - self._swept_at > SWEEP_EVERY:
                 self._swept_at = time.monotonic()
                 self._fair.sweep(self._clock.now())
-
-    @staticmethod
-    async def _fetch(sub: JetStreamContext.PullSubscription, want: int) -> list[Msg]:
-        """Up to `want` messages, as soon as there is one.
-
-        One fetch(want, timeout=1) would hold the first message back until `want` had arrived
-        or the second was over: nats-server treats a pull with an expiry as a lingering one, and
-        nats-py collects the batch until the deadline. At a steady trickle that was up to a
-        second of lateness (p99 1.07 s at 125 posts/s). So wait for one message, then take
-        whatever else is there within GATHER seconds: a burst still goes in full batches.
-        """
-        messages = await sub.fetch(1, timeout=IDLE_WAIT)
-        if want > 1:
-            with contextlib.suppress(nats.errors.TimeoutError, asyncio.TimeoutError):
-                messages += await sub.fetch(want - 1, timeout=GATHER)
-        return messages
 
     async def stop(self, grace: float) -> int:
         """Stops fetching, gives the claimed posts still waiting for a slot back (due again now),
@@ -247,8 +225,8 @@ class Consumer:
             task.cancel()
         return len(abandoned)
 
-    async def _dispatch(self, messages: list[Msg]) -> None:
-        decoded: list[tuple[Msg, PublishMessage]] = []
+    async def _dispatch(self, messages: list[broker.Delivery]) -> None:
+        decoded: list[tuple[broker.Delivery, PublishMessage]] = []
         for msg in messages:
             try:
                 body = PublishMessage.decode(msg.data)
@@ -258,7 +236,7 @@ class Consumer:
                 # Not a dispatcher's: anyone who can publish on the subject could have made it.
                 self._stats.forged += 1
                 self._forged_log.note(subject=msg.subject)
-                with contextlib.suppress(nats.errors.Error):
+                with contextlib.suppress(broker.BrokerError):
                     await msg.term()
                 continue
             decoded.append((msg, body))
@@ -266,7 +244,7 @@ class Consumer:
         plan = self._fair.plan([(m.tenant_id, m.account_id) for _, m in decoded], now)
         if plan.defer and not await self._defer([(decoded[i], until) for i, until in plan.defer]):
             for i in plan.claim:  # the whole batch comes back later
-                with contextlib.suppress(nats.errors.Error):
+                with contextlib.suppress(broker.BrokerError):
                     await decoded[i][0].nak(delay=CLAIM_RETRY_DELAY)
             return
         decoded = [decoded[i] for i in plan.claim]
@@ -305,7 +283,7 @@ class Consumer:
         except PostschedError:
             return {}  # dropped as stale: a post left QUEUED is handed over again by the dispatcher's checks
 
-    async def _defer(self, deferred: list[tuple[tuple[Msg, PublishMessage], datetime]]) -> bool:
+    async def _defer(self, deferred: list[tuple[tuple[broker.Delivery, PublishMessage], datetime]]) -> bool:
         """Gives back the posts of messages this publisher does not take on now, then acks them
         (a deferred post is handed over again under a new generation). False if the database
         would not take it (the whole batch comes back later)."""
@@ -319,7 +297,7 @@ class Consumer:
             return False
         self._stats.deferred += len(deferred)
         for (msg, _), _ in deferred:
-            with contextlib.suppress(nats.errors.Error):
+            with contextlib.suppress(broker.BrokerError):
                 await msg.ack()
         return True
 
@@ -359,10 +337,10 @@ class Consumer:
         (the platform's pace, without the recording)."""
         post, msg = work.post, work.msg
         started = work.started
-        delivery = msg.metadata.num_delivered
+        delivery = msg.delivered
         # A CONSUMER span in the post's own trace: the child of the dispatcher's `send` span (from
         # the headers) and linked to it, as OpenTelemetry's messaging conventions say.
-        headers = msg.headers or {}
+        headers = msg.headers
         with telemetry.post_span(TRACER, f"process {msg.subject}", headers.get("traceparent"), kind=SpanKind.CONSUMER,
                                  link_parent=True, **{
             **telemetry.messaging_attributes("process", msg.subject, headers.get("Nats-Msg-Id", "")),
@@ -407,7 +385,7 @@ class Consumer:
                 await msg.term()
             else:
                 await msg.ack()
-        except nats.errors.Error as exc:
+        except broker.BrokerError as exc:
             log.warning("could not answer JetStream; the message will come back and be dropped",
                         post_id=str(post.id), error=str(exc))
 
@@ -416,7 +394,7 @@ class Consumer:
         (an Instagram video, a slow platform) is not redelivered while it runs; returns how many."""
         told = 0
         for work in list(self._held):
-            with contextlib.suppress(nats.errors.Error):
+            with contextlib.suppress(broker.BrokerError):
                 await work.msg.in_progress()
                 told += 1
         return told

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from nats.aio.client import Client as NATS
 
+from postsched import broker
 from postsched.clock import Clock
 from postsched.store.posts.publishing import ClaimedPost, PublishingStore
 from services.publisher import alerts
@@ -27,7 +27,7 @@ ROUND_LIMIT = 200
 class PublishingRescuer:
     def __init__(
         self,
-        nc: NATS,
+        nc: broker.Client,
         store: PublishingStore,
         attempts: Attempts,
         recorder: OutcomeRecorder,

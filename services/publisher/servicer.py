@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TypeAlias
 
 import grpc
-from nats.aio.client import Client as NATS
 
+from postsched import broker
 from postsched.messages import PLATFORM_TO_API, timestamp
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
 from services.publisher.fair_share import FairShare
@@ -17,7 +17,7 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
-    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nc: NATS, *,
+    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nc: broker.Client, *,
                  instance_id: str, concurrency: int) -> None:
         self._stats = stats
         self._quota = quota

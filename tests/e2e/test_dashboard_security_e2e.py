@@ -16,7 +16,7 @@ from postsched import throttle
 from tests.certs import CertificateAuthority
 from tests.conftest import ADMIN_TOKEN
 from postsched_devtools.processes import ServiceProcess, Suite
-from tests.e2e.test_dashboard_e2e import request
+from tests.dashboard_http import request
 
 pytestmark = pytest.mark.e2e
 ALICE = "alice-dashboard-token-0123456789abcdefg"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 from datetime import datetime, timezone
 
 import nats.errors
@@ -25,7 +26,7 @@ class StubJetStream:
         if len(self.sent) in self.fail:
             future.set_exception(nats.errors.TimeoutError())
         else:
-            future.set_result(object())
+            future.set_result(SimpleNamespace(seq=len(self.sent) + 1))  # JetStream's PubAck
         self.sent.append((subject, headers))
         return future
 

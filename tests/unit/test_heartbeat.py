@@ -29,16 +29,11 @@ def test_anything_else_is_dropped(data: bytes) -> None:
     assert parse(data) is None
 
 
-class Message:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
 async def test_replicas_count_what_they_drop_and_keep_a_bounded_list() -> None:
     replicas = Replicas(now=lambda: 0.0)
-    await replicas._heard(Message(b"[]"))  # noqa: SLF001
-    await replicas._heard(Message(json.dumps(GOOD).encode()))  # noqa: SLF001
+    await replicas._heard(b"[]")  # noqa: SLF001
+    await replicas._heard(json.dumps(GOOD).encode())  # noqa: SLF001
     assert replicas.dropped == 1 and [r["instance"] for r in replicas.listing()] == ["host-1-abc"]
     for i in range(MAX_REPLICAS + 50):
-        await replicas._heard(Message(json.dumps({**GOOD, "instance": f"made-up-{i}"}).encode()))  # noqa: SLF001
+        await replicas._heard(json.dumps({**GOOD, "instance": f"made-up-{i}"}).encode())  # noqa: SLF001
     assert len(replicas.seen) == MAX_REPLICAS

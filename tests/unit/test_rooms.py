@@ -76,3 +76,12 @@ def test_every_table_is_written_from_its_own_module_only() -> None:
                 stray.append(f"{where} writes {table}")
     assert stray == []
     assert seen == set(WRITERS)  # every table above is written somewhere the search sees
+
+
+def test_nats_is_imported_by_the_broker_only() -> None:
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in [*(ROOT / "postsched").rglob("*.py"), *(ROOT / "services").rglob("*.py")]
+        if any(m.split(".")[0] == "nats" for m in imported_modules(path))
+    )
+    assert importers == ["postsched/broker.py"]

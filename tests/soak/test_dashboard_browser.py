@@ -8,8 +8,6 @@ import asyncio
 
 import json
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -18,7 +16,8 @@ from tests.browser import chrome, screenshot
 from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
 from postsched_devtools.fake_meta.control import FakeMeta
-from postsched_devtools.processes import ServiceProcess, Suite
+from postsched_devtools.processes import Suite
+from tests.dashboard_http import request
 from tests.otlp import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -51,22 +50,6 @@ async def send_heartbeats(url: str, bodies: list[bytes]) -> None:
         await nc.publish("postsched.status.forged.x", body)
     await nc.flush()
     await nc.close()
-
-
-def request(admin: ServiceProcess, path: str, *, method: str = "GET", headers: dict | None = None,
-            data: bytes | None = None) -> tuple[int, dict, str]:
-    req = urllib.request.Request(f"http://127.0.0.1:{admin.dashboard_port}{path}", method=method, data=data,
-                                 headers=headers or {})
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            return None
-
-    try:
-        with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
 
 
 @pytest.fixture
