@@ -147,7 +147,7 @@ class Attempts:
 
     def hold(self, claimed: ClaimedPost) -> AttemptLease:
         """The claimed post's lease, renewed from now on, also while it waits for a slot."""
-        return self._leases.hold(claimed.id, claimed.epoch)
+        return self._leases.hold(claimed.attempt)
 
     async def run(self, claimed: ClaimedPost, delivery: int, lease: AttemptLease) -> Decision:
         """Publishes a claimed post whose turn has come; `delivery` is JetStream's delivery count of

@@ -86,8 +86,8 @@ class LeaseKeeper:
         self._held: dict[AttemptKey, AttemptLease] = {}
         self.period = max(0.2, lease / 4)
 
-    def hold(self, post_id: uuid.UUID, epoch: int) -> AttemptLease:
-        lease = AttemptLease(post_id, epoch, lease=self.lease, monotonic=self._monotonic)
+    def hold(self, attempt: AttemptKey) -> AttemptLease:
+        lease = AttemptLease(attempt.post_id, attempt.epoch, lease=self.lease, monotonic=self._monotonic)
         self._held[lease.key] = lease
         return lease
 
