@@ -16,7 +16,7 @@ import hmac
 import json
 import ssl
 import uuid
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 from urllib.parse import urlsplit
 from dataclasses import dataclass
 
@@ -305,10 +305,9 @@ async def ensure_jetstream(js: JetStreamContext, settings: JetStreamSettings) ->
 
 
 # --- The port: what the services ask of NATS, with its failures in postsched's error tree. ---
-# Services type their connections with these names and catch BrokerError / NotThere; nats' own
-# error classes stay in this module.
+# Services hold a Broker (NatsBroker here; postsched_devtools.memory_broker.MemoryBroker in the
+# fast tests) and catch BrokerError / NotThere; nats' own classes stay in this module.
 Client = NATS
-JetStream = JetStreamContext
 # What nats-py raises when NATS is away, refuses, or does not answer in time.
 _NATS_FAILURES = (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError)
 
@@ -326,56 +325,151 @@ def _translated(exc: BaseException) -> BrokerError:
     return NotThere(text) if isinstance(exc, nats.js.errors.NotFoundError) else BrokerError(text)
 
 
-async def notify(nc: NATS, subject: str, body: bytes) -> None:
-    """A core NATS message (alerts, heartbeats): sent, not acknowledged."""
-    try:
-        await nc.publish(subject, body)
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc
+@dataclass(frozen=True)
+class ConsumerState:
+    """The publishers' consumer's counts: messages not yet delivered, delivered and not answered,
+    delivered more than once, and pull requests waiting."""
+
+    pending: int = 0
+    ack_pending: int = 0
+    redelivered: int = 0
+    waiting: int = 0
 
 
-async def hear(nc: NATS, subject: str, on_message: Callable[[bytes], Awaitable[None]]) -> None:
-    """Calls `on_message` with the body of every core NATS message on `subject` from now on."""
-    async def deliver(msg: Msg) -> None:
-        await on_message(msg.data)
+class Delivery(Protocol):
+    """One message fetched from the publishers' consumer. It is answered once: ack (done), nak
+    (again after `delay` seconds), term (never again); in_progress says it is still being worked
+    on. An answer the broker does not take raises BrokerError."""
 
-    try:
-        await nc.subscribe(subject, cb=deliver)
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc
-
-
-async def consumer_state(js: JetStreamContext, *, timeout: float) -> api.ConsumerInfo:
-    """The publishers' consumer as NATS sees it; NotThere if it does not exist."""
-    try:
-        return await js.consumer_info(STREAM, CONSUMER, timeout=timeout)
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc
-
-
-async def stream_bounds(js: JetStreamContext) -> tuple[int, int]:
-    """The hand-over stream's first and last sequence; NotThere if the stream is gone."""
-    try:
-        state = (await js.stream_info(STREAM)).state
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc
-    return state.first_seq, state.last_seq
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def delivered(self) -> int:
+        """Which delivery of the message this is (1 the first)."""
+    async def ack(self) -> None: ...
+    async def nak(self, delay: float | None = None) -> None: ...
+    async def term(self) -> None: ...
+    async def in_progress(self) -> None: ...
 
 
-async def stream_message(js: JetStreamContext, seq: int) -> bytes:
-    """The body of the hand-over stream's message `seq`; NotThere if it is gone."""
-    try:
-        return (await js.get_msg(STREAM, seq=seq)).data or b""
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc
+class Pull(Protocol):
+    """A bound pull subscription on the publishers' consumer."""
+
+    async def fetch(self, want: int, *, idle: float, gather: float) -> list[Delivery]:
+        """Up to `want` messages, as soon as there is one; [] if none came within `idle` seconds
+        (then more that arrive within `gather` seconds join the batch)."""
+    async def close(self) -> None: ...
 
 
-class Sends:
-    """Messages published to JetStream pipelined: each send returns once the message is on its
+class Sends(Protocol):
+    """Messages published to the stream pipelined: each send returns once the message is on its
     way; settle() waits for the acknowledgements (at most `timeout`) and gives each message's
-    stream sequence, or None if JetStream did not acknowledge it in time (those still waiting are
-    cancelled). A send that fails raises BrokerError and counts as not acknowledged."""
+    stream sequence, or None if it was not acknowledged in time. A send that fails raises
+    BrokerError and counts as not acknowledged."""
 
+    async def send(self, subject: str, body: bytes, headers: dict[str, str]) -> None: ...
+    def __len__(self) -> int: ...
+    async def settle(self, timeout: float) -> list[int | None]: ...
+
+
+class Broker(Protocol):
+    """What the services ask of the message broker."""
+
+    @property
+    def connected(self) -> bool: ...
+    async def ensure(self) -> None:
+        """Makes the streams and the publishers' consumer, or brings them to the settings."""
+    async def pull(self) -> Pull:
+        """Binds to the publishers' consumer, making the stream and consumer first if they are gone."""
+    def sends(self) -> Sends: ...
+    async def consumer_state(self, *, timeout: float) -> ConsumerState:
+        """NotThere if the consumer does not exist."""
+    async def stream_bounds(self) -> tuple[int, int]:
+        """The hand-over stream's first and last sequence; NotThere if the stream is gone."""
+    async def stream_message(self, seq: int) -> bytes:
+        """The body of the hand-over stream's message `seq`; NotThere if it is gone."""
+    async def notify(self, subject: str, body: bytes) -> None:
+        """A core message (alerts, heartbeats): sent, not acknowledged."""
+    async def hear(self, subject: str, on_message: Callable[[bytes], Awaitable[None]]) -> None:
+        """Calls `on_message` with the body of every core message on `subject` from now on."""
+    async def drain(self) -> None: ...
+
+
+class NatsBroker:
+    """The Broker on a NATS connection with JetStream."""
+
+    def __init__(self, nc: NATS, settings: JetStreamSettings | None = None, *,
+                 publish_max_pending: int | None = None) -> None:
+        self._nc = nc
+        self._settings = settings or JetStreamSettings()
+        self._js = nc.jetstream(publish_async_max_pending=publish_max_pending) if publish_max_pending else nc.jetstream()
+
+    @property
+    def connected(self) -> bool:
+        return self._nc.is_connected
+
+    async def ensure(self) -> None:
+        try:
+            await ensure_jetstream(self._js, self._settings)
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+
+    async def pull(self) -> Pull:
+        try:
+            await ensure_jetstream(self._js, self._settings)
+            return _NatsPull(await self._js.pull_subscribe_bind(durable=CONSUMER, stream=STREAM))
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+
+    def sends(self) -> Sends:
+        return _NatsSends(self._js)
+
+    async def consumer_state(self, *, timeout: float) -> ConsumerState:
+        try:
+            info = await self._js.consumer_info(STREAM, CONSUMER, timeout=timeout)
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+        return ConsumerState(pending=info.num_pending or 0, ack_pending=info.num_ack_pending or 0,
+                             redelivered=info.num_redelivered or 0, waiting=info.num_waiting or 0)
+
+    async def stream_bounds(self) -> tuple[int, int]:
+        try:
+            state = (await self._js.stream_info(STREAM)).state
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+        return state.first_seq, state.last_seq
+
+    async def stream_message(self, seq: int) -> bytes:
+        try:
+            return (await self._js.get_msg(STREAM, seq=seq)).data or b""
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+
+    async def notify(self, subject: str, body: bytes) -> None:
+        try:
+            await self._nc.publish(subject, body)
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+
+    async def hear(self, subject: str, on_message: Callable[[bytes], Awaitable[None]]) -> None:
+        async def deliver(msg: Msg) -> None:
+            await on_message(msg.data)
+
+        try:
+            await self._nc.subscribe(subject, cb=deliver)
+        except _NATS_FAILURES as exc:
+            raise _translated(exc) from exc
+
+    async def drain(self) -> None:
+        with contextlib.suppress(*_NATS_FAILURES):
+            await self._nc.drain()
+
+
+class _NatsSends:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
         self._futures: list[asyncio.Future | None] = []
@@ -401,16 +495,12 @@ class Sends:
                 sequences.append(future.result().seq)
             else:
                 if future is not None and not future.done():
-                    future.cancel()
+                    future.cancel()  # still waiting: not acknowledged
                 sequences.append(None)
         return sequences
 
 
-class Delivery:
-    """One message fetched from the publishers' consumer. It is answered once: ack (done), nak
-    (again after `delay` seconds), term (never again); in_progress says it is still being worked
-    on. An answer NATS does not take raises BrokerError."""
-
+class _NatsDelivery:
     __slots__ = ("_msg",)
 
     def __init__(self, msg: Msg) -> None:
@@ -430,7 +520,6 @@ class Delivery:
 
     @property
     def delivered(self) -> int:
-        """Which delivery of the message this is (1 the first)."""
         return self._msg.metadata.num_delivered
 
     async def ack(self) -> None:
@@ -453,21 +542,16 @@ async def _answer(call: Awaitable[None]) -> None:
         raise _translated(exc) from exc
 
 
-class Pull:
-    """A bound pull subscription on the publishers' consumer."""
-
+class _NatsPull:
     def __init__(self, sub: JetStreamContext.PullSubscription) -> None:
         self._sub = sub
 
     async def fetch(self, want: int, *, idle: float, gather: float) -> list[Delivery]:
-        """Up to `want` messages, as soon as there is one; [] if none came within `idle` seconds.
-
-        One fetch(want, timeout=1) would hold the first message back until `want` had arrived
-        or the second was over: nats-server treats a pull with an expiry as a lingering one, and
-        nats-py collects the batch until the deadline. At a steady trickle that was up to a
-        second of lateness (p99 1.07 s at 125 posts/s). So wait for one message, then take
-        whatever else is there within `gather` seconds: a burst still goes in full batches.
-        """
+        # One fetch(want, timeout=1) would hold the first message back until `want` had arrived
+        # or the second was over: nats-server treats a pull with an expiry as a lingering one, and
+        # nats-py collects the batch until the deadline. At a steady trickle that was up to a
+        # second of lateness (p99 1.07 s at 125 posts/s). So wait for one message, then take
+        # whatever else is there within `gather` seconds: a burst still goes in full batches.
         try:
             try:
                 messages = await self._sub.fetch(1, timeout=idle)
@@ -478,18 +562,8 @@ class Pull:
                     messages += await self._sub.fetch(want - 1, timeout=gather)
         except _NATS_FAILURES as exc:
             raise _translated(exc) from exc
-        return [Delivery(m) for m in messages]
+        return [_NatsDelivery(m) for m in messages]
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
-
-
-async def pull(nc: NATS, settings: JetStreamSettings) -> Pull:
-    """Binds to the publishers' consumer, making the stream and the consumer first if they are
-    gone (deleted by hand, a NATS data loss)."""
-    try:
-        await ensure_jetstream(nc.jetstream(), settings)
-        return Pull(await nc.jetstream().pull_subscribe_bind(durable=CONSUMER, stream=STREAM))
-    except _NATS_FAILURES as exc:
-        raise _translated(exc) from exc

@@ -21,9 +21,9 @@ MAX_REPLICAS = 1000  # instances listed at once: a flood of made-up ones cannot 
 
 
 class Heartbeat:
-    def __init__(self, nc: broker.Client, service: str, instance: str, duties: Supervisor,
+    def __init__(self, nats: broker.Broker, service: str, instance: str, duties: Supervisor,
                  figures: Callable[[], dict[str, Any]]) -> None:
-        self._nc = nc
+        self._broker = nats
         self._subject = f"{SUBJECT}.{service}.{instance.replace('.', '_')}"
         self._body = {"service": service, "instance": instance}
         self._duties = duties
@@ -32,7 +32,7 @@ class Heartbeat:
     async def run_once(self) -> int:
         body = {**self._body, "healthy": self._duties.healthy, "figures": self._figures(),
                 "duties": {name: state.healthy for name, state in self._duties.states.items()}}
-        await broker.notify(self._nc, self._subject, json.dumps(body).encode())
+        await self._broker.notify(self._subject, json.dumps(body).encode())
         return 1
 
 
@@ -44,8 +44,8 @@ class Replicas:
     seen: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     dropped: int = 0  # messages on the subject that were not heartbeats
 
-    async def listen(self, nc: broker.Client) -> None:
-        await broker.hear(nc, f"{SUBJECT}.>", self._heard)
+    async def listen(self, nats: broker.Broker) -> None:
+        await nats.hear( f"{SUBJECT}.>", self._heard)
 
     async def _heard(self, data: bytes) -> None:
         body = parse(data)

@@ -34,11 +34,12 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 async def serve(settings: AdminSettings) -> None:
     clock = Clock()
     db = await Database(settings.database_url).open()
-    nc = await broker.connect(settings.nats_urls, name="postsched-admin", options=settings.nats)
+    # The admin only reads the consumer's counts and hears heartbeats: it never makes the streams.
+    nats = broker.NatsBroker(await broker.connect(settings.nats_urls, name="postsched-admin", options=settings.nats))
     store = AdminStore(db)
     operators = TokenBook(settings.operators)
     servicer = AdminServicer(
-        store, nc, clock, PageTokens(settings.secret_key or operators.key_material()), retention_days=settings.retention_days
+        store, nats, clock, PageTokens(settings.secret_key or operators.key_material()), retention_days=settings.retention_days
     )
     server = await start_server(
         settings.listen_addr,
@@ -53,7 +54,7 @@ async def serve(settings: AdminSettings) -> None:
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
     duties.periodic("queue-metrics", servicer.queue_stats, METRICS_PERIOD, first_delay=0)
     replicas = Replicas()
-    await replicas.listen(nc)
+    await replicas.listen(nats)
     dashboard = Dashboard(servicer.queue_stats, store, DashboardStore(db), clock, replicas, operators=operators,
                           sessions=DashboardSessionStore(db), settings=settings.dashboard,
                           tracing_ui_url=settings.tracing_ui_url)
@@ -69,6 +70,6 @@ async def serve(settings: AdminSettings) -> None:
     await dashboard.stop()
     await duties.stop()
     await server.stop(SHUTDOWN_GRACE_SECONDS)
-    await nc.drain()
+    await nats.drain()
     await db.close()
     log.info("admin stopped")

@@ -42,10 +42,10 @@ def _log_message(entry: LogRecord) -> admin_pb2.ProcessingLogEntry:
     )
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, nc: broker.Client, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
+    def __init__(self, store: AdminStore, nats: broker.Broker, clock: Clock, tokens: PageTokens, *, retention_days: float) -> None:
         self._store = store
         self._tokens = tokens
-        self._nc = nc
+        self._broker = nats
         self._clock = clock
         self._retention = timedelta(days=retention_days)
 
@@ -73,13 +73,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     async def _consumer(self) -> admin_pb2.ConsumerStats:
         try:
-            info = await broker.consumer_state(self._nc.jetstream(), timeout=2)
+            state = await self._broker.consumer_state(timeout=2)
         except broker.BrokerError:
             return admin_pb2.ConsumerStats()  # no consumer yet, or NATS unreachable: report zeros
-        return admin_pb2.ConsumerStats(
-            pending=info.num_pending or 0, ack_pending=info.num_ack_pending or 0,
-            redelivered=info.num_redelivered or 0, waiting=info.num_waiting or 0,
-        )
+        return admin_pb2.ConsumerStats(pending=state.pending, ack_pending=state.ack_pending,
+                                       redelivered=state.redelivered, waiting=state.waiting)
 
     async def queue_stats(self) -> admin_pb2.QueueStats:
         """All tenants' stats, as WatchQueue streams them; also refreshes the queue gauges Prometheus

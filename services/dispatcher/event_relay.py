@@ -20,8 +20,8 @@ RELAY_LEASE = 30.0  # a relay that dies holding tenants leaves them to another t
 
 
 class EventRelay:
-    def __init__(self, js: broker.JetStream, events: EventStore, clock: Clock | None = None, *, owner: str = "") -> None:
-        self._js = js
+    def __init__(self, nats: broker.Broker, events: EventStore, clock: Clock | None = None, *, owner: str = "") -> None:
+        self._broker = nats
         self._events = events
         self._clock = clock or Clock()
         self._owner = owner
@@ -32,7 +32,7 @@ class EventRelay:
         them in order; returns how many from the first on it acknowledged (the cursor moves past
         those only). One at a time, each acknowledged before the next, cost a round trip and, with
         sync_interval always, an fsync per event."""
-        sends = broker.Sends(self._js)
+        sends = self._broker.sends()
         try:
             for record in events:
                 await sends.send(event_subject(record.tenant_id, record.type), event_json(record),

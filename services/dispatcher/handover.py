@@ -44,7 +44,7 @@ RETRY_BACKOFF = Backoff(0.25, 5.0)
 class Handover:
     def __init__(
         self,
-        js: broker.JetStream,
+        nats: broker.Broker,
         store: DispatchStore,
         clock: Clock,
         stats: DispatcherStats,
@@ -54,7 +54,7 @@ class Handover:
         handover_timeout: float,
     ) -> None:
         self._signer = signer
-        self._js = js
+        self._broker = nats
         self._store = store
         self._clock = clock
         self._stats = stats
@@ -130,7 +130,7 @@ class Handover:
         return taken
 
     async def _publish(self, due: list[tuple[LeasedPost, int]]) -> int:
-        sends = broker.Sends(self._js)
+        sends = self._broker.sends()
         now = self._clock.now()
         for post, _ in due:
             lateness = (now - post.due_at).total_seconds()

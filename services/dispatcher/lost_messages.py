@@ -20,7 +20,6 @@ import structlog
 from postsched import broker
 from postsched.broker import STREAM, PublishMessage
 from postsched.clock import Clock
-from postsched.settings import JetStreamSettings
 from postsched.store.posts.dispatch import DispatchStore, HandedOver
 
 log = structlog.get_logger("postsched.dispatcher")
@@ -30,17 +29,15 @@ SLICE = 500  # posts checked per round; a longer backlog is walked a slice per r
 class LostMessages:
     def __init__(
         self,
-        js: broker.JetStream,
+        nats: broker.Broker,
         store: DispatchStore,
         clock: Clock,
-        jetstream: JetStreamSettings,
         *,
         lost_after: float,
     ) -> None:
-        self._js = js
+        self._broker = nats
         self._store = store
         self._clock = clock
-        self._jetstream = jetstream
         self._lost_after = timedelta(seconds=lost_after)
         self.period = max(1.0, lost_after / 2)
         self._cursor: tuple[datetime, uuid.UUID] | None = None
@@ -53,10 +50,10 @@ class LostMessages:
         if not candidates:
             return 0
         try:
-            first_seq, last_seq = await broker.stream_bounds(self._js)
+            first_seq, last_seq = await self._broker.stream_bounds()
         except broker.NotThere:
             log.error("the stream is gone; recreating it and handing its posts over again", stream=STREAM)
-            await broker.ensure_jetstream(self._js, self._jetstream)
+            await self._broker.ensure()
             lost = candidates
         else:
             lost = [post for post in candidates if not await self._in_stream(post, first_seq, last_seq)]
@@ -72,7 +69,7 @@ class LostMessages:
         if post.seq < first_seq or post.seq > last_seq:
             return False
         try:
-            data = await broker.stream_message(self._js, post.seq)
+            data = await self._broker.stream_message(post.seq)
         except broker.NotThere:
             return False
         except broker.BrokerError:

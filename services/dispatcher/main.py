@@ -40,20 +40,20 @@ async def serve(settings: DispatcherSettings) -> None:
     nc = await broker.connect(settings.nats_urls, name=f"postsched-dispatcher-{instance_id}", options=settings.nats)
     # Unacknowledged publishes of one round are cancelled after its ack timeout, so a round never
     # waits on this limit (waiting on it during a NATS outage would stall the hand-over for good).
-    js = nc.jetstream(publish_async_max_pending=PUBLISH_MAX_PENDING)
-    await broker.ensure_jetstream(js, settings.jetstream)
+    nats = broker.NatsBroker(nc, settings.jetstream, publish_max_pending=PUBLISH_MAX_PENDING)
+    await nats.ensure()
 
     stats = DispatcherStats(started_at=clock.now())
     store = DispatchStore(db)
     handover = Handover(
-        js, store, clock, stats, broker.HandoverSigner(settings.secret_key), lease_grace=settings.lease_grace,
+        nats, store, clock, stats, broker.HandoverSigner(settings.secret_key), lease_grace=settings.lease_grace,
         handover_timeout=settings.handover_timeout,
     )
     dispatcher = Dispatcher(
         store, handover, clock, stats, instance_id=instance_id, interval=settings.interval,
         batch=settings.batch, lease_grace=settings.lease_grace,
     )
-    servicer = DispatcherServicer(dispatcher, handover, stats, nc)
+    servicer = DispatcherServicer(dispatcher, handover, stats, nats)
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: dispatcher_pb2_grpc.add_DispatcherServiceServicer_to_server(servicer, s)],
@@ -63,17 +63,17 @@ async def serve(settings: DispatcherSettings) -> None:
     )
     duties = Supervisor(health=server.set_serving)
     duties.loop("handover", handover.run)
-    handover.repair = lambda: broker.ensure_jetstream(js, settings.jetstream)
+    handover.repair = nats.ensure
     duties.loop("listen", lambda: listen_for_due(db.listen, dispatcher))
     duties.loop("catch-up", dispatcher.run_catch_up)
     duties.periodic("rescuer", dispatcher.rescue_once, dispatcher.rescue_period)
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
-    lost = LostMessages(js, store, clock, settings.jetstream, lost_after=settings.lost_message_after)
+    lost = LostMessages(nats, store, clock, lost_after=settings.lost_message_after)
     duties.periodic("lost-messages", lost.run_once, lost.period)
-    relay = EventRelay(js, EventStore(db), clock, owner=instance_id)
+    relay = EventRelay(nats, EventStore(db), clock, owner=instance_id)
     duties.periodic("event-relay", relay.run_once, RELAY_PERIOD, first_delay=0)
     duties.periodic("fold-counters", CounterFolder(db).run_once, FOLD_PERIOD)
-    beat = Heartbeat(nc, "dispatcher", instance_id, duties, lambda: {
+    beat = Heartbeat(nats, "dispatcher", instance_id, duties, lambda: {
         "holding": handover.holding, "leased": stats.leased_total, "handed over": stats.published_total})
     duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("dispatcher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
@@ -86,6 +86,6 @@ async def serve(settings: DispatcherSettings) -> None:
     await duties.stop()
     log.info("released held posts", posts=released)
     await server.stop(SHUTDOWN_GRACE_SECONDS)
-    await nc.drain()
+    await nats.drain()
     await db.close()
     log.info("dispatcher stopped")

@@ -17,11 +17,11 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
-    def __init__(self, dispatcher: Dispatcher, handover: Handover, stats: DispatcherStats, nc: broker.Client) -> None:
+    def __init__(self, dispatcher: Dispatcher, handover: Handover, stats: DispatcherStats, nats: broker.Broker) -> None:
         self._dispatcher = dispatcher
         self._handover = handover
         self._stats = stats
-        self._nc = nc
+        self._broker = nats
 
     async def DispatchNow(
         self, request: dispatcher_pb2.DispatchNowRequest, context: Context
@@ -47,5 +47,5 @@ class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):
             released_total=s.released_total,
             publish_failures_total=s.publish_failures_total,
             holding=self._handover.holding,
-            nats_connected=self._nc.is_connected,
+            nats_connected=self._broker.connected,
         )

@@ -14,12 +14,12 @@ log = structlog.get_logger("postsched.publisher")
 SUBJECT = "postsched.alerts.post_failed"
 
 
-async def post_failed(nc: broker.Client, post: ClaimedPost, reason: str) -> None:
+async def post_failed(nats: broker.Broker, post: ClaimedPost, reason: str) -> None:
     log.error("post failed", post_id=str(post.id), account_id=str(post.account_id), tenant_id=post.tenant_id,
               platform=post.platform, attempts=post.attempts, reason=reason)
     body = {"post_id": str(post.id), "account_id": str(post.account_id), "tenant_id": post.tenant_id,
             "platform": post.platform, "attempts": post.attempts, "reason": reason}
     try:
-        await broker.notify(nc, SUBJECT, json.dumps(body).encode())
+        await nats.notify(SUBJECT, json.dumps(body).encode())
     except broker.BrokerError as exc:
         log.warning("could not publish the alert", post_id=str(post.id), error=str(exc))

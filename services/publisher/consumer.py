@@ -28,7 +28,6 @@ from postsched import instruments, telemetry
 from postsched import broker
 from postsched.broker import CONSUMER, HandoverSigner, PublishMessage
 from postsched.keys import MessageKey
-from postsched.settings import JetStreamSettings
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.posts.publishing import ClaimedPost, PublishingStore
@@ -87,7 +86,7 @@ class Work:
 class Consumer:
     def __init__(
         self,
-        nc: broker.Client,
+        nats: broker.Broker,
         store: PublishingStore,
         attempts: Attempts,
         recorder: OutcomeRecorder,
@@ -95,13 +94,12 @@ class Consumer:
         stats: PublisherStats,
         fair: FairShare[Work],
         signer: HandoverSigner,
-        jetstream: JetStreamSettings,
         *,
         owner: str,
         lease: float,
         ack_wait: float,
     ) -> None:
-        self._nc = nc
+        self._broker = nats
         self._store = store
         self._attempts = attempts
         self._recorder = recorder
@@ -109,7 +107,6 @@ class Consumer:
         self._stats = stats
         self._fair = fair
         self._signer = signer
-        self._jetstream = jetstream
         # Told when fetching stops or works again (the duty's health: NOT_SERVING meanwhile).
         self._health: Callable[[bool, str], Awaitable[None]] | None = None
         self._health_ok = True
@@ -135,7 +132,7 @@ class Consumer:
         per episode."""
         while not self._stopping.is_set():
             try:
-                sub = await broker.pull(self._nc, self._jetstream)
+                sub = await self._broker.pull()
             except broker.BrokerError as exc:
                 await self._broken(exc)
                 continue
@@ -187,7 +184,7 @@ class Consumer:
                 if time.monotonic() - checked_at > CONSUMER_CHECK_EVERY:  # idle: is the consumer still there?
                     checked_at = time.monotonic()
                     try:
-                        await broker.consumer_state(self._nc.jetstream(), timeout=CONSUMER_CHECK_TIMEOUT)
+                        await self._broker.consumer_state(timeout=CONSUMER_CHECK_TIMEOUT)
                     except broker.NotThere as exc:
                         raise _ConsumerGone() from exc
                     except broker.BrokerError:
@@ -240,6 +237,8 @@ class Consumer:
                     await msg.term()
                 continue
             decoded.append((msg, body))
+        if not decoded:
+            return
         now = self._clock.now()
         plan = self._fair.plan([(m.tenant_id, m.account_id) for _, m in decoded], now)
         if plan.defer and not await self._defer([(decoded[i], until) for i, until in plan.defer]):
@@ -377,7 +376,7 @@ class Consumer:
             if not recorded:
                 log.warning("outcome not recorded: the attempt was taken over", post_id=str(post.id))
             elif decision.outcome.status == "FAILED":
-                await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
+                await alerts.post_failed(self._broker, post, decision.outcome.last_error or "")
         try:
             if decision.reply == Reply.NAK:
                 await msg.nak(delay=decision.delay)

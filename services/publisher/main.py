@@ -50,7 +50,8 @@ async def serve(settings: PublisherSettings) -> None:
     instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     db = await Database(settings.database_url, max_size=max(10, min(50, settings.concurrency // 4))).open()
     nc = await broker.connect(settings.nats_urls, name=f"postsched-publisher-{instance_id}", options=settings.nats)
-    await broker.ensure_jetstream(nc.jetstream(), settings.jetstream)
+    nats = broker.NatsBroker(nc, settings.jetstream)
+    await nats.ensure()
     stats = PublisherStats(started_at=clock.now())
     instruments.watch_rate_limited(lambda: [a.throttled_until for a in list(stats.accounts.values())])
 
@@ -85,13 +86,13 @@ async def serve(settings: PublisherSettings) -> None:
     )
     recorder = OutcomeRecorder(store, clock)
     consumer = Consumer(
-        nc, store, attempts, recorder, clock, stats, fair, broker.HandoverSigner(settings.secret_key), settings.jetstream,
+        nats, store, attempts, recorder, clock, stats, fair, broker.HandoverSigner(settings.secret_key),
         owner=instance_id,
         lease=settings.publish_lease, ack_wait=settings.jetstream.effective_ack_wait,
     )
-    rescuer = PublishingRescuer(nc, store, attempts, recorder, clock, owner=instance_id,
+    rescuer = PublishingRescuer(nats, store, attempts, recorder, clock, owner=instance_id,
                                 lease=settings.publish_lease)
-    servicer = PublisherServicer(stats, quota, fair, nc, instance_id=instance_id, concurrency=settings.concurrency)
+    servicer = PublisherServicer(stats, quota, fair, nats, instance_id=instance_id, concurrency=settings.concurrency)
     server = await start_server(
         settings.listen_addr,
         registrars=[lambda s: publisher_pb2_grpc.add_PublisherServiceServicer_to_server(servicer, s)],
@@ -113,7 +114,7 @@ async def serve(settings: PublisherSettings) -> None:
                            retry_max=settings.event_retry_max, concurrency=settings.event_concurrency,
                            in_flight=lambda tenant: settings.limits.of(tenant).event_deliveries_in_flight)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
-    beat = Heartbeat(nc, "publisher", instance_id, duties, lambda: {
+    beat = Heartbeat(nats, "publisher", instance_id, duties, lambda: {
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})
     duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
@@ -129,7 +130,7 @@ async def serve(settings: PublisherSettings) -> None:
     await server.stop(5.0)
     await session.close()
     await tenant_http.close()
-    await nc.drain()
+    await nats.drain()
     await db.close()
     log.info("publisher stopped", abandoned=abandoned)
 

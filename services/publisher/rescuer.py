@@ -27,7 +27,7 @@ ROUND_LIMIT = 200
 class PublishingRescuer:
     def __init__(
         self,
-        nc: broker.Client,
+        nats: broker.Broker,
         store: PublishingStore,
         attempts: Attempts,
         recorder: OutcomeRecorder,
@@ -36,7 +36,7 @@ class PublishingRescuer:
         owner: str,
         lease: float,
     ) -> None:
-        self._nc = nc
+        self._broker = nats
         self._store = store
         self._attempts = attempts
         self._recorder = recorder
@@ -69,5 +69,5 @@ class PublishingRescuer:
             return False
         log.warning("reconciled an abandoned attempt", post_id=str(post.id), outcome=decision.outcome.status)
         if decision.outcome.status == "FAILED":
-            await alerts.post_failed(self._nc, post, decision.outcome.last_error or "")
+            await alerts.post_failed(self._broker, post, decision.outcome.last_error or "")
         return True

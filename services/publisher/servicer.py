@@ -17,12 +17,12 @@ Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
-    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nc: broker.Client, *,
+    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nats: broker.Broker, *,
                  instance_id: str, concurrency: int) -> None:
         self._stats = stats
         self._quota = quota
         self._fair = fair
-        self._nc = nc
+        self._broker = nats
         self._instance_id = instance_id
         self._concurrency = concurrency
 
@@ -44,7 +44,7 @@ class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
             instance_id=self._instance_id, started_at=timestamp(s.started_at), in_flight=s.in_flight,
             concurrency=self._concurrency, published_total=s.published, failed_total=s.failed,
             retried_total=s.retried, rate_limited_total=s.rate_limited, dropped_total=s.dropped,
-            reconciled_total=s.reconciled, accounts=accounts, nats_connected=self._nc.is_connected,
+            reconciled_total=s.reconciled, accounts=accounts, nats_connected=self._broker.connected,
             account_concurrency=self._fair.per_account, deferred_total=s.deferred, forged_total=s.forged,
             queued=self._fair.held - self._fair.running,
         )
