@@ -257,7 +257,7 @@ def current_operator() -> str:
     return current_principal().name or DEFAULT_OPERATOR
 
 
-def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     """The token of 'authorization: Bearer TOKEN', or raises Unauthenticated."""
     for key, value in metadata or ():
         if key.lower() == "authorization":

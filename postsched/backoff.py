@@ -25,4 +25,4 @@ class Backoff:
         exponential = self.base * 2 ** max(0, n - 1)
         if self.jitter:
             exponential *= 1 + self.jitter * self.random()
-        return min(exponential, self.cap)
+        return float(min(exponential, self.cap))

@@ -16,7 +16,7 @@ import hmac
 import json
 import ssl
 import uuid
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import urlsplit
 from dataclasses import dataclass
 
@@ -472,7 +472,7 @@ class NatsBroker:
 class _NatsSends:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
-        self._futures: list[asyncio.Future | None] = []
+        self._futures: list[asyncio.Future[Any] | None] = []
 
     async def send(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import structlog
 
@@ -61,7 +61,7 @@ class DutyEnded(Exception):
     """A loop duty returned while its service was not stopping."""
 
 
-def _stack(task: asyncio.Task) -> str:
+def _stack(task: asyncio.Task[Any]) -> str:
     """Where a task is stuck, for the log line that says so."""
     frames = task.get_stack(limit=8)
     return " <- ".join(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_lineno} {f.f_code.co_name}" for f in reversed(frames))
@@ -74,7 +74,7 @@ class Supervisor:
     health: HealthSink | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     states: dict[str, DutyState] = field(default_factory=dict)
-    _tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _reported: bool = True
 
     def __post_init__(self) -> None:

@@ -51,7 +51,7 @@ def free_port(host: str = "127.0.0.1") -> int:
             return port
 
 
-def wait_for_port(host: str, port: int, proc: subprocess.Popen, log_file: Path, timeout: float) -> None:
+def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], log_file: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -71,7 +71,7 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def _stop(proc: subprocess.Popen | None, sig: int, timeout: float) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -105,7 +105,7 @@ class EmbeddedPostgres:
         self.port = port or free_port()
         self.durable = durable
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bin_dir(self) -> Path:
@@ -219,7 +219,7 @@ class EmbeddedNats:
         self.cluster = cluster
         self.name = name
         self.log_file = self.store_dir.parent / f"{self.store_dir.name}.log"
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:

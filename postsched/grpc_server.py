@@ -7,7 +7,7 @@ import inspect
 import signal
 import uuid
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, TypeAlias
 
 import grpc
 import structlog
@@ -21,6 +21,9 @@ from postsched.throttle import FailedSignIns, TooManyFailures, client_address
 from postsched.tls import TLSSettings, is_loopback
 
 log = structlog.get_logger("postsched.grpc")
+# Every servicer's call context: requests and replies are protobuf messages of the method's own types.
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"  # generic in the stubs only
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 # Reflection and health answer without a token, so `grpcurl list` and probes just work.
 OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -64,7 +67,9 @@ def _rich_status(code: grpc.StatusCode, exc: errors.PostschedError) -> bytes | N
             quota_value=exc.value or 0)])
         detail = any_pb2.Any()
         detail.Pack(failure)
-        return status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=exc.message, details=[detail]).SerializeToString()
+        quota: bytes = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=exc.message,
+                                         details=[detail]).SerializeToString()
+        return quota
     if not isinstance(exc, errors.InvalidArgument):
         return None
     listed = [
@@ -82,10 +87,11 @@ def _rich_status(code: grpc.StatusCode, exc: errors.PostschedError) -> bytes | N
     detail = any_pb2.Any()
     detail.Pack(bad_request)
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=exc.message, details=[detail])
-    return status.SerializeToString()
+    invalid: bytes = status.SerializeToString()
+    return invalid
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: errors.PostschedError) -> None:
+async def _abort(context: Context, exc: errors.PostschedError) -> None:
     code = status_code_for(exc)
     details = _rich_status(code, exc)
     trailing = (("grpc-status-details-bin", details),) if details else ()
@@ -109,9 +115,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(details)
         if handler is None:
             return handler
@@ -134,7 +140,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler
 
-    async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext, open_method: bool) -> None:
+    async def _admit(self, method: str, request: Any, context: Context, open_method: bool) -> None:
         """Authenticates the caller, then refuses a request no handler should see."""
         principal = None
         if not open_method:
@@ -160,7 +166,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def _wrap_unary(
         self, method: str, behavior: Callable[..., Awaitable[Any]], open_method: bool
     ) -> Callable[..., Awaitable[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def wrapped(request: Any, context: Context) -> Any:
             try:
                 await self._admit(method, request, context, open_method)
                 return await behavior(request, context)
@@ -174,7 +180,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             # grpc's own servicers (health's Watch) write with context.write instead of yielding.
             return self._wrap_unary(method, behavior, open_method)
 
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def wrapped(request: Any, context: Context) -> Any:
             try:
                 await self._admit(method, request, context, open_method)
                 async for item in behavior(request, context):
@@ -184,7 +190,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapped
 
-    async def _answer_error(self, method: str, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    async def _answer_error(self, method: str, context: Context, exc: Exception) -> None:
         """The one place an exception becomes a gRPC status (aborts, so it never returns)."""
         if isinstance(exc, grpc.aio.AbortError):
             raise exc  # the handler aborted on purpose
@@ -193,12 +199,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         else:
             await self._internal(method, context, exc)
 
-    async def _fail(self, method: str, context: grpc.aio.ServicerContext, exc: errors.PostschedError) -> None:
+    async def _fail(self, method: str, context: Context, exc: errors.PostschedError) -> None:
         level = "warning" if isinstance(exc, errors.Unavailable) else "info"
         getattr(log, level)("rpc refused", method=method, code=status_code_for(exc).name, reason=exc.message)
         await _abort(context, exc)
 
-    async def _internal(self, method: str, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    async def _internal(self, method: str, context: Context, exc: Exception) -> None:
         ref = uuid.uuid4().hex[:12]
         log.error("rpc failed", method=method, ref=ref, exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (ref {ref}); the server log has the details")

@@ -12,7 +12,7 @@ from opentelemetry import trace
 
 from postsched.errors import ConfigError
 
-def add_trace_ids(logger: object, method: str, event: dict) -> dict:
+def add_trace_ids(logger: object, method: str, event: dict[str, Any]) -> dict[str, Any]:
     """trace_id and span_id of the active span, in every line written inside one."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:

@@ -46,7 +46,7 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
     return resources_pb2.Post(
         post_id=str(record.id),
         account_id=str(record.account_id),
-        status=resources_pb2.PostStatus.Value(record.status),
+        status=record.status,  # the enum by its name: protobuf refuses a name it does not know
         text=record.text,
         media_urls=record.media_urls,
         link=record.link,

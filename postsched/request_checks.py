@@ -99,6 +99,7 @@ def _check_value(fd: FieldDescriptor, value: Any, path: str, out: list[FieldViol
         if "\x00" in value:
             out.append(FieldViolation(path, "must not contain NUL characters"))
     elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+        assert fd.message_type is not None  # a message field always has its type
         check = WELL_KNOWN_CHECKS.get(fd.message_type.full_name)
         if check is not None:
             problem = check(value.seconds, value.nanos)
@@ -112,7 +113,7 @@ def _repeated(fd: FieldDescriptor) -> bool:
     # protobuf 7 has only is_repeated; earlier 6.x releases have only label.
     if hasattr(fd, "is_repeated"):
         return bool(fd.is_repeated)
-    return fd.label == FieldDescriptor.LABEL_REPEATED
+    return bool(getattr(fd, "label") == FieldDescriptor.LABEL_REPEATED)
 
 
 def _walk(message: Any, prefix: str, out: list[FieldViolation]) -> None:
@@ -152,6 +153,7 @@ def _time_plan(descriptor: Any, visiting: frozenset[str] = frozenset()) -> _Time
         if fd.message_type.GetOptions().map_entry:
             plan = None  # type: ignore[assignment]
             break
+        assert fd.message_type is not None  # a message field always has its type
         check = WELL_KNOWN_CHECKS.get(fd.message_type.full_name)
         if check is not None:
             plan.append((fd.name, _repeated(fd), check, ()))

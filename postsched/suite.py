@@ -114,7 +114,7 @@ def suite_tokens(state_dir: Path, env: dict[str, str]) -> tuple[str, str]:
     return tenant_token, config.get("POSTSCHED_ADMIN_TOKEN", "").strip()
 
 
-def _wait_healthy(name: str, addr: str, proc: subprocess.Popen, log_file: Path, timeout: float = 60.0) -> None:
+def _wait_healthy(name: str, addr: str, proc: subprocess.Popen[bytes], log_file: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     with tls.channel(addr, os.environ) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
@@ -164,7 +164,7 @@ def ensure_demo_account(addr: str, token: str) -> str:
                 ),
                 metadata=metadata, timeout=10,
             )
-            return account.account_id
+            return str(account.account_id)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
@@ -172,7 +172,7 @@ def ensure_demo_account(addr: str, token: str) -> str:
             scheduler_pb2.ListAccountsRequest(page_size=1000, platform=resources_pb2.FACEBOOK_PAGE),
             metadata=metadata, timeout=10,
         )
-        return next(a.account_id for a in listed.accounts if a.external_id == DEMO_PAGE_ID)
+        return next(str(a.account_id) for a in listed.accounts if a.external_id == DEMO_PAGE_ID)
 
 
 def run_suite(state_dir: Path, services: list[str]) -> int:
@@ -190,7 +190,7 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
 
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
-    children: dict[str, subprocess.Popen] = {}
+    children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         if not env.get("POSTSCHED_DATABASE_URL"):
             postgres = EmbeddedPostgres(state_dir / "pgdata").start()

@@ -128,7 +128,7 @@ def untraced() -> Iterator[None]:
         yield
 
 
-def grpc_server_interceptors() -> list:
+def grpc_server_interceptors() -> list[Any]:
     """The official gRPC server instrumentation, when tracing is on."""
     if not _enabled:
         return []

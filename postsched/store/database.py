@@ -38,7 +38,7 @@ class Database:
 
     def __init__(self, url: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 10.0) -> None:
         self._url = url
-        self._checking: asyncio.Task | None = None
+        self._checking: asyncio.Task[None] | None = None
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             url,
             min_size=min_size,

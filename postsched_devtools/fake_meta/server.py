@@ -21,7 +21,7 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -69,7 +69,7 @@ class State:
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)
     media: dict[str, dict[str, Any]] = field(default_factory=dict)  # published Instagram media by id
     calls: list[dict[str, Any]] = field(default_factory=list)
-    recent_calls: deque = field(default_factory=deque)  # call times of the last minute, for X-App-Usage
+    recent_calls: deque[float] = field(default_factory=deque)  # call times of the last minute, for X-App-Usage
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     # Calls being answered now, and the most ever at once, per account (a page, an IG user, a webhook).
@@ -112,7 +112,7 @@ def request_account(path: str) -> str:
     return parts[0] if parts else ""
 
 
-def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict | None = None) -> web.Response:
+def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code,
                              "fbtrace_id": f"Fake{random.randrange(10**9)}"}
     if subcode:
@@ -185,7 +185,8 @@ class FakeMeta:
     # --- behaviour shared by every call ----------------------------------------------------------
 
     @web.middleware
-    async def _every_call(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _every_call(self, request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         if request.path.startswith("/_control"):
             return await handler(request)
         state = self.state  # a reset while this call runs must not make the counts negative

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta, timezone
-from typing import Any, AsyncIterator, Sequence, TypeAlias
+from typing import Any, AsyncIterator, Sequence
 
-import grpc
 
 from opentelemetry import trace
 
+from postsched.grpc_server import Context
 from postsched import instruments, telemetry
 from postsched.auth import current_operator
 from postsched import broker
@@ -23,7 +23,6 @@ from postsched.store.records import PageCursor, PostRecord
 from postsched.store.schema import POST_STATUSES
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2
 
-Context: TypeAlias = grpc.aio.ServicerContext
 WATCH_PERIOD = 1.0
 OPERATORS = "operators"  # the caller every admin page token is bound to
 TRACER = telemetry.tracer("postsched.admin")

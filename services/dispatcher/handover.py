@@ -65,10 +65,10 @@ class Handover:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._publishing = asyncio.Lock()
-        self._recording: set[asyncio.Task] = set()
+        self._recording: set[asyncio.Task[None]] = set()
         # Called (at most every REPAIR_EVERY seconds) after a round with failed publishes.
         self.repair: Callable[[], Awaitable[None]] | None = None
-        self._repairing: asyncio.Task | None = None
+        self._repairing: asyncio.Task[None] | None = None
 
     @property
     def holding(self) -> int:

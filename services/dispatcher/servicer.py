@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
 
-import grpc
 
+from postsched.grpc_server import Context
 from postsched import broker
 from postsched.messages import timestamp
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
@@ -13,7 +12,6 @@ from services.dispatcher.dispatcher import Dispatcher
 from services.dispatcher.handover import Handover
 from services.dispatcher.stats import DispatcherStats
 
-Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class DispatcherServicer(dispatcher_pb2_grpc.DispatcherServiceServicer):

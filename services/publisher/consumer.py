@@ -114,7 +114,7 @@ class Consumer:
         self._owner = owner
         self._lease = lease
         self.keepalive_every = max(1.0, ack_wait / 3)
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[Work] = set()  # queued and running: their messages are kept alive
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()

@@ -61,7 +61,7 @@ class EventDelivery:
         self._in_flight = in_flight
         # A round outlives its lease only if it overran ROUND_SECONDS by more than a call.
         self._lease = 2 * (ROUND_SECONDS + timeout)
-        self._rounds: dict[str, asyncio.Task] = {}
+        self._rounds: dict[str, asyncio.Task[None]] = {}
         self.period = 0.5
 
 
@@ -108,7 +108,7 @@ class EventDelivery:
             task.add_done_callback(functools.partial(self._round_done, hook.tenant_id))
         return len(hooks)
 
-    def _round_done(self, tenant_id: str, _: asyncio.Task) -> None:
+    def _round_done(self, tenant_id: str, _: asyncio.Task[None]) -> None:
         self._rounds.pop(tenant_id, None)
 
     async def stop(self) -> None:

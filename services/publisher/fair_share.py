@@ -55,7 +55,7 @@ MIN_DEFER = timedelta(milliseconds=200)
 class _Account(Generic[W]):
     tenant: str
     running: int = 0
-    queue: deque = field(default_factory=deque)
+    queue: deque[W] = field(default_factory=deque)
     ready: bool = False  # in its tenant's ready deque: queued work and a free account slot
     seconds: float = FIRST_GUESS  # moving average of its attempts' durations here
     defer_horizon: datetime | None = None  # the latest not-before handed out for it
@@ -71,7 +71,7 @@ class _Tenant:
     weight: int
     running: int = 0
     held: int = 0
-    ready: deque = field(default_factory=deque)  # account ids
+    ready: deque[object] = field(default_factory=deque)  # account ids
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any
 
-import grpc
 
+
+from postsched.grpc_server import Context
 from postsched import broker
 from postsched.messages import PLATFORM_TO_API, timestamp
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
@@ -13,11 +14,10 @@ from services.publisher.fair_share import FairShare
 from services.publisher.platforms.instagram import InstagramQuota
 from services.publisher.stats import PublisherStats
 
-Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class PublisherServicer(publisher_pb2_grpc.PublisherServiceServicer):
-    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare, nats: broker.Broker, *,
+    def __init__(self, stats: PublisherStats, quota: InstagramQuota, fair: FairShare[Any], nats: broker.Broker, *,
                  instance_id: str, concurrency: int) -> None:
         self._stats = stats
         self._quota = quota

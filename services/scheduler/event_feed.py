@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 import structlog
 
@@ -35,7 +35,7 @@ QUEUE_BATCHES = 64  # batches queued for a stream before it is left to catch up 
 
 @dataclass(eq=False)
 class _Watcher:
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_BATCHES + 1))  # +1: the wake-up
+    queue: asyncio.Queue[Any] = field(default_factory=lambda: asyncio.Queue(QUEUE_BATCHES + 1))  # +1: the wake-up
     behind: bool = False  # the hub skipped it: it reads the store itself until it is current
 
 
@@ -48,7 +48,7 @@ class _Hub:
         self.wake = asyncio.Event()
         self._events = events
         self._last = last
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         while True:

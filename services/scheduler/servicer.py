@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import timezone
-from typing import AsyncIterator, Callable, Sequence, TypeAlias
+from typing import AsyncIterator, Callable, Sequence
 
-import grpc
 
 from postsched.auth import current_tenant
+from postsched.grpc_server import Context
 from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound, QuotaExceeded
 from postsched.limits import StreamCount, TenantLimits
@@ -27,7 +27,6 @@ from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 from services.scheduler.event_feed import EventFeed
 
-Context: TypeAlias = grpc.aio.ServicerContext
 LIVE_COUNT_TTL = 1.0  # seconds a tenant's live-post count is reused for the live_posts quota
 
 
