@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched.embedded import EmbeddedNats, EmbeddedPostgres
 from postsched.v1 import scheduler_pb2
 from postsched_devtools.tenant import Tenant
+from tests.waiting import until
 from tests.conftest import TENANT_TOKENS, service_env
 from postsched_devtools.processes import Databases, ServiceProcess
 
@@ -66,8 +67,10 @@ def test_services_are_back_within_seconds_of_postgres_coming_back(tmp_path: Path
         dispatcher_during = serving(dispatcher)
         pg.start()
         back = time.monotonic()
-        time.sleep(8)
-        dispatcher_after = serving(dispatcher)
+        dispatcher_after = until(lambda: serving(dispatcher), timeout=15, what="the dispatcher SERVING again")
+        # The load runs on long enough after PostgreSQL is back to see how long refusals went on.
+        until(lambda: any(ok and at > back + 2.5 for at, ok in list(answers)), timeout=15,
+              what="a post created 2.5 s after PostgreSQL came back")
     finally:
         stop.set()
         for thread in threads:

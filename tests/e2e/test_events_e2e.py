@@ -12,6 +12,7 @@ import pytest
 
 from postsched.v1 import admin_pb2, admin_pb2_grpc, scheduler_pb2, scheduler_pb2_grpc
 from postsched_devtools.tenant import Tenant
+from tests.waiting import until
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
@@ -240,8 +241,9 @@ def test_event_webhook_down_then_failing_then_back_gets_every_event_in_order_sig
     requests = [scheduler_pb2.CreatePostRequest(account_id=page.account_id, text=f"w {i}") for i in range(100)]
     acme.BatchCreatePosts(scheduler_pb2.BatchCreatePostsRequest(requests=requests))
     suite.wait_for("SELECT count(*) FROM events WHERE tenant_id = 'acme'", 100, timeout=60)
-    time.sleep(3)  # the endpoint is down: connection refused, retried
-    down = acme.GetEventWebhook(scheduler_pb2.GetEventWebhookRequest())
+    # The endpoint is down: connection refused, retried.
+    down = until(lambda: (hook := acme.GetEventWebhook(scheduler_pb2.GetEventWebhookRequest())).head_attempts >= 2
+                 and hook, timeout=30, what="two refused deliveries of the first event")
     assert down.pending == 100 and down.head_attempts >= 2 and down.last_error
     receiver = Receiver(port, secret, fail_first=5)
     try:
@@ -299,7 +301,7 @@ def test_a_slow_event_endpoint_delays_only_its_own_tenant_and_no_call_waits_in_a
         for name, client in tenants.items():
             for post_id in posts[name]:
                 client.CancelPost(scheduler_pb2.CancelPostRequest(post_id=post_id))
-        time.sleep(3)
+        until(lambda: len(arrivals["globex"]) == 3, timeout=10, what="globex's three events")
         idle_in_transaction = suite.sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
         assert len(arrivals["globex"]) == 3 and max(arrivals["globex"]) - started < 2.5, arrivals

@@ -17,6 +17,7 @@ from postsched.broker import HandoverSigner, PublishMessage, publish_subject
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc, resources_pb2, scheduler_pb2
 from postsched_devtools.tenant import Tenant
 from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.waiting import until
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
 from tests.e2e.test_publisher_e2e import FAST
@@ -52,13 +53,18 @@ def test_forged_and_early_hand_overs_publish_nothing(suite: Suite, fake_meta: Fa
     # Signed with the deployment's key (as a stolen copy of a real message would be), but early.
     early = HandoverSigner(secret_key.encode()).sign(named).encode()
     asyncio.run(publish(suite.nats_url, [unsigned, badly_signed, b"{not json", early]))
-    time.sleep(4)
+    stub = publisher_pb2_grpc.PublisherServiceStub(grpc.insecure_channel(publisher.addr))
+
+    def forged() -> int:
+        return stub.GetPublisherStatus(publisher_pb2.GetPublisherStatusRequest(),
+                                       metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),)).forged_total
+
+    # The publisher has read all four: three dropped as forged, the early one put back until due.
+    until(lambda: forged() == 3 and "hand-over message before its post is due" in publisher.log(), timeout=20,
+          what="the publisher to drop three forged messages and put back the early one")
     assert fake_meta.posts("5550900") == []
     assert suite.sql("SELECT status::text, attempts FROM posts WHERE id = %s", (post_id,)) == [("QUEUED", 0)]
-    stub = publisher_pb2_grpc.PublisherServiceStub(grpc.insecure_channel(publisher.addr))
-    status = stub.GetPublisherStatus(publisher_pb2.GetPublisherStatusRequest(),
-                                     metadata=(("authorization", f"Bearer {ADMIN_TOKEN}"),))
-    assert status.forged_total == 3
+    assert forged() == 3
     suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post_id,), timeout=30)
     (published,) = fake_meta.posts("5550900")  # once, though two messages named it
     assert published["created_time"] >= due.timestamp() - 0.5

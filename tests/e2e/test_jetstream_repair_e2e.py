@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from postsched.broker import CONSUMER, STREAM
 from postsched.v1 import scheduler_pb2
 from postsched_devtools.tenant import Tenant
+from tests.waiting import until
 from tests.conftest import TENANT_TOKENS
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
@@ -72,7 +73,8 @@ def test_a_deleted_consumer_or_stream_comes_back_and_nothing_is_lost_or_twice(
 
     watcher = threading.Thread(target=watch_health, daemon=True)
     watcher.start()
-    time.sleep(5)  # some posts out, most still to come
+    until(lambda: suite.sql("SELECT count(*) FROM posts WHERE status = 'PUBLISHED'")[0][0] >= 20, timeout=30,
+          what="some posts out (most still to come)")
     deleted = time.monotonic()
     asyncio.run(delete(suite.nats_url, what))
     try:

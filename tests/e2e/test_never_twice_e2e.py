@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from postsched.v1 import admin_pb2, admin_pb2_grpc, resources_pb2, scheduler_pb2
+from tests.waiting import until
 from tests.conftest import ADMIN_TOKEN
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
@@ -198,7 +199,8 @@ def test_attempt_that_wakes_after_a_take_over_neither_publishes_nor_records(suit
         suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post_id,), timeout=40)
     finally:
         first.proc.send_signal(signal.SIGCONT)
-    time.sleep(4)  # A reads its photo answer and would go on to the feed call now
+    # A reads its photo answer and would go on to the feed call now: its lease is gone, so it stops.
+    until(lambda: "fenced" in first.log(), timeout=20, what="the woken attempt to find itself fenced")
     assert len(fake_meta.posts("7770007")) == 1, "the woken attempt posted a second time"
     assert len(fake_meta.calls("7770007", "feed")) == 1
     assert pipeline.get(post_id).status == resources_pb2.PUBLISHED

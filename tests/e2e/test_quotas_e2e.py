@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.tenant import Tenant
+from tests.waiting import until
 from tests.conftest import TENANT_TOKENS
 from postsched_devtools.processes import Suite
 
@@ -64,8 +65,17 @@ def test_accounts_and_live_posts(suite: Suite, tenants: dict[str, Tenant]) -> No
     posts.append(acme.CreatePost(later).post_id)
     assert refused(acme.CreatePost, later).quota_id == "live_posts"
     acme.CancelPost(Req.CancelPostRequest(post_id=posts[0]))  # a cancelled post is not live...
-    time.sleep(1.1)  # ...once the scheduler reads the count again (at most once a second)
-    acme.CreatePost(later)
+
+    def created() -> bool:
+        try:
+            acme.CreatePost(later)
+        except grpc.RpcError as error:
+            assert quota_failure(error).quota_id == "live_posts", error
+            return False
+        return True
+
+    # ...once the scheduler reads the count again (at most once a second)
+    until(created, timeout=5, what="a post accepted in the cancelled one's place", every=0.2)
     # globex has the same default quotas, and none of acme's are its.
     assert tenants["globex"].webhook_account("one").account_id
 
