@@ -16,7 +16,7 @@ import os
 import re
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Protocol
 
@@ -104,6 +104,9 @@ class TokenConfig:
     file: Path | None = None
     file_variable: str = ""
     operators: bool = False
+    # The other door's tokens, when this process knows them (`postsched up` gives every service
+    # both): a token that belongs there is refused with a message saying so, not "invalid token".
+    elsewhere: "TokenConfig | None" = None
 
     def read_file(self) -> dict[bytes, Principal]:
         if self.file is None:
@@ -120,8 +123,34 @@ class TokenConfig:
         return {p.name if p.operator else p.tenant_id or "" for p in table.values()}
 
 
+WRONG_DOOR = {
+    True: "this is a tenant's token; this service takes an operators' token (POSTSCHED_ADMIN_TOKEN)",
+    False: "this is an operators' token; the scheduler takes a tenant's token (POSTSCHED_API_TOKENS)",
+}
+
+
+def _elsewhere(make: Callable[[Mapping[str, str]], TokenConfig], env: Mapping[str, str]) -> TokenConfig | None:
+    """The other door's tokens if this process is given them and they parse; else None (a hint only)."""
+    try:
+        return make(env)
+    except ConfigError:
+        return None
+
+
 def tenant_tokens(env: Mapping[str, str]) -> TokenConfig:
-    """POSTSCHED_API_TOKENS ('tenant:token,...') and/or POSTSCHED_API_TOKENS_FILE (one pair a line)."""
+    """POSTSCHED_API_TOKENS ('tenant:token,...') and/or POSTSCHED_API_TOKENS_FILE (one pair a line),
+    with the operators' tokens, if given, to recognise one used at the wrong door."""
+    return replace(_tenant_tokens(env), elsewhere=_elsewhere(_operator_tokens, env))
+
+
+def operator_tokens(env: Mapping[str, str]) -> TokenConfig:
+    """POSTSCHED_ADMIN_TOKEN (one operator, named 'operator'), POSTSCHED_ADMIN_TOKENS ('alice:token,...')
+    and/or POSTSCHED_ADMIN_TOKENS_FILE, with the tenants' tokens, if given, to recognise one used at
+    the wrong door."""
+    return replace(_operator_tokens(env), elsewhere=_elsewhere(_tenant_tokens, env))
+
+
+def _tenant_tokens(env: Mapping[str, str]) -> TokenConfig:
     value = env.get("POSTSCHED_API_TOKENS", "").strip()
     path = env.get("POSTSCHED_API_TOKENS_FILE", "").strip()
     if not value and not path:
@@ -133,9 +162,7 @@ def tenant_tokens(env: Mapping[str, str]) -> TokenConfig:
     return config
 
 
-def operator_tokens(env: Mapping[str, str]) -> TokenConfig:
-    """POSTSCHED_ADMIN_TOKEN (one operator, named 'operator'), POSTSCHED_ADMIN_TOKENS ('alice:token,...')
-    and/or POSTSCHED_ADMIN_TOKENS_FILE."""
+def _operator_tokens(env: Mapping[str, str]) -> TokenConfig:
     single = env.get("POSTSCHED_ADMIN_TOKEN", "").strip()
     named = env.get("POSTSCHED_ADMIN_TOKENS", "").strip()
     path = env.get("POSTSCHED_ADMIN_TOKENS_FILE", "").strip()
@@ -170,6 +197,7 @@ class TokenBook:
         self._checked = clock()
         self._bad_stamp: tuple[int, int, int] | None | bool = False  # the file's stamp when it did not parse
         self._pending: object = _UNSEEN  # a new stamp seen once, read when seen again SETTLE_SECONDS later
+        self._elsewhere = TokenBook(config.elsewhere, clock=clock) if config.elsewhere is not None else None
 
     def _file_stamp(self) -> tuple[int, int, int] | None:
         if self._config.file is None:
@@ -215,8 +243,11 @@ class TokenBook:
 
     def authenticate(self, token: str) -> Principal:
         # A dict lookup by digest: what its timing could tell is about digests, not tokens.
-        principal = self.holder(digest(token))
+        key = digest(token)
+        principal = self.holder(key)
         if principal is None:
+            if self._elsewhere is not None and self._elsewhere.holder(key) is not None:
+                raise Unauthenticated(WRONG_DOOR[self._config.operators])
             raise Unauthenticated("invalid token")
         return principal
 

@@ -164,38 +164,69 @@ def nats_config() -> int:
     return 0
 
 
+# What each service needs before it starts (every other setting has a default; README, "Configuration").
+SERVE_VARIABLES = """variables it reads before anything else (the service stops with one line naming what is missing):
+  POSTSCHED_DATABASE_URL        every service
+  POSTSCHED_NATS_URL            dispatcher, publisher, admin (or POSTSCHED_NATS_CREDS / _USER / _PASSWORD to log in)
+  POSTSCHED_API_TOKENS          scheduler: tenant:token,... (or POSTSCHED_API_TOKENS_FILE)
+  POSTSCHED_ADMIN_TOKEN         dispatcher, publisher, admin (or POSTSCHED_ADMIN_TOKENS / _TOKENS_FILE)
+  POSTSCHED_SECRET_KEY          scheduler, dispatcher, publisher (a Fernet key: the same on every replica)
+  POSTSCHED_<SERVICE>_ADDR      where it listens (defaults: scheduler :50051, dispatcher :50052,
+                                publisher :50053, admin :50054)
+every other POSTSCHED_* setting has a default: see the README's "Configuration"."""
+
+UP_EPILOG = """it reads POSTSCHED_DATABASE_URL and POSTSCHED_NATS_URL (embedded servers when unset),
+POSTSCHED_META_GRAPH_URL (a local fake-meta when unset, on POSTSCHED_FAKE_META_PORT or 8089), the
+POSTSCHED_<SERVICE>_ADDR ports and every setting `serve` reads; tokens and the key are made at random on
+the first start and kept in the state directory (`postsched token` prints them)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postsched", description="Schedules social-media posts and publishes them on time, once.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    up = commands.add_parser("up", help="run the whole suite on this machine (embedded PostgreSQL and NATS unless URLs are set)")
+
+    def command(name: str, summary: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        # The summary is both the line in `postsched --help` and the description of `postsched NAME --help`.
+        return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                   epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    up = command("up", "run the whole suite on this machine (embedded PostgreSQL and NATS unless URLs are set)", UP_EPILOG)
     up.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="where data, keys and logs are kept (default ./.postsched)")
-    serve_cmd = commands.add_parser("serve", help="run one service (reads POSTSCHED_* settings)")
+    serve_cmd = command("serve", "run one service, configured by POSTSCHED_* variables", SERVE_VARIABLES)
     serve_cmd.add_argument("service", choices=sorted(SERVICES))
-    commands.add_parser("migrate", help="bring the schema of POSTSCHED_DATABASE_URL to the latest version")
-    fake = commands.add_parser("fake-meta", help="a local stand-in for the Meta Graph API (demos and tests)")
+    command("migrate", "bring the schema of POSTSCHED_DATABASE_URL to the latest version",
+            "reads POSTSCHED_DATABASE_URL; safe to run again, and from several replicas at once")
+    fake = command("fake-meta", "run a local stand-in for the Meta Graph API (demos and tests)",
+                   "control API: /_control/posts, /_control/calls, /_control/faults, /_control/settings; "
+                   "webhook receivers: /_webhooks/NAME")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8089)
-    check = commands.add_parser("health", help="check a service's gRPC health (exit 0 when SERVING)")
+    fake.add_argument("--state", type=Path, help="a file to keep what it published in, so ids and webhook "
+                      "deliveries survive a restart (`postsched up` keeps it in its state directory)")
+    check = command("health", "check a service's gRPC health (exit 0 when SERVING)",
+                    "reads POSTSCHED_TLS_CA (and _CERT/_KEY) when the service serves TLS")
     check.add_argument("addr", help="host:port")
     check.add_argument("--service", default="", help="a service name; empty = the whole server")
-    user = commands.add_parser("nats-user", help="make a NATS user for a tenant that reads its events over NATS")
+    user = command("nats-user", "make a NATS user for a tenant that reads its events over NATS")
     user.add_argument("tenant")
     user.add_argument("--state-dir", type=Path, help="also add it to `postsched up`'s embedded NATS (its state directory)")
-    commands.add_parser("nats-config", help="print the NATS authorization block (a user per service role)")
-    token = commands.add_parser("token", help="print the tenant token `postsched up` uses (--admin: the operators' token)")
+    command("nats-config", "print the NATS authorization block (a user per service role)",
+            "nats-server reads each password from POSTSCHED_NATS_<ROLE>_PASSWORD (DISPATCHER, PUBLISHER, ADMIN)")
+    token = command("token", "print the tenant token `postsched up` uses (--admin: the operators' token)",
+                    "POSTSCHED_API_TOKENS / POSTSCHED_ADMIN_TOKEN in the environment win over the state directory's")
     token.add_argument("--admin", action="store_true", help="the operators' token instead")
     token.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="`postsched up`'s state directory (default ./.postsched)")
     return parser
 
 
-def fake_meta(host: str, port: int) -> int:
+def fake_meta(host: str, port: int, state: Path | None = None) -> int:
     try:  # a development tool: installed by `pip install -e .`, left out of the production image
         from postsched_devtools.fake_meta.server import serve as serve_fake_meta
     except ModuleNotFoundError:
         print("postsched: fake-meta is a development tool, not installed here (the production image leaves it out;"
               " docker compose builds it from the Dockerfile's devtools stage)", file=sys.stderr)
         return 2
-    asyncio.run(serve_fake_meta(host, port))
+    asyncio.run(serve_fake_meta(host, port, state))
     return 0
 
 
@@ -209,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "health":
             return health(args.addr, args.service)
         if args.command == "fake-meta":
-            return fake_meta(args.host, args.port)
+            return fake_meta(args.host, args.port, args.state)
         if args.command == "nats-user":
             return nats_user(args.tenant, args.state_dir)
         if args.command == "nats-config":

@@ -8,6 +8,7 @@ a restart keeps every post.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import grpc
 from cryptography.fernet import Fernet
@@ -37,6 +39,7 @@ DEMO_TENANT = "demo"
 # What state directories made before tokens had to be long hold; replaced at the next start.
 OLD_DEV_TOKENS = {"POSTSCHED_API_TOKENS": "demo:dev-token", "POSTSCHED_ADMIN_TOKEN": "dev-admin-token"}
 DEMO_PAGE_ID = "1000000001"
+FAKE_META_PORT = 8089
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -175,8 +178,50 @@ def ensure_demo_account(addr: str, token: str) -> str:
         return next(str(a.account_id) for a in listed.accounts if a.external_id == DEMO_PAGE_ID)
 
 
+def hold_state_dir(state_dir: Path) -> IO[str]:
+    """Takes the state directory for this `up` (a lock held while the process lives, released by
+    the kernel however it ends); a second `up` on it is refused at once, naming the first."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / "up.pid", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        pid = lock.read().strip() or "?"
+        lock.close()
+        raise SuiteError(f"`up` is already running on {state_dir} (pid {pid}); stop it first "
+                         f"(Ctrl-C where it runs, or kill {pid}), or give another --state-dir") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+def fake_meta_port(env: dict[str, str]) -> int:
+    """fake-meta's port: POSTSCHED_FAKE_META_PORT, else 8089 when free (so the README's commands and
+    webhook accounts aimed at it work from one `up` to the next), else any free one (said in the banner)."""
+    wanted = env.get("POSTSCHED_FAKE_META_PORT", "").strip()
+    if wanted:
+        _check_port_free("fake-meta", f"127.0.0.1:{wanted}", "POSTSCHED_FAKE_META_PORT")
+        return int(wanted)
+    try:
+        _check_port_free("fake-meta", f"127.0.0.1:{FAKE_META_PORT}", "POSTSCHED_FAKE_META_PORT")
+    except SuiteError:
+        return free_port()
+    return FAKE_META_PORT
+
+
 def run_suite(state_dir: Path, services: list[str]) -> int:
     state_dir = state_dir.resolve()
+    lock = hold_state_dir(state_dir)
+    try:
+        return _run_suite(state_dir, services)
+    finally:
+        lock.close()
+
+
+def _run_suite(state_dir: Path, services: list[str]) -> int:
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     for key, value in load_state_config(state_dir).items():
@@ -187,6 +232,19 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
     stop_requested = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop_requested.set())
+
+    # Every port is checked before anything starts: a port in use is said in one line, before a
+    # database is set up.
+    addrs = {name: listen_addr(env, name) for name in services}
+    for name, addr in addrs.items():
+        _check_port_free(name, addr, f"POSTSCHED_{name.upper()}_ADDR")
+        metrics = metrics_addr(env, name)
+        if metrics:
+            _check_port_free(name, metrics, f"POSTSCHED_{name.upper()}_METRICS_ADDR (or set it to off)")
+    dashboard = addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR) if "admin" in services else None
+    if dashboard:
+        _check_port_free("dashboard", dashboard, "POSTSCHED_DASHBOARD_ADDR (or set it to off)")
+    fake_port = None if env.get("POSTSCHED_META_GRAPH_URL") else fake_meta_port(env)
 
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
@@ -206,27 +264,19 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             for role, password in users["services"].items():
                 service_env[role] = {"POSTSCHED_NATS_URL": user_url(role, password, "127.0.0.1", nats.port)}
         upgrade(env["POSTSCHED_DATABASE_URL"])
-        if not env.get("POSTSCHED_META_GRAPH_URL"):
-            # No real Graph API configured: publish to a local fake-meta, for the demo.
-            port = free_port()
+        if fake_port is not None:
+            # No real Graph API configured: publish to a local fake-meta, for the demo. Its state
+            # (what it published, webhook deliveries) lives in the state directory too.
             log_file = state_dir / "logs" / "fake-meta.log"
             with open(log_file, "ab") as log:
                 children["fake-meta"] = subprocess.Popen(
-                    [sys.executable, "-m", "postsched.cli", "fake-meta", "--port", str(port)],
+                    [sys.executable, "-m", "postsched.cli", "fake-meta", "--port", str(fake_port),
+                     "--state", str(state_dir / "fake-meta.json")],
                     env=env, stdout=log, stderr=log, start_new_session=True,
                 )
-            wait_for_port("127.0.0.1", port, children["fake-meta"], log_file, timeout=30)
-            env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{port}/v21.0"
+            wait_for_port("127.0.0.1", fake_port, children["fake-meta"], log_file, timeout=30)
+            env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{fake_port}/v21.0"
 
-        addrs = {name: listen_addr(env, name) for name in services}
-        for name, addr in addrs.items():
-            _check_port_free(name, addr, f"POSTSCHED_{name.upper()}_ADDR")
-            metrics = metrics_addr(env, name)
-            if metrics:
-                _check_port_free(name, metrics, f"POSTSCHED_{name.upper()}_METRICS_ADDR (or set it to off)")
-        dashboard = addr_or_off(env, "POSTSCHED_DASHBOARD_ADDR", DEFAULT_DASHBOARD_ADDR) if "admin" in services else None
-        if dashboard:
-            _check_port_free("dashboard", dashboard, "POSTSCHED_DASHBOARD_ADDR (or set it to off)")
         for name in services:
             log_file = state_dir / "logs" / f"{name}.log"
             with open(log_file, "ab") as log:
@@ -243,7 +293,8 @@ def run_suite(state_dir: Path, services: list[str]) -> int:
             account_id = ensure_demo_account(scheduler, tenant_token)
         except grpc.RpcError as exc:
             raise SuiteError(f"the scheduler refused the demo account: {exc.code().name}: {exc.details()}") from None
-        _print_banner(state_dir, env, addrs, tenant_token, account_id, dashboard, nats_locked=bool(service_env))
+        _print_banner(state_dir, env, addrs, tenant_token, account_id, dashboard, nats_locked=bool(service_env),
+                      fake_port=fake_port)
 
         while not stop_requested.wait(0.5):
             for name, proc in children.items():
@@ -281,7 +332,7 @@ def grpcurl_command() -> str:
 
 def _print_banner(
     state_dir: Path, env: dict[str, str], addrs: dict[str, str], token: str, account_id: str, dashboard: str | None,
-    nats_locked: bool = False,
+    nats_locked: bool = False, fake_port: int | None = None,
 ) -> None:
     scheduler = _connect_addr(addrs["scheduler"])
     _say("postsched is up.")
@@ -291,7 +342,13 @@ def _print_banner(
     _say(f"  {'postgres':<11} {env['POSTSCHED_DATABASE_URL']}")
     _say(f"  {'nats':<11} {env['POSTSCHED_NATS_URL']}"
          + (f"    (locked: a user per service, passwords in {state_dir / NATS_USERS_FILE})" if nats_locked else ""))
-    _say(f"  {'graph api':<11} {env.get('POSTSCHED_META_GRAPH_URL', '(the real one)')}")
+    if fake_port is not None:
+        moved = "" if fake_port == FAKE_META_PORT else f"; port {FAKE_META_PORT} was in use"
+        _say(f"  {'fake-meta':<11} http://127.0.0.1:{fake_port}    (stand-in for the Meta Graph API{moved}; "
+             f"what it published: http://127.0.0.1:{fake_port}/_control/posts, webhook receivers: "
+             f"http://127.0.0.1:{fake_port}/_webhooks/NAME)")
+    else:
+        _say(f"  {'graph api':<11} {env['POSTSCHED_META_GRAPH_URL']}")
     if dashboard:
         _say(f"  {'dashboard':<11} http://{_connect_addr(dashboard)}/?token={env['POSTSCHED_ADMIN_TOKEN']}")
     _say()
@@ -304,7 +361,10 @@ def _print_banner(
     _say()
     _say("Schedule a post on the demo account:")
     _say()
-    body = json.dumps({"account_id": account_id, "text": "Hello from postsched", "idempotency_key": "hello-1"})
+    # A key of its own per start: pasted twice it makes one post (that is what the key is for), and
+    # after a restart a new one.
+    body = json.dumps({"account_id": account_id, "text": "Hello from postsched",
+                       "idempotency_key": f"hello-{int(time.time())}"})
     _say(f"  {grpcurl_command()} -plaintext -H 'authorization: Bearer {token}' -d '{body}' \\")
     _say(f"    {scheduler} postsched.v1.SchedulerService/CreatePost")
     _say()

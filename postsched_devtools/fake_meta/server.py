@@ -14,19 +14,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import itertools
 from collections import deque
 import json
 import random
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook")
 VERSION = re.compile(r"^v\d+\.\d+$")
+SAVE_EVERY = 1.0  # seconds between saves of a changed state (--state)
 
 
 @dataclass
@@ -81,10 +82,28 @@ class State:
     video_processing_seconds: float = 1.0
     seed: int = 0
     draw: random.Random = field(default_factory=lambda: random.Random(0))
-    ids: Any = field(default_factory=lambda: itertools.count(17_000_000_000_000))
+    last_id: int = 17_000_000_000_000 - 1
 
     def next_id(self) -> str:
-        return str(next(self.ids))
+        self.last_id += 1
+        return str(self.last_id)
+
+    # What survives a restart with --state: what was published (so ids go on from where they were
+    # and a post's permalink never names another run's post) and the webhook deliveries. Calls,
+    # faults and settings are a test's or a demo's of the moment and start empty.
+    def snapshot(self) -> dict[str, Any]:
+        return {"last_id": self.last_id, "posts": self.posts, "containers": self.containers,
+                "webhooks": self.webhooks}
+
+    @classmethod
+    def restored(cls, saved: dict[str, Any]) -> "State":
+        state = cls(containers=dict(saved.get("containers", {})), webhooks=list(saved.get("webhooks", [])),
+                    last_id=int(saved.get("last_id", cls.last_id)))
+        for post in saved.get("posts", []):
+            state.add_post(post)
+            if post.get("kind") == "ig_media":
+                state.media[post["id"]] = post
+        return state
 
     def add_post(self, post: dict[str, Any]) -> None:
         self.posts.append(post)
@@ -121,8 +140,11 @@ def graph_error(status: int, code: int, message: str, subcode: int | None = None
 
 
 class FakeMeta:
-    def __init__(self) -> None:
+    def __init__(self, state_file: Path | None = None) -> None:
+        self.state_file = state_file
         self.state = State()
+        if state_file is not None and state_file.exists():
+            self.state = State.restored(json.loads(state_file.read_text()))
         self.app = web.Application(middlewares=[self._every_call])
         self.app.add_routes([
             web.post("/_control/faults", self.add_fault),
@@ -448,14 +470,38 @@ class FakeMeta:
         }]})
 
 
-async def serve(host: str, port: int) -> None:
-    """Runs fake-meta until SIGINT/SIGTERM."""
+    def save(self) -> None:
+        """Writes the state to the state file (whole or not at all: a crash mid-write keeps the old one)."""
+        if self.state_file is None:
+            return
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(self.state.snapshot()))
+        partial.replace(self.state_file)
+
+    async def keep_saved(self, every: float = SAVE_EVERY) -> None:
+        """Saves the state whenever it changed, every `every` seconds, until cancelled."""
+        saved = self.state.last_id, len(self.state.webhooks)
+        while True:
+            await asyncio.sleep(every)
+            now = self.state.last_id, len(self.state.webhooks)
+            if now != saved:
+                self.save()
+                saved = now
+
+
+async def serve(host: str, port: int, state_file: Path | None = None) -> None:
+    """Runs fake-meta until SIGINT/SIGTERM; with a state file, what it published survives a restart."""
     from postsched.grpc_server import wait_for_shutdown_signal
 
-    runner = web.AppRunner(FakeMeta().app, access_log=None)
+    fake = FakeMeta(state_file)
+    runner = web.AppRunner(fake.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    print(f"fake-meta listening on http://{host}:{port}/v21.0 (control API: /_control, webhooks: /_webhooks/NAME)", flush=True)
+    print(f"fake-meta listening on http://{host}:{port}/v21.0 (control API: /_control, webhooks: /_webhooks/NAME)"
+          + (f"; state in {state_file}" if state_file else ""), flush=True)
+    saving = asyncio.create_task(fake.keep_saved())
     await wait_for_shutdown_signal()
+    saving.cancel()
     await runner.cleanup()
+    fake.save()

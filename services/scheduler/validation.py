@@ -19,6 +19,10 @@ from postsched.store.records import NewAccount, NewPost
 from postsched.v1 import scheduler_pb2
 
 MAX_SCHEDULE_AHEAD = timedelta(days=400)
+# A time in the past means "as soon as possible" — up to a day back (a clock a little off, a retry
+# of yesterday's request). Further back it is a mistake (a wrong year, seconds taken for
+# milliseconds) that would publish at once, so it is refused, naming the field.
+MAX_SCHEDULE_PAST = timedelta(hours=24)
 MAX_BATCH = 1000
 MAX_MEDIA = 10  # Instagram carousels hold at most 10 items; Facebook multi-photo posts use the same cap
 MAX_URL_LENGTH = 2048
@@ -65,7 +69,7 @@ def schedule_time(
     field: str,
     violations: list[FieldViolation],
 ) -> datetime | None:
-    """The requested time (None = as soon as possible), checked against the 400-day horizon."""
+    """The requested time (None = as soon as possible), at most 400 days ahead and 24 hours back."""
     if not request.HasField("scheduled_at"):
         return None
     try:
@@ -75,6 +79,10 @@ def schedule_time(
         return None
     if at > now + MAX_SCHEDULE_AHEAD:
         violations.append(FieldViolation(field, "must be at most 400 days ahead"))
+    elif at < now - MAX_SCHEDULE_PAST:
+        violations.append(FieldViolation(
+            field, "is more than 24 hours in the past; leave it empty, or give a time at most 24 hours ago, "
+                   "to publish as soon as possible"))
     return at
 
 

@@ -139,11 +139,23 @@ def test_create_and_get_post(acme: Tenant, hook: resources_pb2.Account) -> None:
 def test_empty_or_past_schedule_means_now(acme: Tenant, hook: resources_pb2.Account) -> None:
     before = datetime.now(timezone.utc)
     past = acme.CreatePost(Req.CreatePostRequest(account_id=hook.account_id, text="late",
-                                                  scheduled_at=ts(before - timedelta(days=3))))
+                                                  scheduled_at=ts(before - timedelta(hours=23))))
     empty = acme.CreatePost(Req.CreatePostRequest(account_id=hook.account_id, text="asap"))
     after = datetime.now(timezone.utc)
     for post in (past, empty):
         assert before - timedelta(seconds=1) <= post.scheduled_at.ToDatetime(tzinfo=timezone.utc) <= after + timedelta(seconds=1)
+
+
+def test_a_time_more_than_a_day_back_is_refused_naming_the_field(acme: Tenant, hook: resources_pb2.Account) -> None:
+    last_year = datetime.now(timezone.utc) - timedelta(days=365)
+    with pytest.raises(grpc.RpcError) as info:
+        acme.CreatePost(Req.CreatePostRequest(account_id=hook.account_id, text="wrong year", scheduled_at=ts(last_year)))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "24 hours in the past" in field_violations(info.value)["scheduled_at"]
+    post = acme.CreatePost(Req.CreatePostRequest(account_id=hook.account_id, text="right year"))
+    with pytest.raises(grpc.RpcError) as info:
+        acme.ReschedulePost(Req.ReschedulePostRequest(post_id=post.post_id, scheduled_at=ts(last_year)))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_idempotency_key_returns_first_post(acme: Tenant, globex: Tenant, hook: resources_pb2.Account) -> None:

@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from postsched.embedded import free_port
+from postsched.v1 import resources_pb2, scheduler_pb2
+from postsched_devtools.tenant import Tenant
 from tests.nats_login import login
+from tests.waiting import until
 from postsched_devtools.processes import ROOT
 
 # `postsched up` listens on the default ports: its tests run one after another, on one worker.
@@ -72,6 +75,12 @@ def _grpcurl_example(banner: str) -> str:
     return match.group(1)
 
 
+def _fake_meta_url(banner: str) -> str:
+    match = re.search(r"fake-meta\s+(http://\S+)\s", banner)
+    assert match, banner
+    return match.group(1)
+
+
 def _stop(proc: subprocess.Popen, state_dir: Path) -> str:
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -121,6 +130,24 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
         # Its NATS is locked: nobody gets in without one of the users kept in the state directory.
         nats_url = re.search(r"nats\s+(nats://\S+)\s+\(locked", banner).group(1)  # type: ignore[union-attr]
         assert _nats_refuses(nats_url, state_dir)
+        # fake-meta is named for what it is, on the port the README uses, with its control API.
+        fake = _fake_meta_url(banner)
+        assert "stand-in for the Meta Graph API" in banner and fake == "http://127.0.0.1:8089"
+        assert f"{fake}/_control/posts" in banner
+        # A webhook account aimed at fake-meta's receiver, to publish to after a restart.
+        demo = Tenant(f"127.0.0.1:{port}", tenant_token)
+        hook = demo.CreateAccount(scheduler_pb2.CreateAccountRequest(
+            platform=resources_pb2.WEBHOOK, external_id="up-hook", webhook_url=f"{fake}/_webhooks/up-hook",
+            webhook_secret="s" * 32)).account_id
+        # A second `up` on the same state directory: one line naming the first, at once, nothing touched.
+        started = time.monotonic()
+        second = subprocess.run([sys.executable, "-m", "postsched.cli", "up", "--state-dir", str(state_dir)],
+                                capture_output=True, text=True, timeout=30, env=env, cwd=ROOT)
+        assert time.monotonic() - started < 2.0 + 1.5  # the interpreter's start included
+        assert second.returncode == 1 and second.stdout == "", second.stdout
+        assert second.stderr.count("\n") == 1 and f"already running on {state_dir} (pid {proc.pid})" in second.stderr
+        assert proc.poll() is None
+        assert demo.GetPost(scheduler_pb2.GetPostRequest(post_id=post["post_id"])).post_id == post["post_id"]
     finally:
         out = _stop(proc, state_dir)
     assert "stopped" in out
@@ -133,6 +160,22 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
         result = subprocess.run(["bash", "-c", get], capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["post_id"] == post["post_id"]
+        # fake-meta is back on its port with what it published; its ids go on, so a new post never
+        # gets the first run's permalink; the webhook account made before the restart publishes.
+        assert _fake_meta_url(banner) == fake
+        with urllib.request.urlopen(f"{fake}/_control/posts", timeout=10) as response:
+            kept = json.loads(response.read())["posts"]
+        assert [p["id"] for p in kept] == [state["platform_post_id"]]
+        demo = Tenant(f"127.0.0.1:{port}", tenant_token)
+        again = demo.CreatePost(scheduler_pb2.CreatePostRequest(account_id=post["account_id"], text="after restart"))
+        to_hook = demo.CreatePost(scheduler_pb2.CreatePostRequest(account_id=hook, text="to the receiver"))
+
+        def both_published() -> list[resources_pb2.Post] | None:
+            posts = [demo.GetPost(scheduler_pb2.GetPostRequest(post_id=i)) for i in (again.post_id, to_hook.post_id)]
+            return posts if all(p.status == resources_pb2.PUBLISHED for p in posts) else None
+
+        page_post, hook_post = until(both_published, timeout=30, what="both posts published after the restart")
+        assert page_post.platform_post_id != state["platform_post_id"] and hook_post.platform_post_id
     finally:
         _stop(proc, state_dir)
 
@@ -152,4 +195,6 @@ def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert "in use" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "stopped" not in result.stdout + result.stderr
+    assert not (tmp_path / "s" / "pgdata").exists()  # said before a database was set up
     assert _processes_using(tmp_path / "s") == []

@@ -202,3 +202,19 @@ def test_ipv6_failures_count_per_64_and_a_token_is_never_echoed() -> None:
         with pytest.raises(ConfigError) as info:
             tenant_tokens({"POSTSCHED_API_TOKENS": line})
         assert token not in info.value.message and "entry 1" in info.value.message
+
+
+def test_a_token_at_the_wrong_door_is_told_so() -> None:
+    tenant, operator = "t" * 40, "o" * 40
+    both = {"POSTSCHED_API_TOKENS": f"acme:{tenant}", "POSTSCHED_ADMIN_TOKEN": operator}
+    with pytest.raises(Unauthenticated, match="this is a tenant's token; this service takes an operators' token"):
+        TokenBook(operator_tokens(both)).authenticate(tenant)
+    with pytest.raises(Unauthenticated, match="this is an operators' token; the scheduler takes a tenant's token"):
+        TokenBook(tenant_tokens(both)).authenticate(operator)
+    with pytest.raises(Unauthenticated, match="^invalid token$"):  # anything else: no hint
+        TokenBook(operator_tokens(both)).authenticate("x" * 40)
+    # A service not given the other door's tokens cannot tell, and says only "invalid token".
+    with pytest.raises(Unauthenticated, match="^invalid token$"):
+        TokenBook(operator_tokens({"POSTSCHED_ADMIN_TOKEN": operator})).authenticate(tenant)
+    # A malformed other door is no hint, and no reason to stop.
+    assert TokenBook(operator_tokens({**both, "POSTSCHED_API_TOKENS": "broken"})).authenticate(operator)

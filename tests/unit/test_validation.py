@@ -39,6 +39,17 @@ def test_schedule_horizon() -> None:
     assert fields_of(shape(text="x", scheduled_at=at)[1]) == {"scheduled_at"}
 
 
+def test_a_day_back_is_as_soon_as_possible_further_back_a_mistake() -> None:
+    at = Timestamp()
+    at.FromDatetime(NOW - timedelta(hours=24))
+    assert shape(text="x", scheduled_at=at)[1] == []
+    at.FromDatetime(NOW - timedelta(hours=24, seconds=1))
+    (problem,) = shape(text="x", scheduled_at=at)[1]
+    assert problem.field == "scheduled_at" and "24 hours in the past" in problem.description
+    at = Timestamp(seconds=1)  # 1970: seconds taken for milliseconds, or no time at all
+    assert fields_of(shape(text="x", scheduled_at=at)[1]) == {"scheduled_at"}
+
+
 def test_out_of_range_timestamp() -> None:
     at = Timestamp(seconds=2**62)
     assert fields_of(shape(text="x", scheduled_at=at)[1]) == {"scheduled_at"}
