@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--state-dir", type=Path, help="also add it to `postsched up`'s embedded NATS (its state directory)")
     command("nats-config", "print the NATS authorization block (a user per service role)",
             "nats-server reads each password from POSTSCHED_NATS_<ROLE>_PASSWORD (DISPATCHER, PUBLISHER, ADMIN)")
+    logs = command("logs", "print one post's log lines from every service of a `postsched up` run, in time order",
+                   "the lines that name the post and those of its trace (every post has a trace id, traced or not)")
+    logs.add_argument("post_id")
+    logs.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="`postsched up`'s state directory (default ./.postsched)")
     token = command("token", "print the tenant token `postsched up` uses (--admin: the operators' token)",
                     "POSTSCHED_API_TOKENS / POSTSCHED_ADMIN_TOKEN in the environment win over the state directory's")
     token.add_argument("--admin", action="store_true", help="the operators' token instead")
@@ -251,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             tenant_token, admin_token = suite_tokens(args.state_dir, dict(os.environ))
             print(admin_token if args.admin else tenant_token)
             return 0
+        if args.command == "logs":
+            from postsched import post_logs
+
+            return post_logs.show(args.state_dir, args.post_id)
         if args.command == "up":
             from postsched.suite import run_suite
 

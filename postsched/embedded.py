@@ -38,7 +38,7 @@ class EmbeddedError(PostschedError):
 
 # postsched's default ports (services, fake-meta, metrics): a free port is never one of them, so a
 # process on a picked port cannot stand in the way of `postsched up` on the defaults.
-DEFAULT_PORTS = frozenset({50051, 50052, 50053, 50054, 8089, 9101, 9102, 9103, 9104})
+DEFAULT_PORTS = frozenset({50051, 50052, 50053, 50054, 8080, 8089, 9101, 9102, 9103, 9104})
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from opentelemetry import propagate, trace
 
 
@@ -10,6 +12,19 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
+
+
+def new_traceparent() -> str:
+    """A trace of its own for a post created where nothing traces: not sampled (nothing records it),
+    but its id is in the post's processing log and in every log line about it, under `postsched up`
+    as under Jaeger."""
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id a traceparent carries."""
+    parts = (traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def current_trace_id() -> str | None:

@@ -281,25 +281,32 @@ class Dashboard:
         rows = "".join(
             f"<tr><td>{html.escape(e.created_at.isoformat(timespec='seconds'))}</td><td>{html.escape(e.event)}</td>"
             f"<td>{html.escape(e.from_status or '')} → {html.escape(e.to_status or '')}</td><td>{e.attempt or ''}</td>"
-            f"<td>{html.escape(e.message)}</td><td>{self._trace_link(e.trace_id)}</td></tr>"
+            f"<td>{html.escape(e.message)}</td>{self._trace_cell(e.trace_id)}</tr>"
             for e in reversed(logs)
         )
+        # Without a tracing UI the trace ids link nowhere: one line names the post's trace instead,
+        # for `postsched logs` or a search of the services' logs.
+        trace_ids = sorted({e.trace_id for e in logs if e.trace_id})
         retry = (f'<button class="retry" data-post="{post.id}">Retry</button>' if post.status == "FAILED" else "")
         fields = [("status", post.status), ("account", str(post.account_id)), ("tenant", post.tenant_id),
                   ("scheduled at", post.scheduled_at.isoformat(timespec="seconds")), ("attempts", str(post.attempts)),
                   ("last error", post.last_error or ""), ("platform post", post.platform_post_id or ""),
                   ("permalink", post.permalink or ""), ("text", post.text)]
+        if not self._tracing_ui and trace_ids:
+            fields.append(("trace", ", ".join(trace_ids) + f"    (its log lines: postsched logs {post.id})"))
         facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in fields)
-        body = Template(_asset("post.html")).substitute(post_id=post.id, facts=facts, rows=rows, retry=retry)
+        body = Template(_asset("post.html")).substitute(post_id=post.id, facts=facts, rows=rows, retry=retry,
+                                                        trace_head="<th>trace</th>" if self._tracing_ui else "")
         return web.Response(text=_page(f"post {post.id}", body, request), content_type="text/html")
 
-    def _trace_link(self, trace_id: str | None) -> str:
-        if not trace_id:
-            return ""
+    def _trace_cell(self, trace_id: str | None) -> str:
+        """The trace column's cell: a link to the tracing UI; no column without one."""
         if not self._tracing_ui:
-            return f"<code>{html.escape(trace_id)}</code>"
+            return ""
+        if not trace_id:
+            return "<td></td>"
         url = html.escape(f"{self._tracing_ui}/trace/{trace_id}")
-        return f'<a href="{url}" target="_blank" rel="noopener"><code>{html.escape(trace_id)}</code></a>'
+        return f'<td><a href="{url}" target="_blank" rel="noopener"><code>{html.escape(trace_id)}</code></a></td>'
 
     # The page's data and actions
 

@@ -25,6 +25,7 @@ from postsched.broker import HandoverSigner, PublishMessage, publish_subject
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.posts.dispatch import DispatchStore, LeasedPost
+from postsched.tracecontext import trace_id_of
 from postsched.turns import in_turns
 from services.dispatcher.stats import DispatcherStats
 
@@ -154,6 +155,10 @@ class Handover:
                     )
                 except broker.BrokerError as exc:
                     log.warning("publish to JetStream failed", post_id=str(post.id), error=exc.message)
+                else:
+                    log.info("post sent to the publishers", post_id=str(post.id), account_id=str(post.account_id),
+                             generation=post.generation, lateness_ms=round(lateness * 1000),
+                             trace_id=trace_id_of(post.trace_context))
             instruments.handover_lateness.record(max(0.0, lateness))
         acked: list[tuple[LeasedPost, int]] = []
         failed: list[tuple[LeasedPost, int]] = []

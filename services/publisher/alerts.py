@@ -9,6 +9,7 @@ import structlog
 
 from postsched import broker
 from postsched.store.posts.publishing import ClaimedPost
+from postsched.tracecontext import trace_id_of
 
 log = structlog.get_logger("postsched.publisher")
 SUBJECT = "postsched.alerts.post_failed"
@@ -16,7 +17,7 @@ SUBJECT = "postsched.alerts.post_failed"
 
 async def post_failed(nats: broker.Broker, post: ClaimedPost, reason: str) -> None:
     log.error("post failed", post_id=str(post.id), account_id=str(post.account_id), tenant_id=post.tenant_id,
-              platform=post.platform, attempts=post.attempts, reason=reason)
+              platform=post.platform, attempts=post.attempts, reason=reason, trace_id=trace_id_of(post.trace_context))
     body = {"post_id": str(post.id), "account_id": str(post.account_id), "tenant_id": post.tenant_id,
             "platform": post.platform, "attempts": post.attempts, "reason": reason}
     try:

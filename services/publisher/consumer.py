@@ -28,6 +28,7 @@ from postsched import instruments, telemetry
 from postsched import broker
 from postsched.broker import CONSUMER, HandoverSigner, PublishMessage
 from postsched.keys import MessageKey
+from postsched.tracecontext import trace_id_of
 from postsched.clock import Clock
 from postsched.errors import PostschedError
 from postsched.store.posts.publishing import ClaimedPost, PublishingStore
@@ -377,6 +378,8 @@ class Consumer:
                 log.warning("outcome not recorded: the attempt was taken over", post_id=str(post.id))
             elif decision.outcome.status == "FAILED":
                 await alerts.post_failed(self._broker, post, decision.outcome.last_error or "")
+            else:
+                _log_outcome(post, decision)
         try:
             if decision.reply == Reply.NAK:
                 await msg.nak(delay=decision.delay)
@@ -397,3 +400,18 @@ class Consumer:
                 await work.msg.in_progress()
                 told += 1
         return told
+
+
+OUTCOME_LINES = {"PUBLISHED": "post published", "QUEUED": "post to be retried", "SCHEDULED": "post waiting"}
+
+
+def _log_outcome(post: ClaimedPost, decision: Decision) -> None:
+    """One info line per recorded outcome, with the post's trace id (a failure has its error-level
+    line from alerts.post_failed): what `postsched logs POST_ID` shows of the publisher."""
+    outcome = decision.outcome
+    assert outcome is not None
+    log.info(OUTCOME_LINES.get(outcome.status, f"post {outcome.status.lower()}"), post_id=str(post.id),
+             account_id=str(post.account_id), tenant_id=post.tenant_id, platform=post.platform, attempt=post.attempts,
+             trace_id=trace_id_of(post.trace_context), transition=outcome.event, platform_post_id=outcome.platform_post_id,
+             error=outcome.last_error, until=outcome.scheduled_at.isoformat() if outcome.scheduled_at else None,
+             retry_in=decision.delay if decision.reply == Reply.NAK else None)

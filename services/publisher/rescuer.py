@@ -16,6 +16,7 @@ import structlog
 from postsched import broker
 from postsched.clock import Clock
 from postsched.store.posts.publishing import ClaimedPost, PublishingStore
+from postsched.tracecontext import trace_id_of
 from services.publisher import alerts
 from services.publisher.attempt import Attempts
 from services.publisher.recorder import OutcomeRecorder
@@ -67,7 +68,8 @@ class PublishingRescuer:
             return False
         if not await self._recorder.record(decision.outcome):
             return False
-        log.warning("reconciled an abandoned attempt", post_id=str(post.id), outcome=decision.outcome.status)
+        log.warning("reconciled an abandoned attempt", post_id=str(post.id), outcome=decision.outcome.status,
+                    account_id=str(post.account_id), attempt=post.attempts, trace_id=trace_id_of(post.trace_context))
         if decision.outcome.status == "FAILED":
             await alerts.post_failed(self._broker, post, decision.outcome.last_error or "")
         return True

@@ -6,6 +6,7 @@ import time
 from datetime import timezone
 from typing import AsyncIterator, Callable, Sequence
 
+import structlog
 
 from postsched.auth import current_tenant
 from postsched.grpc_server import Context
@@ -22,11 +23,12 @@ from postsched.store.event_webhooks import EventWebhookStore, WebhookRecord
 from postsched.store.events import EVENT_TYPES, EventStore
 from postsched.store.posts import PostStore
 from postsched.store.records import AccountRecord, NewPost, PageCursor, PostRecord
-from postsched.tracecontext import current_traceparent
+from postsched.tracecontext import current_traceparent, new_traceparent, trace_id_of
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 from services.scheduler.event_feed import EventFeed
 
+log = structlog.get_logger("postsched.scheduler")
 LIVE_COUNT_TTL = 1.0  # seconds a tenant's live-post count is reused for the live_posts quota
 
 
@@ -126,7 +128,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         if live + len(new_posts) > limit:
             raise QuotaExceeded("live_posts", tenant, f"{live} posts are scheduled or in flight; {len(new_posts)} more "
                                 f"would pass the {limit} allowed", value=limit)
-        created = await self._posts.create(tenant, new_posts, trace_context=current_traceparent())
+        # The call's trace, or one of its own where nothing traces: every post has a trace id to follow.
+        traceparent = current_traceparent() or new_traceparent()
+        created = await self._posts.create(tenant, new_posts, trace_context=traceparent)
+        log.info("posts created", tenant_id=tenant, count=len(created), trace_id=trace_id_of(traceparent),
+                 post_ids=[str(p.id) for p in created], account_ids=sorted({str(p.account_id) for p in created}))
         count, read_at = self._live.get(tenant, (0, 0.0))  # as it is now: other calls may have added
         self._live[tenant] = (count + len(new_posts), read_at)
         return created

@@ -16,7 +16,8 @@ from postsched.suite import load_state_config, suite_tokens
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import ROOT, Suite
 
-pytestmark = pytest.mark.e2e
+# The README shows the default ports (as `postsched up` uses them): one worker runs these and test_up.py.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
 README = (ROOT / "README.md").read_text()
 DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "admin": 50054, "fake-meta": 8089}
 
@@ -137,7 +138,9 @@ def test_operations_examples(dev_suite: dict[str, int], fake_meta: FakeMeta, sui
     assert [e["event"] for e in story["entries"]][0] == "failed"
     assert failures["entries"][0]["post_id"] == post.post_id
     assert failed_posts["posts"][0]["post_id"] == post.post_id and "100" in failed_posts["posts"][0]["last_error"]
-    assert retried["status"] == "SCHEDULED" and retry_all == {} and cleared == {}
+    # -emit-defaults: the zero counts are printed, not dropped
+    assert retried["status"] == "SCHEDULED" and retry_all == {"retried": "0", "waiting_for_credentials": "0"}
+    assert cleared == {"deleted": "0"}
     assert paused["paused"] is True and "paused" not in resumed
     suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(post.post_id,))
     assert [p["message"] for p in fake_meta.posts("424242")] == ["ops example"]

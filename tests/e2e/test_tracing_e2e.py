@@ -4,6 +4,7 @@ HTTP calls, and an admin retry, exported over OTLP by four real service processe
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -140,9 +141,14 @@ def test_without_an_endpoint_nothing_is_exported(suite: Suite) -> None:
         client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="untraced"))
         time.sleep(1.5)
         assert default.spans == [] and not default.metric_names
-        assert suite.sql("SELECT trace_context FROM posts") == [(None,)]
+        # Nothing recorded, yet the post has a trace of its own (not sampled) to follow it by: in its
+        # processing log and in the log line that created it.
+        ((traceparent, log_trace),) = suite.sql("SELECT p.trace_context, l.trace_id FROM posts p "
+                                                "JOIN processing_logs l ON l.post_id = p.id")
+        assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", traceparent) and log_trace == traceparent[3:35]
         lines = [json.loads(line) for line in scheduler.log().splitlines() if line.startswith("{")]
-        assert lines and all("trace_id" not in line for line in lines)
+        (created,) = [line for line in lines if line["event"] == "posts created"]
+        assert created["trace_id"] == log_trace
 
         # The control: the same service told the endpoint exports there within the same wait.
         traced = suite.start("scheduler", OTEL_EXPORTER_OTLP_ENDPOINT=default.endpoint)
@@ -150,6 +156,7 @@ def test_without_an_endpoint_nothing_is_exported(suite: Suite) -> None:
             scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="traced"))
         time.sleep(1.5)
         assert default.spans, "the control exported nothing: the check above proves nothing"
-        assert suite.sql("SELECT count(*) FROM posts WHERE trace_context IS NOT NULL") == [(1,)]
+        rows = suite.sql("SELECT trace_context FROM posts ORDER BY created_at")
+        assert int(rows[1][0][-2:], 16) & 1 and not int(rows[0][0][-2:], 16) & 1, rows  # sampled, and not
     finally:
         default.stop()

@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from postsched.embedded import free_port
@@ -122,11 +123,31 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert state["status"] == "PUBLISHED" and state["platform_post_id"].startswith("1000000001_")
+        # Its story without Jaeger: every service's lines and every processing-log entry carry its trace id.
+        database = re.search(r"postgres\s+(postgresql://\S+)", banner).group(1)  # type: ignore[union-attr]
+        with psycopg.connect(database) as conn:
+            traces = {t for (t,) in conn.execute("SELECT trace_id FROM processing_logs WHERE post_id = %s",
+                                                 (post["post_id"],))}
+        assert len(traces) == 1 and None not in traces, traces
+        story = subprocess.run([sys.executable, "-m", "postsched.cli", "logs", post["post_id"], "--state-dir",
+                                str(state_dir)], capture_output=True, text=True, timeout=30, env=env)
+        assert story.returncode == 0, story.stdout + story.stderr
+        lines = story.stdout.splitlines()
+        assert lines == sorted(lines)  # in time order (each line starts with its time)
+        trace = traces.pop()
+        for service, event in (("scheduler", "posts created"), ("dispatcher", "post sent to the publishers"),
+                               ("publisher", "post published")):
+            assert any(line.split()[1] == service and event in line and f"trace_id={trace}" in line
+                       for line in lines), (service, event, story.stdout)
         # The dashboard link it prints signs in and shows the queue.
         dashboard = re.search(r"dashboard\s+(http://\S+\?token=\S+)", banner).group(1)  # type: ignore[union-attr]
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
         with opener.open(dashboard, timeout=10) as response:
             assert response.status == 200 and "?token=" not in response.url and "Queue" in response.read().decode()
+        # No tracing UI here: the post's page has no trace column, and names its trace and `postsched logs`.
+        with opener.open(dashboard.split("/?")[0] + f"/posts/{post['post_id']}", timeout=10) as response:
+            page = response.read().decode()
+        assert "<th>message</th></tr>" in page and f"postsched logs {post['post_id']}" in page and trace in page
         # Its NATS is locked: nobody gets in without one of the users kept in the state directory.
         nats_url = re.search(r"nats\s+(nats://\S+)\s+\(locked", banner).group(1)  # type: ignore[union-attr]
         assert _nats_refuses(nats_url, state_dir)

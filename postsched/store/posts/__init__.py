@@ -18,7 +18,7 @@ from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Connection, Database
 from postsched.store.records import NewPost, PageCursor, PostRecord
 from postsched.store.posts.transitions import move, params
-from postsched.tracecontext import current_trace_id
+from postsched.tracecontext import current_trace_id, trace_id_of
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 
@@ -139,7 +139,7 @@ class PostStore:
                     "keys": [r.idempotency_key for r in rows],
                     "tenant": tenant_id,
                     "trace_context": trace_context,
-                    "trace_id": current_trace_id(),
+                    "trace_id": trace_id_of(trace_context) or current_trace_id(),
                     "now": now,
                 },
             )

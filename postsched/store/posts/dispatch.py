@@ -124,10 +124,10 @@ WITH target AS (
     SET handed_over_at = %(now)s, stream_seq = t.seq, lease_expires_at = {leases.HANDED_OVER}
     FROM target t
     WHERE p.id = t.id
-    RETURNING p.id, p.tenant_id, p.account_id, t.seq
+    RETURNING p.id, p.tenant_id, p.account_id, t.seq, nullif(split_part(p.trace_context, '-', 2), '') AS trace_id
 )
-INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, created_at)
-SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, %(now)s FROM handed
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, trace_id, created_at)
+SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, trace_id, %(now)s FROM handed
 """
 # Hand-over records per statement: short transactions, so claims never wait long on their rows.
 HANDED_OVER_CHUNK = 500

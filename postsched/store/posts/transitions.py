@@ -80,12 +80,13 @@ WITH {before + ", " if before else ""}moved AS (
     WHERE {match} AND {guard}
     RETURNING p.id AS log_post_id, p.tenant_id AS log_tenant_id, p.account_id AS log_account_id,
               {was} AS log_from, p.status AS log_to, {event_sql} AS log_event, {message} AS log_message,
-              {"p.attempts" if attempt else "NULL::int"} AS log_attempt{extra}
+              {"p.attempts" if attempt else "NULL::int"} AS log_attempt,
+              nullif(split_part(p.trace_context, '-', 2), '') AS log_trace_id{extra}
 ), logged AS (
     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message,
                                  actor, trace_id, created_at)
     SELECT log_post_id, log_tenant_id, log_account_id, log_event, log_from, log_to, log_attempt, log_message,
-           %(actor)s, %(trace_id)s, %(now)s
+           %(actor)s, coalesce(log_trace_id, %(trace_id)s), %(now)s
     FROM moved
 )
 {select}
@@ -93,5 +94,6 @@ WITH {before + ", " if before else ""}moved AS (
 
 
 def params(**values: Any) -> dict[str, Any]:
-    """A transition's parameters: the caller's, plus the actor (None unless given) and the active trace."""
+    """A transition's parameters: the caller's, plus the actor (None unless given) and the active trace
+    (the audit row takes the post's own trace id, from its trace_context, and this one only if it has none)."""
     return {"actor": None, "trace_id": current_trace_id(), **values}
