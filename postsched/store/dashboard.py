@@ -14,6 +14,10 @@ from postsched.store.posts import COLUMNS as POST_COLUMNS
 from postsched.store.records import AccountRecord, PostRecord
 
 
+# A post this far past its due time without reaching the platform is shown as overdue.
+OVERDUE_AFTER = 60.0
+
+
 @dataclass(frozen=True)
 class AccountRow:
     account: AccountRecord
@@ -73,6 +77,40 @@ class DashboardStore:
             series.append({"minute": minute.isoformat(), "published": row["published"] if row else 0,
                            "failed": row["failed"] if row else 0})
         return series
+
+    async def in_trouble(self, now: datetime, *, overdue_after: float = OVERDUE_AFTER,
+                         limit: int = 50) -> list[dict[str, Any]]:
+        """Posts an operator should see before they fail: in a second or later delivery (an attempt
+        failed and a retry is coming), or past due by more than `overdue_after` seconds and not
+        with the platform yet; oldest due first. Three index-backed parts (posts_due,
+        posts_in_flight), each bounded, so a dashboard polling every second costs little."""
+        late = now - timedelta(seconds=overdue_after)
+        async with self._db.connection() as conn:
+            cur = await conn.execute(
+                """WITH found AS (
+                        (SELECT id FROM posts WHERE status = 'SCHEDULED' AND greatest(scheduled_at, not_before) < %(late)s
+                         ORDER BY greatest(scheduled_at, not_before) LIMIT %(limit)s)
+                        UNION
+                        (SELECT id FROM posts WHERE status IN ('QUEUED', 'PUBLISHING') AND scheduled_at < %(late)s
+                         ORDER BY scheduled_at LIMIT %(limit)s)
+                        UNION
+                        (SELECT id FROM posts WHERE status IN ('QUEUED', 'PUBLISHING') AND attempts >= 1
+                           AND last_error IS NOT NULL ORDER BY scheduled_at LIMIT %(limit)s))
+                    SELECT p.id, p.tenant_id, p.account_id, a.display_name, a.external_id, a.paused,
+                           a.needs_credentials, p.status::text AS status, p.attempts, p.last_error,
+                           greatest(p.scheduled_at, p.not_before) AS due, p.text
+                    FROM found JOIN posts p USING (id) JOIN accounts a ON a.id = p.account_id
+                    ORDER BY due, p.id LIMIT %(limit)s""",
+                {"late": late, "limit": limit},
+            )
+            rows = await cur.fetchall()
+        return [{"post_id": str(r["id"]), "tenant_id": r["tenant_id"], "account_id": str(r["account_id"]),
+                 "account": r["display_name"] or r["external_id"], "status": r["status"], "attempts": r["attempts"],
+                 "retrying": bool(r["attempts"] >= 1 and r["last_error"] and r["status"] != "SCHEDULED"),
+                 "due": r["due"].isoformat(), "late_seconds": max(0, round((now - r["due"]).total_seconds())),
+                 "why": r["last_error"] or ("account paused" if r["paused"] else "account needs new credentials"
+                                            if r["needs_credentials"] else ""),
+                 "text": r["text"][:80]} for r in rows]
 
     async def post(self, post_id: uuid.UUID) -> PostRecord | None:
         async with self._db.connection() as conn:

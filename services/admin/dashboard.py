@@ -44,7 +44,7 @@ from services.admin.sessions import SESSION_COOKIE, SESSION_SECONDS, Sessions
 
 log = structlog.get_logger("postsched.admin")
 ASSETS = resources.files("services.admin") / "dashboard_assets"
-STATIC = {"app.js": "application/javascript", "style.css": "text/css"}
+STATIC = {"app.js": "application/javascript", "style.css": "text/css", "favicon.svg": "image/svg+xml"}
 StatsSource = Callable[[], Awaitable[Any]]  # the QueueStats message WatchQueue streams
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -97,6 +97,7 @@ class Dashboard:
         app.router.add_get("/", self._index)
         app.router.add_get("/posts/{post_id}", self._post_page)
         app.router.add_get("/static/{name}", self._static)
+        app.router.add_get("/favicon.ico", self._favicon)  # asked for by browsers whatever the page says
         app.router.add_get("/api/overview", self._overview)
         app.router.add_post("/api/posts/{post_id}/retry", self._retry)
         app.router.add_post("/api/accounts/{account_id}/{action:pause|resume}", self._pause)
@@ -183,7 +184,7 @@ class Dashboard:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path == "/login" or request.path.startswith("/static/"):
+        if request.path in ("/login", "/favicon.ico") or request.path.startswith("/static/"):
             return await handler(request)
         token = request.query.get("token")
         if token is not None and request.method == "GET":  # the first visit's link: sign in, drop it from the URL
@@ -271,6 +272,10 @@ class Dashboard:
             raise web.HTTPNotFound()
         return web.Response(text=_asset(name), content_type=STATIC[name])
 
+    async def _favicon(self, request: web.Request) -> web.Response:
+        return web.Response(text=_asset("favicon.svg"), content_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
+
     async def _post_page(self, request: web.Request) -> web.Response:
         post_id = _uuid(request.match_info["post_id"])
         post = await self._reads.post(post_id)
@@ -316,14 +321,17 @@ class Dashboard:
         now = self._clock.now()
         failed = await self._store.failed_posts(Scope(), limit=50, after=None)
         accounts = await self._reads.accounts()
+        names = {str(r.account.id): r.account.display_name or r.account.external_id for r in accounts}
         return web.json_response({
             "stats": stats,
             "services": self._replicas.listing(),
             "tenants": await self._reads.tenants(),
             "per_minute": await self._reads.per_minute(now),
             "failed": [{"post_id": str(p.id), "account_id": str(p.account_id), "tenant_id": p.tenant_id,
+                        "account": names.get(str(p.account_id), ""),
                         "failed_at": p.updated_at.isoformat(timespec="seconds"), "reason": p.last_error or "",
                         "text": p.text[:80]} for p in failed],
+            "trouble": await self._reads.in_trouble(now),
             "accounts": [{"account_id": str(r.account.id), "tenant_id": r.account.tenant_id,
                           "platform": r.account.platform, "external_id": r.account.external_id,
                           "name": r.account.display_name, "paused": r.account.paused,

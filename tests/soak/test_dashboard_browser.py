@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import json
+import re
 import time
 
 import pytest
@@ -27,13 +28,14 @@ TRACING_UI = "http://jaeger.example:16686"
 def until(condition, what: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]
     """condition()'s first truthy value; the page redraws parts as data changes, so an element that
     is not there yet or was just replaced counts as not yet."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
+                                            StaleElementReferenceException)
 
     deadline = time.monotonic() + timeout
     while True:
         try:
             value = condition()
-        except (NoSuchElementException, StaleElementReferenceException):
+        except (NoSuchElementException, StaleElementReferenceException, NoAlertPresentException):
             value = None
         if value:
             return value
@@ -110,7 +112,36 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
               "the retried post leaving the failed list")
         until(lambda: driver.find_elements(By.CSS_SELECTOR, "#chart rect.published"), "a published bar in the chart")
         assert [p["message"] for p in fake_meta.posts()].count("from the dashboard") == 1
+        # The chart's axes: a scale in posts a minute, and local times along the bottom.
+        y_labels = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#chart text.y-label")]
+        x_labels = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#chart text.x-label")]
+        assert y_labels[0] == "0" and int(y_labels[-1]) >= 1 and driver.find_element(By.CSS_SELECTOR, "#chart .unit")
+        assert len(x_labels) >= 4 and all(re.fullmatch(r"\d\d:\d\d", t) for t in x_labels), x_labels
+        assert "times in" in driver.find_element(By.ID, "zone").text
         screenshot(driver, "dashboard")
+
+        # A post in its second delivery shows as retrying, with its error, before it can fail.
+        fake_meta.fault(kind="error", account="8880004", endpoint="feed", times=1, http_status=500, code=2)
+        other = client.page_account("8880004", token="EAAB-dashboard-token-2")
+        shaky = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=other.account_id, text="shaky"))
+        retrying = until(lambda: [r for r in driver.find_elements(By.CSS_SELECTOR, f'#trouble tr[data-post="{shaky.post_id}"]')
+                                  if "retrying (attempt 2)" in r.text], "the post in the retrying list")
+        assert "retrying" in retrying[0].get_attribute("class") and "Meta error 2" in retrying[0].text
+        assert driver.find_element(By.CSS_SELECTOR, f'#trouble tr[data-post="{shaky.post_id}"] span').get_attribute(
+            "title") == other.account_id  # the account by name, its id on hover
+        screenshot(driver, "dashboard-retrying")
+        suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(shaky.post_id,))
+        until(lambda: "Nothing retrying or overdue." in driver.find_element(By.ID, "trouble").text,
+              "the empty state once it is published")
+
+        # At 400 px the page does not scroll sideways (wide tables scroll inside their card).
+        driver.set_window_size(400, 900)
+        until(lambda: driver.execute_script("return document.documentElement.scrollWidth") <= 400,
+              "no horizontal scroll at 400 px")
+        until(lambda: driver.execute_script("return document.getElementById('chart').viewBox.baseVal.width") <= 400,
+              "the chart redrawn to its new width")
+        screenshot(driver, "dashboard-400px")
+        driver.set_window_size(1280, 1000)
 
         # The post's story: its processing log, the retry in it, trace ids linking to the tracing UI.
         driver.get(f"{base}/posts/{post.post_id}")
@@ -124,6 +155,14 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
         driver.get(base + "/")
         until(lambda: driver.find_element(By.CSS_SELECTOR, f'button.pause[data-account="{page.account_id}"]').click() or True,
               "the account's Pause button clicked")
+        # It asks first: dismissed, nothing happens; accepted, the account is paused.
+        alert = until(lambda: driver.switch_to.alert, "the confirmation")
+        assert "Pause" in alert.text and "until it is resumed" in alert.text
+        alert.dismiss()
+        time.sleep(0.5)  # a window in which nothing may happen
+        assert not suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0]
+        driver.find_element(By.CSS_SELECTOR, f'button.pause[data-account="{page.account_id}"]').click()
+        until(lambda: driver.switch_to.alert, "the confirmation").accept()
         until(lambda: suite.sql("SELECT paused FROM accounts WHERE id = %s", (page.account_id,))[0][0], "paused")
         until(lambda: driver.find_element(By.CSS_SELECTOR, f'button.resume[data-account="{page.account_id}"]').click() or True,
               "the Resume button clicked")
@@ -174,7 +213,7 @@ def test_no_session_and_forged_requests_are_refused(running, suite: Suite) -> No
     assert status == 200
     csrf = body.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
     overview = json.loads(request(admin, "/api/overview", headers=session)[2])
-    assert set(overview) == {"stats", "services", "tenants", "per_minute", "failed", "accounts"}
+    assert set(overview) == {"stats", "services", "tenants", "per_minute", "failed", "trouble", "accounts"}
     assert len(overview["per_minute"]) == 60
     # Anyone on NATS can send "heartbeats": malformed ones are dropped, the overview still answers.
     asyncio.run(send_heartbeats(suite.nats_url, [b'{"instance": "no-service"}', b"[]", b"not json", b"[" * 100_000,

@@ -13,6 +13,39 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// One time format: local, 24-hour, with the zone named once on the page; the exact ISO time on hover.
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
+function when(iso) {
+  const d = new Date(iso);
+  const today = d.toDateString() === new Date().toDateString();
+  const text = d.toLocaleString([], { hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit",
+    ...(today ? {} : { month: "short", day: "numeric" }) });
+  return el("time", { dateTime: iso, title: iso }, text);
+}
+
+function duration(seconds) {
+  if (seconds < 90) return `${seconds} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function account(id, name) {  // the account's name, its id on hover
+  return el("span", { title: id }, name || id.slice(0, 8));
+}
+
+function rows(table, list, columns, render) {  // a table's rows, or one line saying it is empty
+  const body = document.querySelector(`#${table} tbody`);
+  if (!list.length) {
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colSpan: columns }, EMPTY[table])));
+    return;
+  }
+  body.replaceChildren(...list.map(render));
+}
+const EMPTY = {
+  trouble: "Nothing retrying or overdue.", failed: "No failed posts.", accounts: "No accounts yet.",
+  services: "No dispatcher or publisher heard from yet.", tenants: "No posts yet.",
+};
+
 async function post(url) {
   const response = await fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   const body = await response.json().catch(() => ({}));
@@ -31,50 +64,88 @@ function renderStats(stats) {
     `${stats.failed_last_hour || 0} failed`;
 }
 
+function svg(tag, attrs, text) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Posts per minute for the last hour: a y axis with its scale (0, half, top, in posts a minute) and
+// an x axis with local times every 15 minutes. Drawn in the chart's own pixels (its viewBox follows
+// its width), so the labels keep their size on a phone and on a wide screen.
 function renderChart(series) {
-  const svg = document.getElementById("chart");
-  const top = Math.max(1, ...series.map((m) => m.published + m.failed));
-  const width = 600 / series.length;
-  const bars = [];
+  const chart = document.getElementById("chart");
+  const w = Math.max(200, Math.round(chart.getBoundingClientRect().width) || 640);
+  chart.setAttribute("viewBox", `0 0 ${w} 150`);
+  const PLOT = { left: 40, right: w - 4, top: 8, bottom: 126 };
+  const peak = Math.max(...series.map((m) => m.published + m.failed));
+  const top = peak <= 4 ? 4 : Math.ceil(peak / 2) * 2;
+  const height = PLOT.bottom - PLOT.top, width = (PLOT.right - PLOT.left) / series.length;
+  const y = (n) => PLOT.bottom - (n / top) * height;
+  const parts = [];
+  for (const n of [0, top / 2, top]) {
+    parts.push(svg("line", { x1: PLOT.left, x2: PLOT.right, y1: y(n), y2: y(n), class: "grid" }));
+    parts.push(svg("text", { x: PLOT.left - 6, y: y(n) + 4, class: "axis y-label", "text-anchor": "end" }, n));
+  }
+  parts.push(svg("text", { x: 2, y: PLOT.top + 26, class: "axis unit" }, "/min"));
   series.forEach((m, i) => {
-    const p = (m.published / top) * 115, f = (m.failed / top) * 115;
-    for (const [cls, h, y] of [["published", p, 120 - p], ["failed", f, 120 - p - f]]) {
-      if (h <= 0) continue;
-      const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-      Object.entries({ x: i * width, y, width: Math.max(1, width - 1), height: h, class: "bar " + cls })
-        .forEach(([k, v]) => r.setAttribute(k, v));
-      const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
-      title.textContent = `${m.minute}: ${m.published} published, ${m.failed} failed`;
-      r.append(title);
-      bars.push(r);
+    const x = PLOT.left + i * width;
+    let base = PLOT.bottom;
+    for (const [cls, n] of [["published", m.published], ["failed", m.failed]]) {
+      if (n <= 0) continue;
+      const h = (n / top) * height;
+      base -= h;
+      const bar = svg("rect", { x, y: base, width: Math.max(1, width - 1), height: h, class: "bar " + cls });
+      bar.append(svg("title", {}, `${new Date(m.minute).toLocaleTimeString([], { hour12: false, hour: "2-digit",
+        minute: "2-digit" })}: ${m.published} published, ${m.failed} failed`));
+      parts.push(bar);
+    }
+    const last = i === series.length - 1;
+    if ((i % 15 === 0 && series.length - i > 5) || last) {
+      const label = new Date(m.minute).toLocaleTimeString([], { hour12: false, hour: "2-digit", minute: "2-digit" });
+      parts.push(svg("text", { x: last ? PLOT.right : x, y: PLOT.bottom + 16, class: "axis x-label",
+        "text-anchor": last ? "end" : "start" }, label));
     }
   });
-  svg.replaceChildren(...bars);
+  chart.replaceChildren(...parts);
+}
+
+function renderTrouble(trouble) {
+  rows("trouble", trouble, 6, (p) => el("tr", { "data-post": p.post_id, class: p.retrying ? "retrying" : "overdue" },
+    el("td", {}, when(p.due)), el("td", {}, duration(p.late_seconds)),
+    el("td", {}, el("a", { href: "/posts/" + p.post_id }, p.post_id.slice(0, 8)), " ", p.text),
+    el("td", {}, account(p.account_id, p.account)),
+    el("td", { class: "state" }, p.retrying ? `retrying (attempt ${p.attempts + (p.status === "QUEUED" ? 1 : 0)})`
+      : p.status.toLowerCase()),
+    el("td", { class: "reason" }, p.why)));
 }
 
 function renderFailed(failed) {
-  document.querySelector("#failed tbody").replaceChildren(...failed.map((p) => el("tr", { "data-post": p.post_id },
-    el("td", {}, p.failed_at), el("td", {}, el("a", { href: "/posts/" + p.post_id }, p.post_id.slice(0, 8)), " ", p.text),
+  rows("failed", failed, 5, (p) => el("tr", { "data-post": p.post_id },
+    el("td", {}, when(p.failed_at)), el("td", {}, el("a", { href: "/posts/" + p.post_id }, p.post_id.slice(0, 8)), " ", p.text),
+    el("td", {}, account(p.account_id, p.account)),
     el("td", { class: "reason" }, p.reason),
-    el("td", {}, el("button", { class: "retry", "data-post": p.post_id }, "Retry")))));
+    el("td", {}, el("button", { class: "retry", "data-post": p.post_id }, "Retry"))));
 }
 
 function renderAccounts(accounts) {
-  document.querySelector("#accounts tbody").replaceChildren(...accounts.map((a) => {
+  rows("accounts", accounts, 6, (a) => {
     const n = (s) => a.counts[s] || 0;
     const state = a.needs_credentials ? "needs credentials" : a.paused ? "paused" : a.throttled ? "rate-limited" : "active";
     return el("tr", { "data-account": a.account_id },
-      el("td", {}, `${a.name || a.external_id} (${a.platform} ${a.external_id})`), el("td", {}, a.tenant_id),
+      el("td", {}, account(a.account_id, `${a.name || a.external_id} (${a.platform} ${a.external_id})`)),
+      el("td", {}, a.tenant_id),
       el("td", { class: "state" }, state),
       el("td", {}, `${n("SCHEDULED")} / ${n("QUEUED")} / ${n("PUBLISHING")}`),
       el("td", {}, `${n("PUBLISHED")} / ${n("FAILED")}`),
-      el("td", {}, el("button", { class: a.paused ? "resume" : "pause", "data-account": a.account_id },
-        a.paused ? "Resume" : "Pause")));
-  }));
+      el("td", {}, el("button", { class: a.paused ? "resume" : "pause", "data-account": a.account_id,
+        "data-name": a.name || a.external_id }, a.paused ? "Resume" : "Pause")));
+  });
 }
 
 function renderServices(services) {
-  document.querySelector("#services tbody").replaceChildren(...services.map((s) => {
+  rows("services", services, 6, (s) => {
     const down = Object.entries(s.duties || {}).filter(([, ok]) => !ok).map(([name]) => name);
     const state = s.gone ? "gone" : s.healthy ? "serving" : "not serving";
     return el("tr", { "data-instance": s.instance, class: s.gone || !s.healthy ? "error" : "" },
@@ -82,16 +153,16 @@ function renderServices(services) {
       el("td", {}, down.length ? "down: " + down.join(", ") : `${Object.keys(s.duties || {}).length} running`),
       el("td", {}, Object.entries(s.figures || {}).map(([k, v]) => `${k} ${v}`).join(" · ")),
       el("td", {}, `${s.heard} s ago`));
-  }));
+  });
 }
 
 function renderTenants(tenants) {
-  document.querySelector("#tenants tbody").replaceChildren(...tenants.map((t) => {
+  rows("tenants", tenants, 3, (t) => {
     const n = (s) => t.counts[s] || 0;
     return el("tr", { "data-tenant": t.tenant_id }, el("td", {}, t.tenant_id),
       el("td", {}, `${n("SCHEDULED")} / ${n("QUEUED")} / ${n("PUBLISHING")}`),
       el("td", {}, `${n("PUBLISHED")} / ${n("FAILED")} / ${n("CANCELLED")}`));
-  }));
+  });
 }
 
 // Redraws a part only when its data changed, so a row (and the button the operator is about to
@@ -111,9 +182,11 @@ async function refresh() {
     const data = await response.json();
     const { at, ...stats } = data.stats;  // "at" changes every poll; the rest only with the queue
     show("stats", stats, renderStats);
-    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.getElementById("updated").textContent =
+      "updated " + new Date().toLocaleTimeString([], { hour12: false }) + " · times in " + ZONE;
     show("chart", data.per_minute, renderChart);
     show("failed", data.failed, renderFailed);
+    show("trouble", data.trouble, renderTrouble);
     show("accounts", data.accounts, renderAccounts);
     show("services", data.services.map(({ seconds_ago, ...s }) => ({ ...s, heard: Math.round(seconds_ago) })), renderServices);
     show("tenants", data.tenants, renderTenants);
@@ -130,10 +203,17 @@ document.addEventListener("click", async (event) => {
     await post(`/api/posts/${button.dataset.post}/retry`);
     if (!document.getElementById("statuses")) location.reload();
   } else if (button.classList.contains("pause") || button.classList.contains("resume")) {
+    if (button.classList.contains("pause") && !confirm(`Pause ${button.dataset.name}? Its posts wait, even when due, ` +
+        "until it is resumed.")) return;
     button.disabled = true;
     await post(`/api/accounts/${button.dataset.account}/${button.classList.contains("pause") ? "pause" : "resume"}`);
   } else return;
   if (document.getElementById("statuses")) refresh();
 });
 
-if (document.getElementById("statuses")) { refresh(); setInterval(refresh, 1000); }
+if (document.getElementById("statuses")) {
+  document.getElementById("zone").textContent = "(times in " + ZONE + ")";
+  window.addEventListener("resize", () => { delete shown.chart; });  // redrawn at the next poll, to its new width
+  refresh();
+  setInterval(refresh, 1000);
+}
