@@ -99,6 +99,7 @@ class Dashboard:
         app.router.add_get("/static/{name}", self._static)
         app.router.add_get("/favicon.ico", self._favicon)  # asked for by browsers whatever the page says
         app.router.add_get("/api/overview", self._overview)
+        app.router.add_post("/api/posts/retry-failed", self._retry_all)
         app.router.add_post("/api/posts/{post_id}/retry", self._retry)
         app.router.add_post("/api/accounts/{account_id}/{action:pause|resume}", self._pause)
         return app
@@ -348,6 +349,12 @@ class Dashboard:
             return web.json_response({"error": exc.message}, status=409)
         log.info("post retried from the dashboard", post_id=str(post_id), operator=_actor(request))
         return web.json_response({"post_id": str(record.id), "status": record.status})
+
+    async def _retry_all(self, request: web.Request) -> web.Response:
+        """Every failed post of every tenant back to SCHEDULED (RetryFailed with no scope)."""
+        retried, waiting = await self._store.retry_failed(Scope(), self._clock.now(), _actor(request))
+        log.info("every failed post retried from the dashboard", posts=retried, operator=_actor(request))
+        return web.json_response({"retried": retried, "waiting_for_credentials": waiting})
 
     async def _pause(self, request: web.Request) -> web.Response:
         account_id = _uuid(request.match_info["account_id"])

@@ -143,6 +143,21 @@ def test_a_failed_post_retried_in_the_page_is_published(running, suite: Suite, f
         screenshot(driver, "dashboard-400px")
         driver.set_window_size(1280, 1000)
 
+        # Retry all asks first: dismissed, the failed post stays; accepted, it goes out again.
+        fake_meta.fault(kind="error", account="8880004", endpoint="feed", times=1, http_status=400, code=100)
+        lost = client.CreatePost(scheduler_pb2.CreatePostRequest(account_id=other.account_id, text="retried by all"))
+        suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "FAILED", params=(lost.post_id,))
+        until(lambda: driver.find_elements(By.CSS_SELECTOR, f'#failed tr[data-post="{lost.post_id}"]'), "the failed post")
+        driver.find_element(By.ID, "retry-all").click()
+        alert = until(lambda: driver.switch_to.alert, "the Retry all confirmation")
+        assert "Retry all 1 failed posts" in alert.text
+        alert.dismiss()
+        time.sleep(0.5)  # a window in which nothing may happen
+        assert suite.sql("SELECT status::text FROM posts WHERE id = %s", (lost.post_id,)) == [("FAILED",)]
+        driver.find_element(By.ID, "retry-all").click()
+        until(lambda: driver.switch_to.alert, "the Retry all confirmation").accept()
+        suite.wait_for("SELECT status::text FROM posts WHERE id = %s", "PUBLISHED", params=(lost.post_id,))
+
         # The post's story: its processing log, the retry in it, trace ids linking to the tracing UI.
         driver.get(f"{base}/posts/{post.post_id}")
         story = driver.find_element(By.ID, "story").text

@@ -202,6 +202,14 @@ document.addEventListener("click", async (event) => {
     button.disabled = true;
     await post(`/api/posts/${button.dataset.post}/retry`);
     if (!document.getElementById("statuses")) location.reload();
+  } else if (button.classList.contains("retry-all")) {
+    const failed = document.getElementById("count-FAILED");
+    const count = failed ? failed.querySelector("b").textContent : "every";
+    if (!confirm(`Retry all ${count} failed posts, of every tenant? Each is due again now.`)) return;
+    button.disabled = true;
+    const result = await post("/api/posts/retry-failed");
+    button.disabled = false;
+    if (result.retried !== undefined) button.title = `${result.retried} retried`;
   } else if (button.classList.contains("pause") || button.classList.contains("resume")) {
     if (button.classList.contains("pause") && !confirm(`Pause ${button.dataset.name}? Its posts wait, even when due, ` +
         "until it is resumed.")) return;
