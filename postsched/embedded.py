@@ -27,7 +27,7 @@ from postsched.errors import PostschedError
 
 # How often the embedded nats-server fsyncs JetStream data. nats-server's default is 2 minutes:
 # a power failure can lose messages it already acknowledged. "always" fsyncs every write; its cost
-# here is measured by bench/nats_durability.py (see README, "Durability").
+# here is measured by bench/nats_durability.py (see docs/guarantees.md, "Durability").
 DEFAULT_SYNC_INTERVAL = "always"
 PG_USER_WHEN_ROOT = "embedded_postgres"  # PostgreSQL refuses to run as root
 

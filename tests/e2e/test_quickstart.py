@@ -1,0 +1,68 @@
+"""The README's quick start, run as a newcomer would: `postsched up` in one terminal, the quick start's
+blocks pasted in order into another, at the repository's root, in a clean environment (nothing but
+what the blocks themselves set up: `set -u` fails a block that uses what no earlier block made, and
+every command that fails is reported)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from postsched_devtools.processes import ROOT
+
+# `postsched up` on the default ports (8089 for fake-meta, 8080 for the dashboard): with test_up.py.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
+README = (ROOT / "README.md").read_text()
+
+
+def quick_start_blocks() -> list[str]:
+    blocks = re.findall(r"<!-- quick start (\d): run by tests/e2e/test_quickstart.py -->\n```sh\n(.*?)```", README, re.S)
+    assert [int(n) for n, _ in blocks] == list(range(1, len(blocks) + 1)), "the blocks are numbered in order"
+    return [text for _, text in blocks]
+
+
+def test_the_quick_start_runs_as_pasted(tmp_path: Path) -> None:
+    blocks = quick_start_blocks()
+    assert len(blocks) == 4
+    # The repository as a newcomer has it after the first command: its .venv, and `up`'s state in ./.postsched.
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    venv_bin = str(Path(sys.executable).parent)
+    clean = {"HOME": str(tmp_path), "LANG": "C.UTF-8",
+             "PATH": ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)}
+    up = subprocess.Popen([str(tmp_path / ".venv" / "bin" / "postsched"), "up"], cwd=tmp_path, env=clean,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert up.stdout is not None
+        banner = []
+        for line in up.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert up.poll() is None, "".join(banner)
+        # One shell session, the blocks in order; each failing command is reported on stderr.
+        script = "set -u\ntrap 'echo \"FAILED ($?): $BASH_COMMAND\" >&2' ERR\n" + "\n".join(
+            f"echo '=== block {i}'\n{text}" for i, text in enumerate(blocks, 1))
+        result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=clean, capture_output=True, text=True,
+                                timeout=400)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=60)
+    out, err = result.stdout, result.stderr
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    # Only the watch ends by failing: `timeout` stops it after its 75 seconds (exit 124).
+    assert failed == ["FAILED (124): timeout 75 grpcurl -plaintext -H \"$AUTH\" -d '{\"types\": [\"post.published\"]}' "
+                      "localhost:50051 postsched.v1.SchedulerService/WatchEvents"], err
+    assert result.returncode == 0 and "unbound variable" not in err, err
+    sections = dict(re.findall(r"=== block (\d)\n(.*?)(?==== block |\Z)", out, re.S))
+    assert sections["2"].count('"status": "SCHEDULED"') >= 2  # both posts created, then listed
+    assert sections["3"].count('"type": "post.published"') == 2  # both went out within the watch
+    assert sections["3"].count('"kind": "webhook"') == 1 and '"kind": "feed"' in sections["3"]  # on fake-meta
+    assert "its story: http://localhost:8080/posts/" in sections["3"]
+    assert "this one fails first" in sections["4"] and '"status": "SCHEDULED"' in sections["4"]  # retried
+    assert "post published" in sections["4"] and "post failed" in sections["4"]  # its log lines, both outcomes
