@@ -14,6 +14,7 @@ import pytest
 
 from postsched.suite import load_state_config, suite_tokens
 from postsched_devtools.fake_meta.control import FakeMeta
+from postsched.outbound import LOOPBACK_ALLOW
 from postsched_devtools.processes import ROOT, Suite
 
 # The README shows the default ports (as `postsched up` uses them): one worker runs these and test_up.py.
@@ -49,7 +50,8 @@ def dev_suite(suite: Suite, fake_meta: FakeMeta, up_dir: Path, monkeypatch: pyte
     config = load_state_config(up_dir / ".postsched")
     suite.base_env.update(POSTSCHED_API_TOKENS=config["POSTSCHED_API_TOKENS"],
                           POSTSCHED_ADMIN_TOKEN=config["POSTSCHED_ADMIN_TOKEN"],
-                          POSTSCHED_META_GRAPH_URL=fake_meta.graph_url)
+                          POSTSCHED_META_GRAPH_URL=fake_meta.graph_url,
+                          POSTSCHED_OUTBOUND_ALLOW=LOOPBACK_ALLOW)  # as `postsched up` allows
     monkeypatch.setenv("POSTSCHED_README_DIR", str(up_dir))  # run_sh's working directory
     ports = {name: suite.start(name).port for name in DEFAULT_PORTS if name != "fake-meta"}
     yield {**ports, "fake-meta": fake_meta.port}
@@ -181,5 +183,5 @@ def test_event_webhook_example(dev_suite: dict[str, int]) -> None:
     result = run_sh(block("SetEventWebhook"), dev_suite)
     assert result.returncode == 0, result.stderr
     set_hook, got, deliveries = json_objects(result.stdout)
-    assert set_hook["url"] == got["url"] == "http://127.0.0.1:9/postsched-events"
+    assert set_hook["url"] == got["url"] == "http://127.0.0.1:8089/_webhooks/postsched-events"
     assert deliveries == {}  # no events yet, so no attempts
