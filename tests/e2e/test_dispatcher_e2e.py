@@ -236,7 +236,9 @@ def _make_stream(url: str, retention: str) -> None:
 
 def test_a_stream_that_cannot_be_changed_in_place_stops_the_dispatcher(suite: Suite) -> None:
     _make_stream(suite.nats_url, "interest")
-    env = {**suite.base_env, "PATH": "/usr/bin:/bin"}
+    # Off the default ports: `postsched up` may hold them in another test process.
+    env = {**suite.base_env, "PATH": "/usr/bin:/bin", "POSTSCHED_DISPATCHER_METRICS_ADDR": "off",
+           "POSTSCHED_DISPATCHER_ADDR": f"127.0.0.1:{free_port()}"}
     result = subprocess.run([sys.executable, "-m", "postsched.cli", "serve", "dispatcher"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result.stderr

@@ -8,6 +8,7 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 
+from postsched.embedded import free_port
 from postsched.errors import ConfigError
 from postsched.auth import digest, tenant_tokens
 from postsched.settings import SchedulerSettings
@@ -52,7 +53,9 @@ def test_api_tokens_reject_odd_tenant_names() -> None:
 
 @pytest.mark.parametrize("name, value", [("POSTSCHED_SECRET_KEY", "short"), ("POSTSCHED_EVENT_LOOP", "trio")])
 def test_serve_exits_with_one_clear_line(name: str, value: str) -> None:
-    env = {"PATH": "/usr/bin:/bin", **GOOD, name: value}
+    # Off the default ports: `postsched up` may hold them in another test process.
+    env = {"PATH": "/usr/bin:/bin", **GOOD, "POSTSCHED_SCHEDULER_METRICS_ADDR": "off",
+           "POSTSCHED_SCHEDULER_ADDR": f"127.0.0.1:{free_port()}", name: value}
     result = subprocess.run(
         [sys.executable, "-m", "postsched.cli", "serve", "scheduler"], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=60,
