@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 from pathlib import Path
 from typing import Iterator
@@ -32,6 +33,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((TIERS.index(t) for t in TIERS if t in parts), len(TIERS))
 
     items.sort(key=tier)
+
+
+@pytest.fixture
+def default_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The machine's default postsched ports (8080, 8089, the metrics ports), held by one test at a
+    time across the test processes: a lock file in the run's shared temporary directory. (xdist's
+    loadgroup would do this, but under pytest 9.2 it no longer groups: pytest-xdist issue 1386.)"""
+    lock_path = tmp_path_factory.getbasetemp().parent / "postsched-default-ports.lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # Tokens must be at least 32 characters (postsched/auth.py).

@@ -2,7 +2,10 @@
 repository's root, in a clean environment, every block the README marks as run — the quick start's
 first, then the reference sections' — pasted in the order they appear (nothing but what the blocks
 themselves set up: `set -u` fails a block that uses what no earlier block made, and every command
-that fails is reported)."""
+that fails is reported). One change only: the four gRPC ports. 50051-50054 lie in Linux's ephemeral
+range, where any outgoing connection of another test process may hold one for a while, so `up`
+gets free ports and the blocks' `localhost:5005N` follow; fake-meta (8089), the dashboard (8080) and
+the metrics ports are below that range and stay as printed."""
 
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from postsched.embedded import free_port
 from postsched_devtools.processes import ROOT
 
-# `postsched up` on the default ports (8089 for fake-meta, 8080 for the dashboard): with test_up.py.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
+# `postsched up` on default ports (8089 for fake-meta, 8080 for the dashboard): one such test at a time.
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("default_ports")]
 README = (ROOT / "README.md").read_text()
+GRPC_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "admin": 50054}
 
 
 MARKED = r"<!-- (?:quick start \d: run by tests/e2e/test_quickstart.py|this block is run by tests/e2e/test_readme.py) -->\n```sh\n(.*?)```"
@@ -40,7 +45,9 @@ def test_the_quick_start_and_every_block_after_it_run_as_pasted(tmp_path: Path) 
     venv_bin = str(Path(sys.executable).parent)
     clean = {"HOME": str(tmp_path), "LANG": "C.UTF-8",
              "PATH": ":".join(p for p in os.environ["PATH"].split(":") if p != venv_bin)}
-    up = subprocess.Popen([str(tmp_path / ".venv" / "bin" / "postsched"), "up"], cwd=tmp_path, env=clean,
+    ports = {name: free_port() for name in GRPC_PORTS}
+    up = subprocess.Popen([str(tmp_path / ".venv" / "bin" / "postsched"), "up"], cwd=tmp_path,
+                          env={**clean, **{f"POSTSCHED_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in ports.items()}},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert up.stdout is not None
@@ -53,6 +60,8 @@ def test_the_quick_start_and_every_block_after_it_run_as_pasted(tmp_path: Path) 
         # One shell session, the blocks in order; each failing command is reported on stderr.
         script = "set -u\ntrap 'echo \"FAILED ($?): $BASH_COMMAND\" >&2' ERR\n" + "\n".join(
             f"echo '=== block {i}'\n{text}" for i, text in enumerate(blocks, 1)) + "\necho '=== end'\n"
+        for name, default in GRPC_PORTS.items():
+            script = script.replace(f"localhost:{default}", f"localhost:{ports[name]}")
         result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=clean, capture_output=True, text=True,
                                 timeout=600)
     finally:

@@ -17,8 +17,7 @@ from postsched_devtools.fake_meta.control import FakeMeta
 from postsched.outbound import LOOPBACK_ALLOW
 from postsched_devtools.processes import ROOT, Suite
 
-# The README shows the default ports (as `postsched up` uses them): one worker runs these and test_up.py.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
+pytestmark = pytest.mark.e2e  # its services take free ports; the blocks' default ports follow them
 README = (ROOT / "README.md").read_text()
 DEFAULT_PORTS = {"scheduler": 50051, "dispatcher": 50052, "publisher": 50053, "admin": 50054, "fake-meta": 8089}
 

@@ -24,12 +24,19 @@ from tests.waiting import until
 from postsched_devtools.processes import ROOT
 
 # `postsched up` listens on the default ports: its tests run one after another, on one worker.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("default-ports")]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("default_ports")]
+
+
+_OTHER_PORTS: dict[str, int] = {}
 
 
 def _start_up(state_dir: Path, port: int) -> tuple[subprocess.Popen, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTSCHED_")}
     env["POSTSCHED_SCHEDULER_ADDR"] = f"127.0.0.1:{port}"
+    # The other gRPC defaults (50052-50054) lie in Linux's ephemeral range, where another test
+    # process's outgoing connection may hold one: free ports, kept from one start to the next.
+    for name in ("dispatcher", "publisher", "admin"):
+        env[f"POSTSCHED_{name.upper()}_ADDR"] = f"127.0.0.1:{_OTHER_PORTS.setdefault(name, free_port())}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "postsched.cli", "up", "--state-dir", str(state_dir)],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
