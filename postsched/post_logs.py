@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 SHOWN_FIRST = ("post_id", "account_id", "attempt", "trace_id")
-LEFT_OUT = {"timestamp", "service", "level", "event", "logger", "span_id"}
+LEFT_OUT = {"timestamp", "service", "level", "event", "logger", "span_id", "post_ids", "posts"}
 
 
 def _records(log_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -25,9 +25,20 @@ def _records(log_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                     yield path.stem, record
 
 
+def _about(record: dict[str, Any], post_id: str) -> dict[str, Any]:
+    """The record as it concerns one post: a round's line ("posts": ["<post id>/<trace id>", ...])
+    shows that post and its trace, not the whole round."""
+    posts = record.get("posts")
+    if isinstance(posts, list):
+        mine = next((p for p in posts if isinstance(p, str) and p.startswith(post_id + "/")), None)
+        if mine is not None:
+            return {**record, "post_id": post_id, "trace_id": mine.partition("/")[2] or None}
+    return record
+
+
 def post_lines(log_dir: Path, post_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(service, record) of every line about the post or in its trace, oldest first."""
-    about = [(service, r) for service, r in _records(log_dir) if post_id in json.dumps(r)]
+    about = [(service, _about(r, post_id)) for service, r in _records(log_dir) if post_id in json.dumps(r)]
     traces = {r["trace_id"] for _, r in about if isinstance(r.get("trace_id"), str)}
     if traces:
         about += [(service, r) for service, r in _records(log_dir)
@@ -37,8 +48,7 @@ def post_lines(log_dir: Path, post_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 def format_line(service: str, record: dict[str, Any]) -> str:
     fields = [f"{k}={record[k]}" for k in SHOWN_FIRST if record.get(k) is not None]
-    fields += [f"{k}={v}" for k, v in record.items()
-               if k not in LEFT_OUT and k not in SHOWN_FIRST and v is not None and k != "post_ids"]
+    fields += [f"{k}={v}" for k, v in record.items() if k not in LEFT_OUT and k not in SHOWN_FIRST and v is not None]
     return (f"{record.get('timestamp', '?'):<27} {service:<10} {record.get('level', ''):<7} "
             f"{record.get('event', '')}  {' '.join(fields)}").rstrip()
 

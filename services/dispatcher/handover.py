@@ -155,10 +155,6 @@ class Handover:
                     )
                 except broker.BrokerError as exc:
                     log.warning("publish to JetStream failed", post_id=str(post.id), error=exc.message)
-                else:
-                    log.info("post sent to the publishers", post_id=str(post.id), account_id=str(post.account_id),
-                             generation=post.generation, lateness_ms=round(lateness * 1000),
-                             trace_id=trace_id_of(post.trace_context))
             instruments.handover_lateness.record(max(0.0, lateness))
         acked: list[tuple[LeasedPost, int]] = []
         failed: list[tuple[LeasedPost, int]] = []
@@ -168,6 +164,11 @@ class Handover:
             else:
                 failed.append((post, attempts))
         if acked:
+            # One line per round, each post as "post id/trace id" (what `postsched logs` finds a
+            # post's trace by): a line per post cost the dispatcher a quarter more CPU in a burst.
+            log.info("posts handed over", count=len(acked),
+                     max_late_ms=round(max((now - post.due_at).total_seconds() for post, _ in acked) * 1000),
+                     posts=[f"{post.id}/{trace_id_of(post.trace_context) or ''}" for post, _ in acked])
             # Recorded while the next round is published: the record is bookkeeping (the claim
             # goes by generation), and waiting for it made a 20,000-post burst's rounds seconds long.
             if len(self._recording) >= MAX_RECORDING:

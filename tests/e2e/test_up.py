@@ -142,7 +142,7 @@ def test_up_example_ctrl_c_and_restart(tmp_path: Path) -> None:
         lines = story.stdout.splitlines()
         assert lines == sorted(lines)  # in time order (each line starts with its time)
         trace = traces.pop()
-        for service, event in (("scheduler", "posts created"), ("dispatcher", "post sent to the publishers"),
+        for service, event in (("scheduler", "posts created"), ("dispatcher", "posts handed over"),
                                ("publisher", "post published")):
             assert any(line.split()[1] == service and event in line and f"trace_id={trace}" in line
                        for line in lines), (service, event, story.stdout)
