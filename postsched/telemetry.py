@@ -160,7 +160,11 @@ def context_from(traceparent: str | None) -> Context | None:
 
 
 def inject(headers: dict[str, str]) -> dict[str, str]:
-    """Adds the active span's traceparent (and tracestate) to message headers."""
+    """Adds the active span's traceparent (and tracestate) to message headers: with tracing off
+    here, only a sampled one (an unsampled trace records nothing downstream, and its header would
+    cost every message its parsing; the publisher reads the post's own from its row)."""
+    if not _enabled and not trace.get_current_span().get_span_context().trace_flags.sampled:
+        return headers
     propagate.inject(headers)
     return headers
 

@@ -145,8 +145,11 @@ class Handover:
             }
             with telemetry.post_span(TRACER, f"send {subject}", post.trace_context, kind=SpanKind.PRODUCER, **attributes):
                 headers = telemetry.inject({"Nats-Msg-Id": msg_id})
-                if "traceparent" not in headers and post.trace_context:
-                    headers["traceparent"] = post.trace_context  # tracing off here: pass the post's own on
+                if "traceparent" not in headers and post.trace_context and not post.trace_context.endswith("-00"):
+                    # Tracing off here: pass a sampled trace on. An unsampled one (a post created
+                    # where nothing traced) records nothing downstream; the publisher has it from
+                    # the claimed row, and the header would only cost every message its parsing.
+                    headers["traceparent"] = post.trace_context
                 try:
                     await sends.send(
                         subject,

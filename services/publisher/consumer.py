@@ -341,7 +341,8 @@ class Consumer:
         # A CONSUMER span in the post's own trace: the child of the dispatcher's `send` span (from
         # the headers) and linked to it, as OpenTelemetry's messaging conventions say.
         headers = msg.headers
-        with telemetry.post_span(TRACER, f"process {msg.subject}", headers.get("traceparent"), kind=SpanKind.CONSUMER,
+        with telemetry.post_span(TRACER, f"process {msg.subject}", headers.get("traceparent") or post.trace_context,
+                                 kind=SpanKind.CONSUMER,
                                  link_parent=True, **{
             **telemetry.messaging_attributes("process", msg.subject, headers.get("Nats-Msg-Id", "")),
             "messaging.consumer.group.name": CONSUMER,
