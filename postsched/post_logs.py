@@ -38,11 +38,10 @@ def _about(record: dict[str, Any], post_id: str) -> dict[str, Any]:
 
 def post_lines(log_dir: Path, post_id: str) -> list[tuple[str, dict[str, Any]]]:
     """(service, record) of every line about the post or in its trace, oldest first."""
-    about = [(service, _about(r, post_id)) for service, r in _records(log_dir) if post_id in json.dumps(r)]
+    records = [(service, r, post_id in json.dumps(r)) for service, r in _records(log_dir)]  # read once
+    about = [(service, _about(r, post_id)) for service, r, names_it in records if names_it]
     traces = {r["trace_id"] for _, r in about if isinstance(r.get("trace_id"), str)}
-    if traces:
-        about += [(service, r) for service, r in _records(log_dir)
-                  if r.get("trace_id") in traces and post_id not in json.dumps(r)]
+    about += [(service, r) for service, r, names_it in records if not names_it and r.get("trace_id") in traces]
     return sorted(about, key=lambda item: str(item[1].get("timestamp", "")))
 
 

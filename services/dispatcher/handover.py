@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
@@ -166,12 +167,13 @@ class Handover:
                 acked.append((post, seq))
             else:
                 failed.append((post, attempts))
-        if acked:
+        if acked and log.is_enabled_for(logging.INFO):
             # One line per round, each post as "post id/trace id" (what `postsched logs` finds a
             # post's trace by): a line per post cost the dispatcher a quarter more CPU in a burst.
             log.info("posts handed over", count=len(acked),
                      max_late_ms=round(max((now - post.due_at).total_seconds() for post, _ in acked) * 1000),
                      posts=[f"{post.id}/{trace_id_of(post.trace_context) or ''}" for post, _ in acked])
+        if acked:
             # Recorded while the next round is published: the record is bookkeeping (the claim
             # goes by generation), and waiting for it made a 20,000-post burst's rounds seconds long.
             if len(self._recording) >= MAX_RECORDING:

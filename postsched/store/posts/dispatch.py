@@ -15,7 +15,7 @@ from postsched.keys import MessageKey
 from postsched.lifecycle import PostStatus
 from postsched.store import leases
 from postsched.store.database import Database
-from postsched.store.posts.transitions import move, params
+from postsched.store.posts.transitions import OWN_TRACE_ID, move, params
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 
@@ -124,7 +124,7 @@ WITH target AS (
     SET handed_over_at = %(now)s, stream_seq = t.seq, lease_expires_at = {leases.HANDED_OVER}
     FROM target t
     WHERE p.id = t.id
-    RETURNING p.id, p.tenant_id, p.account_id, t.seq, nullif(split_part(p.trace_context, '-', 2), '') AS trace_id
+    RETURNING p.id, p.tenant_id, p.account_id, t.seq, {OWN_TRACE_ID} AS trace_id
 )
 INSERT INTO processing_logs (post_id, tenant_id, account_id, event, message, trace_id, created_at)
 SELECT id, tenant_id, account_id, 'handed_over', 'JetStream sequence ' || seq, trace_id, %(now)s FROM handed

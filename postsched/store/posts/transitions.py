@@ -81,7 +81,7 @@ WITH {before + ", " if before else ""}moved AS (
     RETURNING p.id AS log_post_id, p.tenant_id AS log_tenant_id, p.account_id AS log_account_id,
               {was} AS log_from, p.status AS log_to, {event_sql} AS log_event, {message} AS log_message,
               {"p.attempts" if attempt else "NULL::int"} AS log_attempt,
-              nullif(split_part(p.trace_context, '-', 2), '') AS log_trace_id{extra}
+              {OWN_TRACE_ID} AS log_trace_id{extra}
 ), logged AS (
     INSERT INTO processing_logs (post_id, tenant_id, account_id, event, from_status, to_status, attempt, message,
                                  actor, trace_id, created_at)
@@ -91,6 +91,11 @@ WITH {before + ", " if before else ""}moved AS (
 )
 {select}
 """
+
+
+# A post's own trace id, from the W3C traceparent stored with it (tracecontext.trace_id_of in SQL):
+# what its audit rows carry, whichever service writes them.
+OWN_TRACE_ID = "nullif(split_part(p.trace_context, '-', 2), '')"
 
 
 def params(**values: Any) -> dict[str, Any]:
