@@ -220,6 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
                     "POSTSCHED_API_TOKENS / POSTSCHED_ADMIN_TOKEN in the environment win over the state directory's")
     token.add_argument("--admin", action="store_true", help="the operators' token instead")
     token.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="`postsched up`'s state directory (default ./.postsched)")
+    imp = command("import", "create a tenant's posts from a CSV or JSON Lines file, checked line by line first",
+                  "columns: account (id or platform:external_id), text, media_urls, link, scheduled_at, time_zone,\n"
+                  "idempotency_key; re-running is safe (docs/import.md); TLS from POSTSCHED_TLS_CA (and _CERT/_KEY)")
+    imp.add_argument("file")
+    imp.add_argument("--dry-run", action="store_true", help="check every line and report errors; send nothing")
+    imp.add_argument("--report", help="where rejected lines go (default FILE's name with .rejected.csv|.jsonl)")
+    exp = command("export", "write a tenant's posts scheduled in a range, as CSV or JSON Lines that import reads back",
+                  "--from and --until are ISO 8601 times with an offset; TLS from POSTSCHED_TLS_CA (and _CERT/_KEY)")
+    exp.add_argument("--from", dest="since", required=True, help="scheduled_at at or after this")
+    exp.add_argument("--until", required=True, help="scheduled_at before this")
+    exp.add_argument("--account", help="one account's posts (its id)")
+    exp.add_argument("--status", help="one status (SCHEDULED, PUBLISHED, ...)")
+    exp.add_argument("--output", help="a file (default standard output)")
+    for bulk in (imp, exp):
+        bulk.add_argument("--format", choices=("csv", "jsonl"), default=None if bulk is imp else "csv",
+                          help="default: the file's extension" if bulk is imp else "default csv")
+        bulk.add_argument("--address", default="localhost:50051", help="the scheduler (default localhost:50051)")
+        bulk.add_argument("--token", help="the tenant's token (default $POSTSCHED_TOKEN)")
     return parser
 
 
@@ -255,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             tenant_token, admin_token = suite_tokens(args.state_dir, dict(os.environ))
             print(admin_token if args.admin else tenant_token)
             return 0
+        if args.command in ("import", "export"):
+            from postsched import bulk_export, bulk_import
+
+            return bulk_import.command(args) if args.command == "import" else bulk_export.command(args)
         if args.command == "logs":
             from postsched import post_logs
 
