@@ -480,12 +480,15 @@ class Progress:
         self._tty = stream.isatty()
         self._start = clock()
         self._shown = -1e9
+        self._shown_done = -1
 
     def update(self, done: int, final: bool = False) -> None:
         now = self._clock()
         if not final and now - self._shown < (0.25 if self._tty else self.PLAIN_EVERY):
             return
-        self._shown = now
+        if final and not self._tty and done == self._shown_done:
+            return  # a log has this line already
+        self._shown, self._shown_done = now, done
         elapsed = max(now - self._start, 1e-6)
         rate = done / elapsed
         eta = f"{(self._total - done) / rate:.0f} s" if rate > 0 and done < self._total else "-"

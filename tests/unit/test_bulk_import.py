@@ -400,6 +400,10 @@ def test_progress_on_a_terminal_and_in_a_log() -> None:
     now[0] = 2.0
     progress.update(100)
     assert log.getvalue() == "100/1000 lines, 100 posts/s, ETA 9 s\n" and "\r" not in log.getvalue()
+    now[0] = 10.0
+    progress.update(1000)
+    progress.update(1000, final=True)  # not twice
+    assert log.getvalue().splitlines() == ["100/1000 lines, 100 posts/s, ETA 9 s", "1000/1000 lines, 111 posts/s, ETA -"]
 
 
 def test_keyless_posts_from_an_export_are_found_by_id(tmp_path: Path) -> None:
