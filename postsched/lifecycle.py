@@ -12,6 +12,7 @@ processing log that is not here.
                   └──────── rate_limited, released, reconciled_not_published ─┘               │
                   └──────────────────────────────────────────────────────────────────────────┘
     SCHEDULED, QUEUED (tenant's CancelPost) and FAILED (account deleted) ──cancelled──► CANCELLED
+    SCHEDULED (an occurrence of a recurring post, too late) ──skipped──► CANCELLED
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ S, Q, P = PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PUBLISHING
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(None, S, "created", by="scheduler: CreatePost, BatchCreatePosts"),
     Transition(S, S, "updated", by="scheduler: UpdatePost"),
-    Transition(S, S, "rescheduled", "post.rescheduled", by="scheduler: ReschedulePost"),
+    Transition(S, S, "rescheduled", "post.rescheduled", by="scheduler: ReschedulePost, SetPostingSchedule (reshuffle)"),
+    Transition(S, S, "paced", "post.waiting", by="dispatcher: held by its account's min_post_interval"),
     Transition(S, Q, "queued", by="dispatcher: lease"),
     Transition(Q, S, "released", by="dispatcher: a lease given back at shutdown"),
     Transition(Q, S, "lease_expired", by="dispatcher: rescuer"),
@@ -65,8 +67,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(P, S, "released", by="publisher: attempt not started (stopping, or over its account's share)"),
     Transition(P, S, "reconciled_not_published", by="publisher: rescuer (not on the platform)"),
     Transition(PostStatus.FAILED, S, "retried", "post.retried", by="admin: RetryPost, RetryFailed, dashboard"),
-    Transition(S, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: CancelPost, DeleteAccount"),
-    Transition(Q, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: CancelPost, DeleteAccount"),
+    Transition(S, PostStatus.CANCELLED, "cancelled", "post.cancelled",
+               by="scheduler: CancelPost, DeleteAccount, a recurring post's cancel, pause or new rule"),
+    Transition(S, PostStatus.CANCELLED, "skipped", "post.skipped",
+               by="dispatcher: an occurrence more than POSTSCHED_MISSED_OCCURRENCE_GRACE late"),
+    Transition(Q, PostStatus.CANCELLED, "cancelled", "post.cancelled",
+               by="scheduler: CancelPost, DeleteAccount, a recurring post's cancel, pause or new rule"),
     Transition(PostStatus.FAILED, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: DeleteAccount"),
 )
 

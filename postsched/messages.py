@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.store.events import EventRecord
+from postsched.store.recurring import RecurringRecord
 from postsched.store.records import AccountRecord, PostRecord
+from postsched.store.schedules import ScheduleRecord
 from postsched.v1 import resources_pb2, scheduler_pb2
 
 PLATFORM_TO_API = {
@@ -28,6 +31,12 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
+def duration(value: timedelta) -> Duration:
+    message = Duration()
+    message.FromTimedelta(value)
+    return message
+
+
 def account_message(record: AccountRecord) -> resources_pb2.Account:
     return resources_pb2.Account(
         account_id=str(record.id),
@@ -37,6 +46,8 @@ def account_message(record: AccountRecord) -> resources_pb2.Account:
         paused=record.paused,
         needs_credentials=record.needs_credentials,
         disabled=record.disabled,
+        time_zone=record.time_zone,
+        min_post_interval=duration(record.min_post_interval),
         created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at),
     )
@@ -60,14 +71,22 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         idempotency_key=record.idempotency_key or "",
         tenant_id=record.tenant_id,
         permalink=record.permalink or "",
+        recurring_post_id=str(record.recurring_post_id or ""),
+        occurrence_time=timestamp(record.occurrence_time),
+        slotted=record.slotted,
     )
+
+
+def _waiting_until(data: dict[str, Any]) -> str:
+    """When a waiting post is due again: due_at (events since migration 0011), else scheduled_at."""
+    return str(data.get("due_at") or data.get("scheduled_at") or "")
 
 
 def event_message(record: EventRecord) -> scheduler_pb2.Event:
     data = record.data
     waiting = None
-    if record.type == "post.waiting" and data.get("scheduled_at"):
-        waiting = timestamp(datetime.fromisoformat(data["scheduled_at"]))
+    if record.type == "post.waiting" and _waiting_until(data):
+        waiting = timestamp(datetime.fromisoformat(_waiting_until(data)))
     return scheduler_pb2.Event(
         event_id=str(record.event_id), sequence=record.sequence, type=record.type, tenant_id=record.tenant_id,
         post_id=str(record.post_id or ""), account_id=str(record.account_id or ""),
@@ -105,6 +124,8 @@ def _post_fields(record: PostRecord) -> dict[str, Any]:
         ("created_at", record.created_at and json_time(record.created_at)),
         ("updated_at", record.updated_at and json_time(record.updated_at)),
         ("idempotency_key", record.idempotency_key), ("tenant_id", record.tenant_id), ("permalink", record.permalink),
+        ("recurring_post_id", record.recurring_post_id and str(record.recurring_post_id)),
+        ("occurrence_time", record.occurrence_time and json_time(record.occurrence_time)), ("slotted", record.slotted),
     ]
     fields.update((name, value) for name, value in optional if value)  # proto3 JSON leaves defaults out
     return fields
@@ -118,8 +139,38 @@ def event_json(record: EventRecord) -> bytes:
         ("account_id", str(record.account_id or "")), ("occurred_at", json_time(record.occurred_at)),
         ("post", _post_fields(record.post) if record.post else None), ("message", record.message),
         ("platform_post_id", data.get("platform_post_id") or ""), ("attempts", data.get("attempts") or 0),
-        ("waiting_until", json_time(datetime.fromisoformat(data["scheduled_at"]))
-         if record.type == "post.waiting" and data.get("scheduled_at") else None),
+        ("waiting_until", json_time(datetime.fromisoformat(_waiting_until(data)))
+         if record.type == "post.waiting" and _waiting_until(data) else None),
         ("permalink", data.get("permalink") or ""),
     ]
     return json.dumps({name: value for name, value in fields if value}).encode()
+
+
+RECURRING_STATUS_TO_API = {
+    "ACTIVE": resources_pb2.RECURRING_POST_STATUS_ACTIVE,
+    "PAUSED": resources_pb2.RECURRING_POST_STATUS_PAUSED,
+    "ENDED": resources_pb2.RECURRING_POST_STATUS_ENDED,
+    "CANCELLED": resources_pb2.RECURRING_POST_STATUS_CANCELLED,
+}
+RECURRING_STATUS_FROM_API = {v: k for k, v in RECURRING_STATUS_TO_API.items()}
+
+
+def recurring_message(record: RecurringRecord, next_occurrences: list[datetime]) -> resources_pb2.RecurringPost:
+    return resources_pb2.RecurringPost(
+        recurring_post_id=str(record.id), account_id=str(record.account_id), text=record.text,
+        media_urls=record.media_urls, link=record.link, start_time=record.start_time.isoformat(),
+        time_zone=record.time_zone, recurrence=record.recurrence, status=RECURRING_STATUS_TO_API[record.status],
+        next_occurrences=[t for t in map(timestamp, next_occurrences) if t is not None], occurrences_created=record.occurrences_created,
+        occurrences_skipped=record.occurrences_skipped, created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at), idempotency_key=record.idempotency_key or "",
+    )
+
+
+def schedule_message(record: ScheduleRecord | None, account_id: str, time_zone: str) -> resources_pb2.PostingSchedule:
+    if record is None:
+        return resources_pb2.PostingSchedule(account_id=account_id, time_zone=time_zone)
+    return resources_pb2.PostingSchedule(
+        account_id=str(record.account_id), time_zone=record.time_zone,
+        slots=[resources_pb2.PostingSlot(day_of_week=day, time=at) for day, at in record.slots],
+        updated_at=timestamp(record.updated_at),
+    )

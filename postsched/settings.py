@@ -7,6 +7,7 @@ and exits with status 2.
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 import os
 import re
 from dataclasses import dataclass, field
@@ -142,6 +143,21 @@ def positive_number(env: Mapping[str, str], name: str, default: float, *, intege
     return value
 
 
+DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)?")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A positive duration: seconds, or a number with s, m, h or d ("48h", "90m")."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    match = DURATION.fullmatch(raw)
+    if match is None or float(match.group(1)) <= 0:
+        raise ConfigError(f"{name} must be a positive duration such as 3600, 90m, 48h or 2d, got {raw!r}")
+    return timedelta(seconds=float(match.group(1)) * UNIT_SECONDS[match.group(2) or "s"])
+
+
 @dataclass(frozen=True)
 class SchedulerSettings:
     database_url: str
@@ -245,6 +261,11 @@ class DispatcherSettings:
     # handed over again under a new generation.
     lost_message_after: float = 60.0
     tls: TLSSettings = TLSSettings()
+    # Occurrences of recurring posts are created this far ahead (POSTSCHED_RECURRENCE_HORIZON).
+    recurrence_horizon: timedelta = timedelta(hours=48)
+    # An occurrence more than this late (the services were away) is skipped, never published late
+    # in a pile (POSTSCHED_MISSED_OCCURRENCE_GRACE).
+    missed_occurrence_grace: timedelta = timedelta(hours=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "DispatcherSettings":
@@ -263,6 +284,8 @@ class DispatcherSettings:
             lease_grace=positive_number(env, "POSTSCHED_LEASE_GRACE", 30.0),
             handover_timeout=positive_number(env, "POSTSCHED_HANDOVER_TIMEOUT", 3600.0),
             lost_message_after=positive_number(env, "POSTSCHED_LOST_MESSAGE_AFTER", 60.0),
+            recurrence_horizon=duration(env, "POSTSCHED_RECURRENCE_HORIZON", timedelta(hours=48)),
+            missed_occurrence_grace=duration(env, "POSTSCHED_MISSED_OCCURRENCE_GRACE", timedelta(hours=1)),
         )
 
 

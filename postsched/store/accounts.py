@@ -25,7 +25,7 @@ from postsched.store.posts.transitions import params
 
 COLUMNS = (
     "id, tenant_id, platform::text AS platform, external_id, display_name, paused, disabled, needs_credentials, "
-    "created_at, updated_at"
+    "created_at, updated_at, time_zone, min_post_interval"
 )
 
 
@@ -55,13 +55,14 @@ class AccountStore:
                     self._known_tenants.add(tenant_id)
                 cur = await conn.execute(
                     f"""
-                    INSERT INTO accounts (id, tenant_id, platform, external_id, display_name, credentials, created_at, updated_at)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                    INSERT INTO accounts (id, tenant_id, platform, external_id, display_name, credentials, created_at,
+                                          updated_at, time_zone, min_post_interval)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                     ON CONFLICT (tenant_id, platform, external_id) WHERE deleted_at IS NULL DO NOTHING
                     RETURNING {COLUMNS}
                     """,
                     (uuid.uuid4(), tenant_id, new.platform, new.external_id, new.display_name,
-                     self._box.seal(new.credentials), now, now),
+                     self._box.seal(new.credentials), now, now, new.time_zone, new.min_post_interval),
                 )
                 row = await cur.fetchone()
         except psycopg.errors.ForeignKeyViolation as exc:  # the tenant row is missing
@@ -132,6 +133,28 @@ class AccountStore:
             await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, event, message="by the tenant")])
             if not disabled:
                 await announce_due(conn, now)  # its due posts may go at once
+        return AccountRecord.from_row(row)
+
+    async def update(self, tenant_id: str, account_id: uuid.UUID, changes: dict[str, object]) -> AccountRecord:
+        """UpdateAccount: the columns named in `changes` (display_name, time_zone, min_post_interval).
+        A shorter spacing lets held posts go sooner: the dispatchers hear of it."""
+        assert set(changes) <= {"display_name", "time_zone", "min_post_interval"}
+        now = self._clock.now()
+        assignments = "".join(f"{column} = %({column})s, " for column in changes)
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(
+                f"""UPDATE accounts SET {assignments}updated_at = %(now)s
+                    WHERE id = %(id)s AND tenant_id = %(tenant)s AND deleted_at IS NULL RETURNING {COLUMNS}""",
+                {**changes, "now": now, "id": account_id, "tenant": tenant_id},
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"account {account_id} not found")
+            if "min_post_interval" in changes:
+                await processing_log.append(conn, [LogEntry(
+                    None, tenant_id, account_id, "account_updated",
+                    message=f"min_post_interval {changes['min_post_interval']}")])
+                await announce_due(conn, now)
         return AccountRecord.from_row(row)
 
     async def delete(self, tenant_id: str, account_id: uuid.UUID) -> int:

@@ -39,7 +39,7 @@ async def clear_before(conn: Connection, cutoff: datetime) -> int:
     return len(await cur.fetchall())
 
 EVENT_TYPES = (
-    "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting",
+    "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting", "post.skipped",
     "account.needs_credentials", "account.credentials_updated",
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 
@@ -20,6 +20,8 @@ class AccountRecord:
     created_at: datetime
     updated_at: datetime
     disabled: bool = False
+    time_zone: str = "UTC"
+    min_post_interval: timedelta = timedelta(0)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "AccountRecord":
@@ -32,6 +34,8 @@ class NewAccount:
     external_id: str
     display_name: str
     credentials: dict[str, str] = field(repr=False)
+    time_zone: str = "UTC"
+    min_post_interval: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class PostRecord:
     created_at: datetime
     updated_at: datetime
     permalink: str | None = None  # where the published post can be seen
+    recurring_post_id: uuid.UUID | None = None  # an occurrence of this recurring post
+    occurrence_time: datetime | None = None  # the instant its rule gave it
+    slotted: bool = False  # in a posting-schedule slot (EnqueuePost)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "PostRecord":
@@ -66,6 +73,7 @@ class NewPost:
     link: str
     scheduled_at: datetime | None  # None = as soon as possible
     idempotency_key: str | None
+    slot: datetime | None = None  # EnqueuePost: the posting-schedule slot it fills
 
 
 @dataclass(frozen=True)

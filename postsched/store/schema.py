@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Interval,
     Integer,
     LargeBinary,
     MetaData,
@@ -58,10 +59,19 @@ accounts = Table(
     Column("throttle_reason", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    # Migration 0011: the account's local time, and the spacing of its posts (next_post_at: the
+    # earliest its next post may reach the platform, set by each claim of a paced account).
+    Column("time_zone", Text, nullable=False, server_default="UTC"),
+    Column("min_post_interval", Interval, nullable=False, server_default=text("'0'::interval")),
+    Column("next_post_at", Timestamp),
     Index("accounts_tenant_platform_external_key", "tenant_id", "platform", "external_id", unique=True,
           postgresql_where=text("deleted_at IS NULL")),
     Index("accounts_tenant_created", "tenant_id", "created_at", "id"),
+    # The pacing duty reads only accounts with a min_post_interval.
+    Index("accounts_paced", "id", postgresql_where=text("min_post_interval > '0'::interval AND deleted_at IS NULL")),
 )
+
+LIVE = "status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING')"
 
 posts = Table(
     "posts",
@@ -102,6 +112,12 @@ posts = Table(
     Column("trace_context", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    # Migration 0011: an occurrence of a recurring post (unique per rule version and instant), and a
+    # post put into a posting-schedule slot (one live post per account and slot).
+    Column("recurring_post_id", UUID(as_uuid=True)),
+    Column("occurrence_version", Integer),
+    Column("occurrence_time", Timestamp),
+    Column("slotted", Boolean, nullable=False, server_default=text("false")),
     # Leasing reads only SCHEDULED rows in time order: a small partial index at any table size.
     Index("posts_due", text("greatest(scheduled_at, not_before)"), postgresql_where=text("status = 'SCHEDULED'")),
     # The rescuer looks for expired leases among QUEUED rows only.
@@ -117,6 +133,11 @@ posts = Table(
     Index("posts_published", "published_at", postgresql_where=text("status = 'PUBLISHED'")),
     Index("posts_tenant_schedule", "tenant_id", "scheduled_at", "id"),
     Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
+    Index("posts_occurrence", "recurring_post_id", "occurrence_version", "occurrence_time", unique=True,
+          postgresql_where=text("recurring_post_id IS NOT NULL")),
+    Index("posts_slot", "account_id", "scheduled_at", unique=True, postgresql_where=text(f"slotted AND {LIVE}")),
+    # A paced account's first SCHEDULED post and whether one is in flight; an account's slots.
+    Index("posts_account_live", "account_id", "scheduled_at", "id", postgresql_where=text(LIVE)),
     Index(
         "posts_idempotency",
         "tenant_id",
@@ -267,4 +288,45 @@ dashboard_sessions = Table(
     Column("expires_at", Timestamp, nullable=False),
     Column("revoked_at", Timestamp),
     Index("dashboard_sessions_expires", "expires_at"),
+)
+
+
+# Migration 0011: posts on a rhythm.
+recurring_posts = Table(
+    "recurring_posts",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("media_urls", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("link", Text, nullable=False, server_default=""),
+    Column("start_time", TIMESTAMP(timezone=False), nullable=False),  # civil, in time_zone
+    Column("time_zone", Text, nullable=False),
+    Column("recurrence", ARRAY(Text), nullable=False),
+    Column("status", Text, nullable=False, server_default="ACTIVE"),
+    # Bumped by a new rule, a pause and a resume: part of each occurrence's unique key.
+    Column("version", Integer, nullable=False, server_default="1"),
+    # Every occurrence of this version up to here exists as a post (the horizon duty's cursor).
+    Column("created_through", Timestamp, nullable=False),
+    Column("occurrences_created", BigInteger, nullable=False, server_default="0"),
+    Column("occurrences_skipped", BigInteger, nullable=False, server_default="0"),
+    Column("idempotency_key", Text),
+    Column("trace_context", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("recurring_posts_tenant_created", "tenant_id", "created_at", "id"),
+    Index("recurring_posts_active", "created_through", postgresql_where=text("status = 'ACTIVE'")),
+    Index("recurring_posts_idempotency", "tenant_id", "idempotency_key", unique=True,
+          postgresql_where=text("idempotency_key IS NOT NULL")),
+)
+
+posting_schedules = Table(
+    "posting_schedules",
+    metadata,
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("time_zone", Text, nullable=False),
+    Column("slots", JSONB, nullable=False),  # [[iso weekday, "HH:MM"], ...] in the order given
+    Column("updated_at", Timestamp, nullable=False),
 )

@@ -22,22 +22,31 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/resources.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12(\n\x08platform\x18\x02 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x12\x19\n\x11needs_credentials\x18\x06 \x01(\x08\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isabled\x18\t \x01(\x08\"\xc8\x03\n\x04Post\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x12\n\nmedia_urls\x18\x05 \x03(\t\x12\x0c\n\x04link\x18\x06 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10platform_post_id\x18\t \x01(\t\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x11\n\ttenant_id\x18\x0f \x01(\t\x12\x11\n\tpermalink\x18\x10 \x01(\t*S\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x11\n\rFACEBOOK_PAGE\x10\x01\x12\r\n\tINSTAGRAM\x10\x02\x12\x0b\n\x07WEBHOOK\x10\x03*~\n\nPostStatus\x12\x1b\n\x17POST_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSCHEDULED\x10\x01\x12\n\n\x06QUEUED\x10\x02\x12\x0e\n\nPUBLISHING\x10\x03\x12\r\n\tPUBLISHED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x12\r\n\tCANCELLED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/resources.proto\x12\x0cpostsched.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n\x07\x41\x63\x63ount\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12(\n\x08platform\x18\x02 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x0e\n\x06paused\x18\x05 \x01(\x08\x12\x19\n\x11needs_credentials\x18\x06 \x01(\x08\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isabled\x18\t \x01(\x08\x12\x11\n\ttime_zone\x18\n \x01(\t\x12\x34\n\x11min_post_interval\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa9\x04\n\x04Post\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x12\n\nmedia_urls\x18\x05 \x03(\t\x12\x0c\n\x04link\x18\x06 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cpublished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10platform_post_id\x18\t \x01(\t\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x11\n\ttenant_id\x18\x0f \x01(\t\x12\x11\n\tpermalink\x18\x10 \x01(\t\x12\x19\n\x11recurring_post_id\x18\x11 \x01(\t\x12\x33\n\x0foccurrence_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07slotted\x18\x13 \x01(\x08\"\xc5\x03\n\rRecurringPost\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\x12\x12\n\naccount_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x12\n\nmedia_urls\x18\x04 \x03(\t\x12\x0c\n\x04link\x18\x05 \x01(\t\x12\x12\n\nstart_time\x18\x06 \x01(\t\x12\x11\n\ttime_zone\x18\x07 \x01(\t\x12\x12\n\nrecurrence\x18\x08 \x03(\t\x12\x31\n\x06status\x18\t \x01(\x0e\x32!.postsched.v1.RecurringPostStatus\x12\x34\n\x10next_occurrences\x18\n \x03(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13occurrences_created\x18\x0b \x01(\x03\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0e \x01(\t\x12\x1b\n\x13occurrences_skipped\x18\x0f \x01(\x03\"0\n\x0bPostingSlot\x12\x13\n\x0b\x64\x61y_of_week\x18\x01 \x01(\x05\x12\x0c\n\x04time\x18\x02 \x01(\t\"\x92\x01\n\x0fPostingSchedule\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12(\n\x05slots\x18\x03 \x03(\x0b\x32\x19.postsched.v1.PostingSlot\x12.\n\nupdated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*S\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x11\n\rFACEBOOK_PAGE\x10\x01\x12\r\n\tINSTAGRAM\x10\x02\x12\x0b\n\x07WEBHOOK\x10\x03*~\n\nPostStatus\x12\x1b\n\x17POST_STATUS_UNSPECIFIED\x10\x00\x12\r\n\tSCHEDULED\x10\x01\x12\n\n\x06QUEUED\x10\x02\x12\x0e\n\nPUBLISHING\x10\x03\x12\r\n\tPUBLISHED\x10\x04\x12\n\n\x06\x46\x41ILED\x10\x05\x12\r\n\tCANCELLED\x10\x06*\xc6\x01\n\x13RecurringPostStatus\x12%\n!RECURRING_POST_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cRECURRING_POST_STATUS_ACTIVE\x10\x01\x12 \n\x1cRECURRING_POST_STATUS_PAUSED\x10\x02\x12\x1f\n\x1bRECURRING_POST_STATUS_ENDED\x10\x03\x12#\n\x1fRECURRING_POST_STATUS_CANCELLED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'postsched.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLATFORM']._serialized_start=812
-  _globals['_PLATFORM']._serialized_end=895
-  _globals['_POSTSTATUS']._serialized_start=897
-  _globals['_POSTSTATUS']._serialized_end=1023
-  _globals['_ACCOUNT']._serialized_start=80
-  _globals['_ACCOUNT']._serialized_end=351
-  _globals['_POST']._serialized_start=354
-  _globals['_POST']._serialized_end=810
+  _globals['_PLATFORM']._serialized_start=1669
+  _globals['_PLATFORM']._serialized_end=1752
+  _globals['_POSTSTATUS']._serialized_start=1754
+  _globals['_POSTSTATUS']._serialized_end=1880
+  _globals['_RECURRINGPOSTSTATUS']._serialized_start=1883
+  _globals['_RECURRINGPOSTSTATUS']._serialized_end=2081
+  _globals['_ACCOUNT']._serialized_start=112
+  _globals['_ACCOUNT']._serialized_end=456
+  _globals['_POST']._serialized_start=459
+  _globals['_POST']._serialized_end=1012
+  _globals['_RECURRINGPOST']._serialized_start=1015
+  _globals['_RECURRINGPOST']._serialized_end=1468
+  _globals['_POSTINGSLOT']._serialized_start=1470
+  _globals['_POSTINGSLOT']._serialized_end=1518
+  _globals['_POSTINGSCHEDULE']._serialized_start=1521
+  _globals['_POSTINGSCHEDULE']._serialized_end=1667
 # @@protoc_insertion_point(module_scope)

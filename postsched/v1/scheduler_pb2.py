@@ -22,69 +22,101 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from postsched.v1 import resources_pb2 as postsched_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/scheduler.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\xae\x01\n\x14\x43reateAccountRequest\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x06 \x01(\t\"x\n\x1fUpdateAccountCredentialsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x04 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"f\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08platform\x18\x03 \x01(\x0e\x32\x16.postsched.v1.Platform\"X\n\x14ListAccountsResponse\x12\'\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x15.postsched.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x01\n\x11\x43reatePostRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"L\n\x17\x42\x61tchCreatePostsRequest\x12\x31\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.postsched.v1.CreatePostRequest\"=\n\x18\x42\x61tchCreatePostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\":\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\xe0\x01\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12\x32\n\x0escheduled_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fscheduled_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x11ListPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x15ReschedulePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11\x43\x61ncelPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"O\n\x12WatchEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\r\n\x05types\x18\x02 \x03(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\"\xc7\x02\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0f\n\x07post_id\x18\x05 \x01(\t\x12\x12\n\naccount_id\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04post\x18\x08 \x01(\x0b\x32\x12.postsched.v1.Post\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10platform_post_id\x18\n \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12\x31\n\rwaiting_until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpermalink\x18\r \x01(\t\"T\n\x11UpdatePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"+\n\x15\x44isableAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"*\n\x14\x45nableAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"5\n\x16SetEventWebhookRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x18\n\x16GetEventWebhookRequest\"\xd8\x01\n\x0c\x45ventWebhook\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x64\x65livered_sequence\x18\x02 \x01(\x03\x12\x0f\n\x07pending\x18\x03 \x01(\x03\x12\x15\n\rhead_attempts\x18\x04 \x01(\x05\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x1aListEventDeliveriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\xc4\x01\n\rEventDelivery\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x13\n\x0bstatus_code\x18\x06 \x01(\x05\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x05\x12&\n\x02\x61t\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x1bListEventDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.postsched.v1.EventDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"0\n\x15\x44\x65leteAccountResponse\x12\x17\n\x0f\x63\x61ncelled_posts\x18\x01 \x01(\x03\x32\xb1\x0b\n\x10SchedulerService\x12J\n\rCreateAccount\x12\".postsched.v1.CreateAccountRequest\x1a\x15.postsched.v1.Account\x12\x44\n\nGetAccount\x12\x1f.postsched.v1.GetAccountRequest\x1a\x15.postsched.v1.Account\x12U\n\x0cListAccounts\x12!.postsched.v1.ListAccountsRequest\x1a\".postsched.v1.ListAccountsResponse\x12`\n\x18UpdateAccountCredentials\x12-.postsched.v1.UpdateAccountCredentialsRequest\x1a\x15.postsched.v1.Account\x12\x41\n\nCreatePost\x12\x1f.postsched.v1.CreatePostRequest\x1a\x12.postsched.v1.Post\x12\x61\n\x10\x42\x61tchCreatePosts\x12%.postsched.v1.BatchCreatePostsRequest\x1a&.postsched.v1.BatchCreatePostsResponse\x12;\n\x07GetPost\x12\x1c.postsched.v1.GetPostRequest\x1a\x12.postsched.v1.Post\x12L\n\tListPosts\x12\x1e.postsched.v1.ListPostsRequest\x1a\x1f.postsched.v1.ListPostsResponse\x12I\n\x0eReschedulePost\x12#.postsched.v1.ReschedulePostRequest\x1a\x12.postsched.v1.Post\x12\x41\n\nCancelPost\x12\x1f.postsched.v1.CancelPostRequest\x1a\x12.postsched.v1.Post\x12\x46\n\x0bWatchEvents\x12 .postsched.v1.WatchEventsRequest\x1a\x13.postsched.v1.Event0\x01\x12\x41\n\nUpdatePost\x12\x1f.postsched.v1.UpdatePostRequest\x1a\x12.postsched.v1.Post\x12L\n\x0e\x44isableAccount\x12#.postsched.v1.DisableAccountRequest\x1a\x15.postsched.v1.Account\x12J\n\rEnableAccount\x12\".postsched.v1.EnableAccountRequest\x1a\x15.postsched.v1.Account\x12X\n\rDeleteAccount\x12\".postsched.v1.DeleteAccountRequest\x1a#.postsched.v1.DeleteAccountResponse\x12S\n\x0fSetEventWebhook\x12$.postsched.v1.SetEventWebhookRequest\x1a\x1a.postsched.v1.EventWebhook\x12S\n\x0fGetEventWebhook\x12$.postsched.v1.GetEventWebhookRequest\x1a\x1a.postsched.v1.EventWebhook\x12j\n\x13ListEventDeliveries\x12(.postsched.v1.ListEventDeliveriesRequest\x1a).postsched.v1.ListEventDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/scheduler.proto\x12\x0cpostsched.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\xf7\x01\n\x14\x43reateAccountRequest\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x04 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x05 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x06 \x01(\t\x12\x11\n\ttime_zone\x18\x07 \x01(\t\x12\x34\n\x11min_post_interval\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb2\x01\n\x14UpdateAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x19\n\x0c\x64isplay_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttime_zone\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x34\n\x11min_post_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_display_nameB\x0c\n\n_time_zone\"x\n\x1fUpdateAccountCredentialsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x16\n\x0ewebhook_secret\x18\x04 \x01(\t\"\'\n\x11GetAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"f\n\x13ListAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x08platform\x18\x03 \x01(\x0e\x32\x16.postsched.v1.Platform\"X\n\x14ListAccountsResponse\x12\'\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x15.postsched.v1.Account\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x01\n\x11\x43reatePostRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"L\n\x17\x42\x61tchCreatePostsRequest\x12\x31\n\x08requests\x18\x01 \x03(\x0b\x32\x1f.postsched.v1.CreatePostRequest\"=\n\x18\x42\x61tchCreatePostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\":\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\xfb\x01\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12(\n\x06status\x18\x03 \x01(\x0e\x32\x18.postsched.v1.PostStatus\x12\x12\n\naccount_id\x18\x04 \x01(\t\x12\x32\n\x0escheduled_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fscheduled_until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11recurring_post_id\x18\x07 \x01(\t\"O\n\x11ListPostsResponse\x12!\n\x05posts\x18\x01 \x03(\x0b\x32\x12.postsched.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Z\n\x15ReschedulePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x30\n\x0cscheduled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x11\x43\x61ncelPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"O\n\x12WatchEventsRequest\x12\x16\n\x0e\x61\x66ter_sequence\x18\x01 \x01(\x03\x12\r\n\x05types\x18\x02 \x03(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\"\xc7\x02\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x11\n\ttenant_id\x18\x04 \x01(\t\x12\x0f\n\x07post_id\x18\x05 \x01(\t\x12\x12\n\naccount_id\x18\x06 \x01(\t\x12/\n\x0boccurred_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04post\x18\x08 \x01(\x0b\x32\x12.postsched.v1.Post\x12\x0f\n\x07message\x18\t \x01(\t\x12\x18\n\x10platform_post_id\x18\n \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\x12\x31\n\rwaiting_until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpermalink\x18\r \x01(\t\"T\n\x11UpdatePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\"+\n\x15\x44isableAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"*\n\x14\x45nableAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"5\n\x16SetEventWebhookRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x18\n\x16GetEventWebhookRequest\"\xd8\x01\n\x0c\x45ventWebhook\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x1a\n\x12\x64\x65livered_sequence\x18\x02 \x01(\x03\x12\x0f\n\x07pending\x18\x03 \x01(\x03\x12\x15\n\rhead_attempts\x18\x04 \x01(\x05\x12\x33\n\x0fnext_attempt_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12.\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x1aListEventDeliveriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\xc4\x01\n\rEventDelivery\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x0f\n\x07outcome\x18\x05 \x01(\t\x12\x13\n\x0bstatus_code\x18\x06 \x01(\x05\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x08 \x01(\x05\x12&\n\x02\x61t\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x1bListEventDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.postsched.v1.EventDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteAccountRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"0\n\x15\x44\x65leteAccountResponse\x12\x17\n\x0f\x63\x61ncelled_posts\x18\x01 \x01(\x03\"\xb4\x01\n\x1a\x43reateRecurringPostRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nmedia_urls\x18\x03 \x03(\t\x12\x0c\n\x04link\x18\x04 \x01(\t\x12\x12\n\nstart_time\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x12\n\nrecurrence\x18\x07 \x03(\t\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"4\n\x17GetRecurringPostRequest\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\"\x89\x01\n\x19ListRecurringPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.postsched.v1.RecurringPostStatus\"k\n\x1aListRecurringPostsResponse\x12\x34\n\x0frecurring_posts\x18\x01 \x03(\x0b\x32\x1b.postsched.v1.RecurringPost\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd3\x01\n\x1aUpdateRecurringPostRequest\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x12\n\nmedia_urls\x18\x04 \x03(\t\x12\x0c\n\x04link\x18\x05 \x01(\t\x12\x12\n\nstart_time\x18\x06 \x01(\t\x12\x11\n\ttime_zone\x18\x07 \x01(\t\x12\x12\n\nrecurrence\x18\x08 \x03(\t\"6\n\x19PauseRecurringPostRequest\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\"7\n\x1aResumeRecurringPostRequest\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\"7\n\x1a\x43\x61ncelRecurringPostRequest\x12\x19\n\x11recurring_post_id\x18\x01 \x01(\t\"\x7f\n\x19SetPostingScheduleRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\x12(\n\x05slots\x18\x03 \x03(\x0b\x32\x19.postsched.v1.PostingSlot\x12\x11\n\treshuffle\x18\x04 \x01(\x08\"/\n\x19GetPostingScheduleRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"s\n\x12\x45nqueuePostRequest\x12-\n\x04post\x18\x01 \x01(\x0b\x32\x1f.postsched.v1.CreatePostRequest\x12.\n\nnot_before\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"=\n\x18ListUpcomingSlotsRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"X\n\x0cUpcomingSlot\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12 \n\x04post\x18\x02 \x01(\x0b\x32\x12.postsched.v1.Post\"F\n\x19ListUpcomingSlotsResponse\x12)\n\x05slots\x18\x01 \x03(\x0b\x32\x1a.postsched.v1.UpcomingSlot2\xf9\x13\n\x10SchedulerService\x12J\n\rCreateAccount\x12\".postsched.v1.CreateAccountRequest\x1a\x15.postsched.v1.Account\x12\x44\n\nGetAccount\x12\x1f.postsched.v1.GetAccountRequest\x1a\x15.postsched.v1.Account\x12U\n\x0cListAccounts\x12!.postsched.v1.ListAccountsRequest\x1a\".postsched.v1.ListAccountsResponse\x12`\n\x18UpdateAccountCredentials\x12-.postsched.v1.UpdateAccountCredentialsRequest\x1a\x15.postsched.v1.Account\x12\x41\n\nCreatePost\x12\x1f.postsched.v1.CreatePostRequest\x1a\x12.postsched.v1.Post\x12\x61\n\x10\x42\x61tchCreatePosts\x12%.postsched.v1.BatchCreatePostsRequest\x1a&.postsched.v1.BatchCreatePostsResponse\x12;\n\x07GetPost\x12\x1c.postsched.v1.GetPostRequest\x1a\x12.postsched.v1.Post\x12L\n\tListPosts\x12\x1e.postsched.v1.ListPostsRequest\x1a\x1f.postsched.v1.ListPostsResponse\x12I\n\x0eReschedulePost\x12#.postsched.v1.ReschedulePostRequest\x1a\x12.postsched.v1.Post\x12\x41\n\nCancelPost\x12\x1f.postsched.v1.CancelPostRequest\x1a\x12.postsched.v1.Post\x12\x46\n\x0bWatchEvents\x12 .postsched.v1.WatchEventsRequest\x1a\x13.postsched.v1.Event0\x01\x12\x41\n\nUpdatePost\x12\x1f.postsched.v1.UpdatePostRequest\x1a\x12.postsched.v1.Post\x12L\n\x0e\x44isableAccount\x12#.postsched.v1.DisableAccountRequest\x1a\x15.postsched.v1.Account\x12J\n\rEnableAccount\x12\".postsched.v1.EnableAccountRequest\x1a\x15.postsched.v1.Account\x12X\n\rDeleteAccount\x12\".postsched.v1.DeleteAccountRequest\x1a#.postsched.v1.DeleteAccountResponse\x12S\n\x0fSetEventWebhook\x12$.postsched.v1.SetEventWebhookRequest\x1a\x1a.postsched.v1.EventWebhook\x12S\n\x0fGetEventWebhook\x12$.postsched.v1.GetEventWebhookRequest\x1a\x1a.postsched.v1.EventWebhook\x12j\n\x13ListEventDeliveries\x12(.postsched.v1.ListEventDeliveriesRequest\x1a).postsched.v1.ListEventDeliveriesResponse\x12J\n\rUpdateAccount\x12\".postsched.v1.UpdateAccountRequest\x1a\x15.postsched.v1.Account\x12\\\n\x13\x43reateRecurringPost\x12(.postsched.v1.CreateRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12V\n\x10GetRecurringPost\x12%.postsched.v1.GetRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12g\n\x12ListRecurringPosts\x12\'.postsched.v1.ListRecurringPostsRequest\x1a(.postsched.v1.ListRecurringPostsResponse\x12\\\n\x13UpdateRecurringPost\x12(.postsched.v1.UpdateRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12Z\n\x12PauseRecurringPost\x12\'.postsched.v1.PauseRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12\\\n\x13ResumeRecurringPost\x12(.postsched.v1.ResumeRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12\\\n\x13\x43\x61ncelRecurringPost\x12(.postsched.v1.CancelRecurringPostRequest\x1a\x1b.postsched.v1.RecurringPost\x12\\\n\x12SetPostingSchedule\x12\'.postsched.v1.SetPostingScheduleRequest\x1a\x1d.postsched.v1.PostingSchedule\x12\\\n\x12GetPostingSchedule\x12\'.postsched.v1.GetPostingScheduleRequest\x1a\x1d.postsched.v1.PostingSchedule\x12\x43\n\x0b\x45nqueuePost\x12 .postsched.v1.EnqueuePostRequest\x1a\x12.postsched.v1.Post\x12\x64\n\x11ListUpcomingSlots\x12&.postsched.v1.ListUpcomingSlotsRequest\x1a\'.postsched.v1.ListUpcomingSlotsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'postsched.v1.scheduler_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=110
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=284
-  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_start=286
-  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_end=406
-  _globals['_GETACCOUNTREQUEST']._serialized_start=408
-  _globals['_GETACCOUNTREQUEST']._serialized_end=447
-  _globals['_LISTACCOUNTSREQUEST']._serialized_start=449
-  _globals['_LISTACCOUNTSREQUEST']._serialized_end=551
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=553
-  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=641
-  _globals['_CREATEPOSTREQUEST']._serialized_start=644
-  _globals['_CREATEPOSTREQUEST']._serialized_end=806
-  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_start=808
-  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_end=884
-  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_start=886
-  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_end=947
-  _globals['_GETPOSTREQUEST']._serialized_start=949
-  _globals['_GETPOSTREQUEST']._serialized_end=1007
-  _globals['_LISTPOSTSREQUEST']._serialized_start=1010
-  _globals['_LISTPOSTSREQUEST']._serialized_end=1234
-  _globals['_LISTPOSTSRESPONSE']._serialized_start=1236
-  _globals['_LISTPOSTSRESPONSE']._serialized_end=1315
-  _globals['_RESCHEDULEPOSTREQUEST']._serialized_start=1317
-  _globals['_RESCHEDULEPOSTREQUEST']._serialized_end=1407
-  _globals['_CANCELPOSTREQUEST']._serialized_start=1409
-  _globals['_CANCELPOSTREQUEST']._serialized_end=1445
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=1447
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=1526
-  _globals['_EVENT']._serialized_start=1529
-  _globals['_EVENT']._serialized_end=1856
-  _globals['_UPDATEPOSTREQUEST']._serialized_start=1858
-  _globals['_UPDATEPOSTREQUEST']._serialized_end=1942
-  _globals['_DISABLEACCOUNTREQUEST']._serialized_start=1944
-  _globals['_DISABLEACCOUNTREQUEST']._serialized_end=1987
-  _globals['_ENABLEACCOUNTREQUEST']._serialized_start=1989
-  _globals['_ENABLEACCOUNTREQUEST']._serialized_end=2031
-  _globals['_SETEVENTWEBHOOKREQUEST']._serialized_start=2033
-  _globals['_SETEVENTWEBHOOKREQUEST']._serialized_end=2086
-  _globals['_GETEVENTWEBHOOKREQUEST']._serialized_start=2088
-  _globals['_GETEVENTWEBHOOKREQUEST']._serialized_end=2112
-  _globals['_EVENTWEBHOOK']._serialized_start=2115
-  _globals['_EVENTWEBHOOK']._serialized_end=2331
-  _globals['_LISTEVENTDELIVERIESREQUEST']._serialized_start=2333
-  _globals['_LISTEVENTDELIVERIESREQUEST']._serialized_end=2400
-  _globals['_EVENTDELIVERY']._serialized_start=2403
-  _globals['_EVENTDELIVERY']._serialized_end=2599
-  _globals['_LISTEVENTDELIVERIESRESPONSE']._serialized_start=2601
-  _globals['_LISTEVENTDELIVERIESRESPONSE']._serialized_end=2704
-  _globals['_DELETEACCOUNTREQUEST']._serialized_start=2706
-  _globals['_DELETEACCOUNTREQUEST']._serialized_end=2748
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=2750
-  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=2798
-  _globals['_SCHEDULERSERVICE']._serialized_start=2801
-  _globals['_SCHEDULERSERVICE']._serialized_end=4258
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=176
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=423
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_start=426
+  _globals['_UPDATEACCOUNTREQUEST']._serialized_end=604
+  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_start=606
+  _globals['_UPDATEACCOUNTCREDENTIALSREQUEST']._serialized_end=726
+  _globals['_GETACCOUNTREQUEST']._serialized_start=728
+  _globals['_GETACCOUNTREQUEST']._serialized_end=767
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=769
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=871
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=873
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=961
+  _globals['_CREATEPOSTREQUEST']._serialized_start=964
+  _globals['_CREATEPOSTREQUEST']._serialized_end=1126
+  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_start=1128
+  _globals['_BATCHCREATEPOSTSREQUEST']._serialized_end=1204
+  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_start=1206
+  _globals['_BATCHCREATEPOSTSRESPONSE']._serialized_end=1267
+  _globals['_GETPOSTREQUEST']._serialized_start=1269
+  _globals['_GETPOSTREQUEST']._serialized_end=1327
+  _globals['_LISTPOSTSREQUEST']._serialized_start=1330
+  _globals['_LISTPOSTSREQUEST']._serialized_end=1581
+  _globals['_LISTPOSTSRESPONSE']._serialized_start=1583
+  _globals['_LISTPOSTSRESPONSE']._serialized_end=1662
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_start=1664
+  _globals['_RESCHEDULEPOSTREQUEST']._serialized_end=1754
+  _globals['_CANCELPOSTREQUEST']._serialized_start=1756
+  _globals['_CANCELPOSTREQUEST']._serialized_end=1792
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=1794
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=1873
+  _globals['_EVENT']._serialized_start=1876
+  _globals['_EVENT']._serialized_end=2203
+  _globals['_UPDATEPOSTREQUEST']._serialized_start=2205
+  _globals['_UPDATEPOSTREQUEST']._serialized_end=2289
+  _globals['_DISABLEACCOUNTREQUEST']._serialized_start=2291
+  _globals['_DISABLEACCOUNTREQUEST']._serialized_end=2334
+  _globals['_ENABLEACCOUNTREQUEST']._serialized_start=2336
+  _globals['_ENABLEACCOUNTREQUEST']._serialized_end=2378
+  _globals['_SETEVENTWEBHOOKREQUEST']._serialized_start=2380
+  _globals['_SETEVENTWEBHOOKREQUEST']._serialized_end=2433
+  _globals['_GETEVENTWEBHOOKREQUEST']._serialized_start=2435
+  _globals['_GETEVENTWEBHOOKREQUEST']._serialized_end=2459
+  _globals['_EVENTWEBHOOK']._serialized_start=2462
+  _globals['_EVENTWEBHOOK']._serialized_end=2678
+  _globals['_LISTEVENTDELIVERIESREQUEST']._serialized_start=2680
+  _globals['_LISTEVENTDELIVERIESREQUEST']._serialized_end=2747
+  _globals['_EVENTDELIVERY']._serialized_start=2750
+  _globals['_EVENTDELIVERY']._serialized_end=2946
+  _globals['_LISTEVENTDELIVERIESRESPONSE']._serialized_start=2948
+  _globals['_LISTEVENTDELIVERIESRESPONSE']._serialized_end=3051
+  _globals['_DELETEACCOUNTREQUEST']._serialized_start=3053
+  _globals['_DELETEACCOUNTREQUEST']._serialized_end=3095
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_start=3097
+  _globals['_DELETEACCOUNTRESPONSE']._serialized_end=3145
+  _globals['_CREATERECURRINGPOSTREQUEST']._serialized_start=3148
+  _globals['_CREATERECURRINGPOSTREQUEST']._serialized_end=3328
+  _globals['_GETRECURRINGPOSTREQUEST']._serialized_start=3330
+  _globals['_GETRECURRINGPOSTREQUEST']._serialized_end=3382
+  _globals['_LISTRECURRINGPOSTSREQUEST']._serialized_start=3385
+  _globals['_LISTRECURRINGPOSTSREQUEST']._serialized_end=3522
+  _globals['_LISTRECURRINGPOSTSRESPONSE']._serialized_start=3524
+  _globals['_LISTRECURRINGPOSTSRESPONSE']._serialized_end=3631
+  _globals['_UPDATERECURRINGPOSTREQUEST']._serialized_start=3634
+  _globals['_UPDATERECURRINGPOSTREQUEST']._serialized_end=3845
+  _globals['_PAUSERECURRINGPOSTREQUEST']._serialized_start=3847
+  _globals['_PAUSERECURRINGPOSTREQUEST']._serialized_end=3901
+  _globals['_RESUMERECURRINGPOSTREQUEST']._serialized_start=3903
+  _globals['_RESUMERECURRINGPOSTREQUEST']._serialized_end=3958
+  _globals['_CANCELRECURRINGPOSTREQUEST']._serialized_start=3960
+  _globals['_CANCELRECURRINGPOSTREQUEST']._serialized_end=4015
+  _globals['_SETPOSTINGSCHEDULEREQUEST']._serialized_start=4017
+  _globals['_SETPOSTINGSCHEDULEREQUEST']._serialized_end=4144
+  _globals['_GETPOSTINGSCHEDULEREQUEST']._serialized_start=4146
+  _globals['_GETPOSTINGSCHEDULEREQUEST']._serialized_end=4193
+  _globals['_ENQUEUEPOSTREQUEST']._serialized_start=4195
+  _globals['_ENQUEUEPOSTREQUEST']._serialized_end=4310
+  _globals['_LISTUPCOMINGSLOTSREQUEST']._serialized_start=4312
+  _globals['_LISTUPCOMINGSLOTSREQUEST']._serialized_end=4373
+  _globals['_UPCOMINGSLOT']._serialized_start=4375
+  _globals['_UPCOMINGSLOT']._serialized_end=4463
+  _globals['_LISTUPCOMINGSLOTSRESPONSE']._serialized_start=4465
+  _globals['_LISTUPCOMINGSLOTSRESPONSE']._serialized_end=4535
+  _globals['_SCHEDULERSERVICE']._serialized_start=4538
+  _globals['_SCHEDULERSERVICE']._serialized_end=7091
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from postsched.v1 import resources_pb2 as _resources_pb2
 from google.protobuf.internal import containers as _containers
@@ -11,20 +13,36 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateAccountRequest(_message.Message):
-    __slots__ = ("platform", "external_id", "display_name", "access_token", "webhook_url", "webhook_secret")
+    __slots__ = ("platform", "external_id", "display_name", "access_token", "webhook_url", "webhook_secret", "time_zone", "min_post_interval")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_URL_FIELD_NUMBER: _ClassVar[int]
     WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MIN_POST_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     platform: _resources_pb2.Platform
     external_id: str
     display_name: str
     access_token: str
     webhook_url: str
     webhook_secret: str
-    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., access_token: _Optional[str] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
+    time_zone: str
+    min_post_interval: _duration_pb2.Duration
+    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., display_name: _Optional[str] = ..., access_token: _Optional[str] = ..., webhook_url: _Optional[str] = ..., webhook_secret: _Optional[str] = ..., time_zone: _Optional[str] = ..., min_post_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class UpdateAccountRequest(_message.Message):
+    __slots__ = ("account_id", "display_name", "time_zone", "min_post_interval")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    MIN_POST_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    display_name: str
+    time_zone: str
+    min_post_interval: _duration_pb2.Duration
+    def __init__(self, account_id: _Optional[str] = ..., display_name: _Optional[str] = ..., time_zone: _Optional[str] = ..., min_post_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class UpdateAccountCredentialsRequest(_message.Message):
     __slots__ = ("account_id", "access_token", "webhook_url", "webhook_secret")
@@ -99,20 +117,22 @@ class GetPostRequest(_message.Message):
     def __init__(self, post_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ListPostsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "status", "account_id", "scheduled_from", "scheduled_until")
+    __slots__ = ("page_size", "page_token", "status", "account_id", "scheduled_from", "scheduled_until", "recurring_post_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_FROM_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     status: _resources_pb2.PostStatus
     account_id: str
     scheduled_from: _timestamp_pb2.Timestamp
     scheduled_until: _timestamp_pb2.Timestamp
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., account_id: _Optional[str] = ..., scheduled_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    recurring_post_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.PostStatus, str]] = ..., account_id: _Optional[str] = ..., scheduled_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recurring_post_id: _Optional[str] = ...) -> None: ...
 
 class ListPostsResponse(_message.Message):
     __slots__ = ("posts", "next_page_token")
@@ -279,3 +299,135 @@ class DeleteAccountResponse(_message.Message):
     CANCELLED_POSTS_FIELD_NUMBER: _ClassVar[int]
     cancelled_posts: int
     def __init__(self, cancelled_posts: _Optional[int] = ...) -> None: ...
+
+class CreateRecurringPostRequest(_message.Message):
+    __slots__ = ("account_id", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "idempotency_key")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    text: str
+    media_urls: _containers.RepeatedScalarFieldContainer[str]
+    link: str
+    start_time: str
+    time_zone: str
+    recurrence: _containers.RepeatedScalarFieldContainer[str]
+    idempotency_key: str
+    def __init__(self, account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class GetRecurringPostRequest(_message.Message):
+    __slots__ = ("recurring_post_id",)
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    recurring_post_id: str
+    def __init__(self, recurring_post_id: _Optional[str] = ...) -> None: ...
+
+class ListRecurringPostsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "account_id", "status")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    account_id: str
+    status: _resources_pb2.RecurringPostStatus
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.RecurringPostStatus, str]] = ...) -> None: ...
+
+class ListRecurringPostsResponse(_message.Message):
+    __slots__ = ("recurring_posts", "next_page_token")
+    RECURRING_POSTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    recurring_posts: _containers.RepeatedCompositeFieldContainer[_resources_pb2.RecurringPost]
+    next_page_token: str
+    def __init__(self, recurring_posts: _Optional[_Iterable[_Union[_resources_pb2.RecurringPost, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateRecurringPostRequest(_message.Message):
+    __slots__ = ("recurring_post_id", "update_mask", "text", "media_urls", "link", "start_time", "time_zone", "recurrence")
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    RECURRENCE_FIELD_NUMBER: _ClassVar[int]
+    recurring_post_id: str
+    update_mask: _field_mask_pb2.FieldMask
+    text: str
+    media_urls: _containers.RepeatedScalarFieldContainer[str]
+    link: str
+    start_time: str
+    time_zone: str
+    recurrence: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, recurring_post_id: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PauseRecurringPostRequest(_message.Message):
+    __slots__ = ("recurring_post_id",)
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    recurring_post_id: str
+    def __init__(self, recurring_post_id: _Optional[str] = ...) -> None: ...
+
+class ResumeRecurringPostRequest(_message.Message):
+    __slots__ = ("recurring_post_id",)
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    recurring_post_id: str
+    def __init__(self, recurring_post_id: _Optional[str] = ...) -> None: ...
+
+class CancelRecurringPostRequest(_message.Message):
+    __slots__ = ("recurring_post_id",)
+    RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
+    recurring_post_id: str
+    def __init__(self, recurring_post_id: _Optional[str] = ...) -> None: ...
+
+class SetPostingScheduleRequest(_message.Message):
+    __slots__ = ("account_id", "time_zone", "slots", "reshuffle")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    RESHUFFLE_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    time_zone: str
+    slots: _containers.RepeatedCompositeFieldContainer[_resources_pb2.PostingSlot]
+    reshuffle: bool
+    def __init__(self, account_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., slots: _Optional[_Iterable[_Union[_resources_pb2.PostingSlot, _Mapping]]] = ..., reshuffle: _Optional[bool] = ...) -> None: ...
+
+class GetPostingScheduleRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class EnqueuePostRequest(_message.Message):
+    __slots__ = ("post", "not_before")
+    POST_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    post: CreatePostRequest
+    not_before: _timestamp_pb2.Timestamp
+    def __init__(self, post: _Optional[_Union[CreatePostRequest, _Mapping]] = ..., not_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListUpcomingSlotsRequest(_message.Message):
+    __slots__ = ("account_id", "count")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    count: int
+    def __init__(self, account_id: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class UpcomingSlot(_message.Message):
+    __slots__ = ("at", "post")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    POST_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    post: _resources_pb2.Post
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ...) -> None: ...
+
+class ListUpcomingSlotsResponse(_message.Message):
+    __slots__ = ("slots",)
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    slots: _containers.RepeatedCompositeFieldContainer[UpcomingSlot]
+    def __init__(self, slots: _Optional[_Iterable[_Union[UpcomingSlot, _Mapping]]] = ...) -> None: ...

@@ -131,6 +131,66 @@ class SchedulerServiceStub:
                 request_serializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.SerializeToString,
                 response_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.UpdateAccount = channel.unary_unary(
+                '/postsched.v1.SchedulerService/UpdateAccount',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.UpdateAccountRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Account.FromString,
+                _registered_method=True)
+        self.CreateRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/CreateRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.CreateRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.GetRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/GetRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.GetRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.ListRecurringPosts = channel.unary_unary(
+                '/postsched.v1.SchedulerService/ListRecurringPosts',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsResponse.FromString,
+                _registered_method=True)
+        self.UpdateRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/UpdateRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.UpdateRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.PauseRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/PauseRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.PauseRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.ResumeRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/ResumeRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.ResumeRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.CancelRecurringPost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/CancelRecurringPost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.CancelRecurringPostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+                _registered_method=True)
+        self.SetPostingSchedule = channel.unary_unary(
+                '/postsched.v1.SchedulerService/SetPostingSchedule',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.SetPostingScheduleRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.PostingSchedule.FromString,
+                _registered_method=True)
+        self.GetPostingSchedule = channel.unary_unary(
+                '/postsched.v1.SchedulerService/GetPostingSchedule',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.GetPostingScheduleRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.PostingSchedule.FromString,
+                _registered_method=True)
+        self.EnqueuePost = channel.unary_unary(
+                '/postsched.v1.SchedulerService/EnqueuePost',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.EnqueuePostRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_resources__pb2.Post.FromString,
+                _registered_method=True)
+        self.ListUpcomingSlots = channel.unary_unary(
+                '/postsched.v1.SchedulerService/ListUpcomingSlots',
+                request_serializer=postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsRequest.SerializeToString,
+                response_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsResponse.FromString,
+                _registered_method=True)
 
 
 class SchedulerServiceServicer:
@@ -265,6 +325,89 @@ class SchedulerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAccount(self, request, context):
+        """display_name, time_zone and min_post_interval; a field left unset keeps its value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRecurringPost(self, request, context):
+        """Recurring posts: an RFC 5545 rule in local time; occurrences are ordinary posts created
+        POSTSCHED_RECURRENCE_HORIZON ahead by the dispatcher (once, whichever replica).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRecurringPost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRecurringPosts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRecurringPost(self, request, context):
+        """New content (applied to every occurrence still SCHEDULED and to later ones) and/or a new rule
+        (the SCHEDULED occurrences are cancelled and made again from the new rule), as update_mask says.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseRecurringPost(self, request, context):
+        """No occurrence is published while paused: the SCHEDULED ones are cancelled; Resume creates
+        occurrences again from then on (those of the pause are not made up).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeRecurringPost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelRecurringPost(self, request, context):
+        """Ends it for good; its SCHEDULED and QUEUED occurrences are cancelled with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPostingSchedule(self, request, context):
+        """Posting schedules: weekly local slots per account, filled by EnqueuePost.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPostingSchedule(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnqueuePost(self, request, context):
+        """Puts the post into the account's next free slot after now (or after not_before); concurrent
+        calls never share a slot. FAILED_PRECONDITION when the account has no schedule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUpcomingSlots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SchedulerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -357,6 +500,66 @@ def add_SchedulerServiceServicer_to_server(servicer, server):
                     servicer.ListEventDeliveries,
                     request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.FromString,
                     response_serializer=postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.SerializeToString,
+            ),
+            'UpdateAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAccount,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.UpdateAccountRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Account.SerializeToString,
+            ),
+            'CreateRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.CreateRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'GetRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.GetRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'ListRecurringPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRecurringPosts,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsResponse.SerializeToString,
+            ),
+            'UpdateRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.UpdateRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'PauseRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.PauseRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'ResumeRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ResumeRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'CancelRecurringPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRecurringPost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.CancelRecurringPostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.RecurringPost.SerializeToString,
+            ),
+            'SetPostingSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPostingSchedule,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.SetPostingScheduleRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.PostingSchedule.SerializeToString,
+            ),
+            'GetPostingSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPostingSchedule,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.GetPostingScheduleRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.PostingSchedule.SerializeToString,
+            ),
+            'EnqueuePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueuePost,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.EnqueuePostRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_resources__pb2.Post.SerializeToString,
+            ),
+            'ListUpcomingSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUpcomingSlots,
+                    request_deserializer=postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsRequest.FromString,
+                    response_serializer=postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -851,6 +1054,330 @@ class SchedulerService:
             '/postsched.v1.SchedulerService/ListEventDeliveries',
             postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesRequest.SerializeToString,
             postsched_dot_v1_dot_scheduler__pb2.ListEventDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/UpdateAccount',
+            postsched_dot_v1_dot_scheduler__pb2.UpdateAccountRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Account.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/CreateRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.CreateRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/GetRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.GetRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRecurringPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/ListRecurringPosts',
+            postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.ListRecurringPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/UpdateRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.UpdateRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/PauseRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.PauseRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/ResumeRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.ResumeRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRecurringPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/CancelRecurringPost',
+            postsched_dot_v1_dot_scheduler__pb2.CancelRecurringPostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.RecurringPost.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPostingSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/SetPostingSchedule',
+            postsched_dot_v1_dot_scheduler__pb2.SetPostingScheduleRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.PostingSchedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPostingSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/GetPostingSchedule',
+            postsched_dot_v1_dot_scheduler__pb2.GetPostingScheduleRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.PostingSchedule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueuePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/EnqueuePost',
+            postsched_dot_v1_dot_scheduler__pb2.EnqueuePostRequest.SerializeToString,
+            postsched_dot_v1_dot_resources__pb2.Post.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUpcomingSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/postsched.v1.SchedulerService/ListUpcomingSlots',
+            postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsRequest.SerializeToString,
+            postsched_dot_v1_dot_scheduler__pb2.ListUpcomingSlotsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,6 +32,10 @@ HORIZON_MARGIN = timedelta(seconds=5)
 MAX_FAIR_LEASE = 200_000
 FAIR_LOOKAHEAD = timedelta(seconds=5)
 NOTIFY_CHANNEL = "postsched_due"
+# Seconds between rounds of the pacing duty: a paced account's next post is leased within this of
+# its turn (leasing happens ahead of the due time, so the hand-over is still at its second).
+PACE_PERIOD = 1.0
+MISSED_PERIOD = 10.0  # seconds between looks for occurrences too late to publish
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -105,7 +109,7 @@ class Dispatcher:
         and accounts (the store's DUE_IN_TURNS, read once), a batch at a time; the hand-over
         publishes those due together in turns too."""
         horizon = self._clock.now() + FAIR_LOOKAHEAD
-        ids = await self._store.due_in_turns(horizon=horizon, limit=MAX_FAIR_LEASE)
+        ids = await self._store.due_in_turns(now=self._clock.now(), horizon=horizon, limit=MAX_FAIR_LEASE)
         total = 0
         for start in range(0, len(ids), self._batch):
             posts = await self._store.lease_these(ids[start:start + self._batch], owner=self.instance_id,
@@ -113,6 +117,25 @@ class Dispatcher:
             self._handover.add(posts)
             total += len(posts)
         return total
+
+    async def pace_once(self) -> int:
+        """The pacing duty (every PACE_PERIOD): says which due posts of paced accounts wait for their
+        turn, then leases each paced account's next post when its turn comes within the window."""
+        now = self._clock.now()
+        await self._store.note_paced(now=now)
+        horizon = max(self.horizon, now + HORIZON_MARGIN)
+        async with self._lease_lock:
+            posts = await self._store.lease_paced(owner=self.instance_id, now=now, horizon=horizon, grace=self._lease_grace)
+            self._handover.add(posts)
+        self._stats.leased_total += len(posts)
+        return len(posts)
+
+    async def skip_missed_once(self) -> int:
+        """Records occurrences of recurring posts more than the grace late as skipped."""
+        skipped = await self._store.skip_missed(now=self._clock.now())
+        if skipped:
+            log.warning("skipped missed occurrences", posts=skipped, grace=str(self._store.missed_grace))
+        return skipped
 
     async def rescue_once(self) -> int:
         """Returns expired leases to SCHEDULED (their NOTIFY brings them back to a dispatcher)."""

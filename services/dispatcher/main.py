@@ -19,9 +19,11 @@ from postsched.store.counters import FOLD_PERIOD, CounterFolder
 from postsched.store.database import Database
 from postsched.store.posts.dispatch import DispatchStore
 from postsched.v1 import dispatcher_pb2, dispatcher_pb2_grpc
-from services.dispatcher.dispatcher import Dispatcher, listen_for_due
+from services.dispatcher.dispatcher import MISSED_PERIOD, PACE_PERIOD, Dispatcher, listen_for_due
 from postsched.store.events import EventStore
 from services.dispatcher.event_relay import RELAY_PERIOD, EventRelay
+from postsched.store.recurring import RecurringStore
+from services.dispatcher.horizon import HORIZON_PERIOD, Horizon
 from services.dispatcher.handover import PUBLISH_MAX_PENDING, Handover
 from services.dispatcher.lost_messages import LostMessages
 from services.dispatcher.servicer import DispatcherServicer
@@ -44,7 +46,7 @@ async def serve(settings: DispatcherSettings) -> None:
     await nats.ensure()
 
     stats = DispatcherStats(started_at=clock.now())
-    store = DispatchStore(db)
+    store = DispatchStore(db, missed_grace=settings.missed_occurrence_grace)
     handover = Handover(
         nats, store, clock, stats, broker.HandoverSigner(settings.secret_key), lease_grace=settings.lease_grace,
         handover_timeout=settings.handover_timeout,
@@ -68,6 +70,10 @@ async def serve(settings: DispatcherSettings) -> None:
     duties.loop("catch-up", dispatcher.run_catch_up)
     duties.periodic("rescuer", dispatcher.rescue_once, dispatcher.rescue_period)
     duties.periodic("ticks", dispatcher.tick_once, settings.interval, first_delay=0)
+    duties.periodic("pacing", dispatcher.pace_once, PACE_PERIOD, first_delay=0)
+    horizon = Horizon(RecurringStore(db, clock), clock, horizon=settings.recurrence_horizon)
+    duties.periodic("recurrence-horizon", horizon.run_once, HORIZON_PERIOD, first_delay=0)
+    duties.periodic("missed-occurrences", dispatcher.skip_missed_once, MISSED_PERIOD, first_delay=0)
     lost = LostMessages(nats, store, clock, lost_after=settings.lost_message_after)
     duties.periodic("lost-messages", lost.run_once, lost.period)
     relay = EventRelay(nats, EventStore(db), clock, owner=instance_id)
@@ -80,7 +86,7 @@ async def serve(settings: DispatcherSettings) -> None:
              interval=settings.interval)
     await wait_for_shutdown_signal()
     log.info("dispatcher stopping")
-    await duties.stop("listen", "catch-up", "rescuer", "ticks", "lost-messages", "event-relay", "fold-counters", "heartbeat")
+    await duties.stop("listen", "catch-up", "rescuer", "ticks", "pacing", "recurrence-horizon", "missed-occurrences", "lost-messages", "event-relay", "fold-counters", "heartbeat")
     # Lets a hand-over in flight finish, then gives back what is still held, for another dispatcher.
     released = await handover.release_all("dispatcher shut down before the post's time")
     await duties.stop()

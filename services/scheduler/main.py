@@ -19,6 +19,8 @@ from postsched.settings import SchedulerSettings
 from postsched.store.accounts import AccountStore
 from postsched.store.database import Database
 from postsched.store.posts import PostStore
+from postsched.store.recurring import RecurringStore
+from postsched.store.schedules import ScheduleStore
 from postsched.v1 import scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler.event_feed import EventFeed
 from services.scheduler.servicer import SchedulerServicer
@@ -51,7 +53,7 @@ async def start(settings: SchedulerSettings, clock: Clock | None = None) -> tupl
     feed = EventFeed(db.listen, events)
     servicer = SchedulerServicer(
         accounts, PostStore(db, clock), events, EventWebhookStore(db), box, clock, PageTokens(settings.secret_key),
-        settings.outbound, settings.limits, feed,
+        settings.outbound, settings.limits, feed, RecurringStore(db, clock), ScheduleStore(db, clock),
     )
     server = await start_server(
         settings.listen_addr,

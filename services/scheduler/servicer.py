@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import timezone
+import uuid
+from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Sequence
 
 import structlog
@@ -14,7 +15,14 @@ from postsched.clock import Clock
 from postsched.errors import FieldViolation, InvalidArgument, NotFound, QuotaExceeded
 from postsched.limits import StreamCount, TenantLimits
 from postsched.identifiers import parse_id
-from postsched.messages import PLATFORM_FROM_API, account_message, event_message, post_message, timestamp
+from postsched import recurrence, timezones
+from postsched.messages import (
+    PLATFORM_FROM_API, RECURRING_STATUS_FROM_API, account_message, event_message, post_message, recurring_message,
+    schedule_message, timestamp,
+)
+from postsched.slots import WeeklySchedule
+from postsched.store.recurring import NewRecurring, RecurringRecord, RecurringStore
+from postsched.store.schedules import ScheduleRecord, ScheduleStore
 from postsched.outbound import OutboundPolicy
 from postsched.paging import PageTokens, binding, page_size
 from postsched.credentials import CredentialBox
@@ -36,8 +44,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def __init__(
         self, accounts: AccountStore, posts: PostStore, events: EventStore, webhooks: EventWebhookStore,
         box: CredentialBox, clock: Clock, tokens: PageTokens, outbound: OutboundPolicy, limits: TenantLimits,
-        feed: EventFeed,
+        feed: EventFeed, recurring: RecurringStore, schedules: ScheduleStore,
     ) -> None:
+        self._recurring = recurring
+        self._schedules = schedules
         self._outbound = outbound
         self._limits = limits
         self._feed = feed
@@ -62,6 +72,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")
         return account_message(await self._accounts.get(current_tenant(), account_id))
+
+    async def UpdateAccount(self, request: scheduler_pb2.UpdateAccountRequest, context: Context) -> resources_pb2.Account:
+        account_id = parse_id(request.account_id, "account_id")
+        changes = validation.account_changes(request)
+        tenant = current_tenant()
+        if not changes:
+            return account_message(await self._accounts.get(tenant, account_id))
+        return account_message(await self._accounts.update(tenant, account_id, changes))
 
     async def UpdateAccountCredentials(
         self, request: scheduler_pb2.UpdateAccountCredentialsRequest, context: Context
@@ -200,10 +218,11 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         # Timestamps were range-checked by the gate (request_checks) before the handler ran.
         since = request.scheduled_from.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_from") else None
         until = request.scheduled_until.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_until") else None
-        bound_to = binding(tenant, "ListPosts", status, account_id, since, until)
+        recurring = parse_id(request.recurring_post_id, "recurring_post_id") if request.recurring_post_id else None
+        bound_to = binding(tenant, "ListPosts", status, account_id, since, until, *([recurring] if recurring else []))
         after = self._tokens.cursor(request.page_token, bound_to)
         records: Sequence[PostRecord] = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after,
-                                         scheduled_from=since, scheduled_until=until)
+                                         scheduled_from=since, scheduled_until=until, recurring_post_id=recurring)
         records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.scheduled_at, id=r.id), bound_to)
         return scheduler_pb2.ListPostsResponse(posts=[post_message(r) for r in records], next_page_token=token)
 
@@ -281,6 +300,189 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             ],
             next_page_token=token,
         )
+
+
+    # --- Recurring posts ---------------------------------------------------------------------------
+
+    async def CreateRecurringPost(
+        self, request: scheduler_pb2.CreateRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        violations: list[FieldViolation] = []
+        content = validation.recurring_content(request.account_id, request.text, request.media_urls, request.link, violations)
+        if len(request.idempotency_key) > validation.MAX_KEY_LENGTH or "\x00" in request.idempotency_key:
+            violations.append(FieldViolation("idempotency_key", f"at most {validation.MAX_KEY_LENGTH} characters, no NUL"))
+        if violations:
+            raise InvalidArgument(violations)
+        assert content is not None
+        tenant = current_tenant()
+        account = await self._accounts.get(tenant, content.account_id)
+        rule = validation.recurring_rule(request.start_time, request.time_zone or account.time_zone, request.recurrence,
+                                         violations)
+        violations.extend(validation.platform_rules(content, account.platform, ""))
+        if violations:
+            raise InvalidArgument(violations)
+        assert rule is not None
+        record = await self._recurring.create(tenant, NewRecurring(
+            account_id=account.id, text=content.text, media_urls=content.media_urls, link=content.link,
+            start_time=rule.start_time, time_zone=rule.time_zone, recurrence=rule.recurrence,
+            idempotency_key=request.idempotency_key or None), trace_context=current_traceparent() or new_traceparent())
+        return self._recurring_message(record)
+
+    async def GetRecurringPost(
+        self, request: scheduler_pb2.GetRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        recurring_id = parse_id(request.recurring_post_id, "recurring_post_id")
+        return self._recurring_message(await self._recurring.get(current_tenant(), recurring_id))
+
+    async def ListRecurringPosts(
+        self, request: scheduler_pb2.ListRecurringPostsRequest, context: Context
+    ) -> scheduler_pb2.ListRecurringPostsResponse:
+        limit = page_size(request.page_size)
+        status = None
+        if request.status:
+            status = RECURRING_STATUS_FROM_API.get(request.status)
+            if status is None:
+                raise InvalidArgument([FieldViolation("status", "unknown status")])
+        account_id = parse_id(request.account_id, "account_id") if request.account_id else None
+        tenant = current_tenant()
+        if account_id is not None:
+            await self._accounts.get(tenant, account_id)
+        bound_to = binding(tenant, "ListRecurringPosts", status, account_id)
+        after = self._tokens.cursor(request.page_token, bound_to)
+        records: Sequence[RecurringRecord] = await self._recurring.page(
+            tenant, account_id=account_id, status=status, limit=limit + 1, after=after)
+        records, token = self._tokens.cut_page(records, limit, lambda r: PageCursor(at=r.created_at, id=r.id), bound_to)
+        return scheduler_pb2.ListRecurringPostsResponse(
+            recurring_posts=[self._recurring_message(r) for r in records], next_page_token=token)
+
+    async def UpdateRecurringPost(
+        self, request: scheduler_pb2.UpdateRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        recurring_id = parse_id(request.recurring_post_id, "recurring_post_id")
+        paths = set(request.update_mask.paths) or set(RECURRING_FIELDS)
+        unknown = sorted(paths - set(RECURRING_FIELDS))
+        if unknown:
+            raise InvalidArgument([FieldViolation("update_mask", f"unknown field {unknown[0]!r}; one of "
+                                                  f"{', '.join(RECURRING_FIELDS)}")])
+        tenant = current_tenant()
+        current = await self._recurring.get(tenant, recurring_id)
+        account = await self._accounts.get(tenant, current.account_id)
+        violations: list[FieldViolation] = []
+        content = rule = None
+        if paths & {"text", "media_urls", "link"}:
+            new = validation.recurring_content(
+                str(current.account_id), request.text if "text" in paths else current.text,
+                request.media_urls if "media_urls" in paths else current.media_urls,
+                request.link if "link" in paths else current.link, violations)
+            if new is not None:
+                violations.extend(validation.platform_rules(new, account.platform, ""))
+                content = (new.text, new.media_urls, new.link)
+        if paths & {"start_time", "time_zone", "recurrence"}:
+            rule = validation.recurring_rule(
+                request.start_time if "start_time" in paths else current.start_time.isoformat(),
+                (request.time_zone or account.time_zone) if "time_zone" in paths else current.time_zone,
+                request.recurrence if "recurrence" in paths else current.recurrence, violations)
+        if violations:
+            raise InvalidArgument(violations)
+        return self._recurring_message(await self._recurring.update(tenant, recurring_id, content=content, rule=rule))
+
+    async def PauseRecurringPost(
+        self, request: scheduler_pb2.PauseRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        recurring_id = parse_id(request.recurring_post_id, "recurring_post_id")
+        return self._recurring_message(await self._recurring.pause(current_tenant(), recurring_id))
+
+    async def ResumeRecurringPost(
+        self, request: scheduler_pb2.ResumeRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        recurring_id = parse_id(request.recurring_post_id, "recurring_post_id")
+        return self._recurring_message(await self._recurring.resume(current_tenant(), recurring_id))
+
+    async def CancelRecurringPost(
+        self, request: scheduler_pb2.CancelRecurringPostRequest, context: Context
+    ) -> resources_pb2.RecurringPost:
+        recurring_id = parse_id(request.recurring_post_id, "recurring_post_id")
+        return self._recurring_message(await self._recurring.cancel(current_tenant(), recurring_id))
+
+    def _recurring_message(self, record: RecurringRecord) -> resources_pb2.RecurringPost:
+        upcoming: list[datetime] = []
+        if record.status == "ACTIVE":
+            rule = recurrence.parse(record.recurrence, record.start_time, timezones.zone(record.time_zone))
+            upcoming = [o.instant for o in rule.next(self._clock.now(), NEXT_OCCURRENCES)]
+        return recurring_message(record, upcoming)
+
+    # --- Posting schedules ---------------------------------------------------------------------------
+
+    async def SetPostingSchedule(
+        self, request: scheduler_pb2.SetPostingScheduleRequest, context: Context
+    ) -> resources_pb2.PostingSchedule:
+        account_id = parse_id(request.account_id, "account_id")
+        tenant = current_tenant()
+        account = await self._accounts.get(tenant, account_id)
+        time_zone = request.time_zone or account.time_zone
+        schedule = validation.schedule_slots(request, time_zone)
+        slots = [(s.day_of_week, s.time) for s in request.slots]
+        record = await self._schedules.set(tenant, account_id, time_zone, slots, schedule, reshuffle=request.reshuffle)
+        return schedule_message(record if slots else None, str(account_id), time_zone)
+
+    async def GetPostingSchedule(
+        self, request: scheduler_pb2.GetPostingScheduleRequest, context: Context
+    ) -> resources_pb2.PostingSchedule:
+        account_id = parse_id(request.account_id, "account_id")
+        tenant = current_tenant()
+        account = await self._accounts.get(tenant, account_id)
+        return schedule_message(await self._schedules.get(tenant, account_id), str(account_id), account.time_zone)
+
+    async def EnqueuePost(self, request: scheduler_pb2.EnqueuePostRequest, context: Context) -> resources_pb2.Post:
+        if request.post.HasField("scheduled_at"):
+            raise InvalidArgument([FieldViolation("post.scheduled_at", "EnqueuePost picks the time; use not_before")])
+        now = self._clock.now()
+        new, violations = validation.post_shape(request.post, now, "post.")
+        after = now
+        if request.HasField("not_before"):
+            as_schedule = scheduler_pb2.ReschedulePostRequest(scheduled_at=request.not_before)
+            after = max(now, validation.schedule_time(as_schedule, now, "not_before", violations) or now)
+        if violations:
+            raise InvalidArgument(violations)
+        assert new is not None
+        tenant = current_tenant()
+        account = await self._accounts.get(tenant, new.account_id)
+        violations = validation.platform_rules(new, account.platform, "post.")
+        if violations:
+            raise InvalidArgument(violations)
+        limit = self._limits.of(tenant).live_posts
+        if await self._live_posts(tenant) + 1 > limit:
+            raise QuotaExceeded("live_posts", tenant, f"the {limit} live posts allowed are taken", value=limit)
+        record = PostRecord(
+            id=uuid.uuid4(), tenant_id=tenant, account_id=new.account_id, status="SCHEDULED", text=new.text,
+            media_urls=list(new.media_urls), link=new.link, scheduled_at=after, published_at=None,
+            platform_post_id=None, attempts=0, last_error=None, idempotency_key=new.idempotency_key,
+            created_at=now, updated_at=now)
+        created = await self._schedules.enqueue(tenant, record, after, _weekly, trace_context=current_traceparent() or new_traceparent())
+        return post_message(created)
+
+    async def ListUpcomingSlots(
+        self, request: scheduler_pb2.ListUpcomingSlotsRequest, context: Context
+    ) -> scheduler_pb2.ListUpcomingSlotsResponse:
+        account_id = parse_id(request.account_id, "account_id")
+        count = request.count or 10
+        if not 1 <= count <= validation.MAX_UPCOMING:
+            raise InvalidArgument([FieldViolation("count", f"1 to {validation.MAX_UPCOMING} (0 = 10)")])
+        tenant = current_tenant()
+        record = await self._schedules.get(tenant, account_id)
+        if record is None:
+            return scheduler_pb2.ListUpcomingSlotsResponse()
+        slots = await self._schedules.upcoming(tenant, account_id, _weekly(record), count)
+        return scheduler_pb2.ListUpcomingSlotsResponse(slots=[
+            scheduler_pb2.UpcomingSlot(at=timestamp(at), post=post_message(post) if post else None) for at, post in slots])
+
+
+RECURRING_FIELDS = ("text", "media_urls", "link", "start_time", "time_zone", "recurrence")
+NEXT_OCCURRENCES = 5
+
+
+def _weekly(record: ScheduleRecord) -> WeeklySchedule:
+    return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
 
 
 def _webhook_message(record: WebhookRecord | None) -> scheduler_pb2.EventWebhook:

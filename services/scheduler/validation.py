@@ -9,8 +9,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Sequence
 from urllib.parse import urlsplit
 
+from google.protobuf import duration_pb2
+
+from postsched import recurrence, timezones
+from postsched.slots import SlotError, WeeklySchedule
+from postsched.store.recurring import Rule
 from postsched.errors import FieldViolation, InvalidArgument
 from postsched.identifiers import id_violation
 from postsched.messages import PLATFORM_FROM_API
@@ -201,6 +207,9 @@ def new_account(request: scheduler_pb2.CreateAccountRequest, policy: OutboundPol
     if len(request.display_name) > MAX_NAME_LENGTH or _has_nul(request.display_name):
         violations.append(FieldViolation("display_name", f"must be at most {MAX_NAME_LENGTH} characters"))
     credentials = credentials_for(platform, request, violations, policy) if platform else {}
+    time_zone = zone_name(request.time_zone or "UTC", "time_zone", violations)
+    interval = post_interval(request.min_post_interval, "min_post_interval", violations) \
+        if request.HasField("min_post_interval") else timedelta(0)
     if violations:
         raise InvalidArgument(violations)
     assert platform is not None
@@ -209,4 +218,101 @@ def new_account(request: scheduler_pb2.CreateAccountRequest, policy: OutboundPol
         external_id=external_id,
         display_name=request.display_name.strip(),
         credentials=credentials,
+        time_zone=time_zone,
+        min_post_interval=interval,
     )
+
+
+MAX_POST_INTERVAL = timedelta(days=7)
+
+
+def zone_name(name: str, field: str, violations: list[FieldViolation]) -> str:
+    """An IANA time zone name known to the tzdata package shipped with postsched (never the host's)."""
+    try:
+        timezones.zone(name)
+    except timezones.UnknownTimeZone as exc:
+        violations.append(FieldViolation(field, str(exc)))
+    return name
+
+
+def post_interval(value: duration_pb2.Duration, field: str, violations: list[FieldViolation]) -> timedelta:
+    """An account's min_post_interval: 0 to MAX_POST_INTERVAL."""
+    if value.seconds < 0 or value.nanos < 0 or not -999_999_999 <= value.nanos <= 999_999_999:
+        violations.append(FieldViolation(field, "must not be negative"))
+        return timedelta(0)
+    interval = timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+    if interval > MAX_POST_INTERVAL:
+        violations.append(FieldViolation(field, f"at most {MAX_POST_INTERVAL.days} days"))
+    return interval
+
+
+def account_changes(request: scheduler_pb2.UpdateAccountRequest) -> dict[str, object]:
+    """UpdateAccount's changes, by column: only the fields the request sets."""
+    violations: list[FieldViolation] = []
+    changes: dict[str, object] = {}
+    if request.HasField("display_name"):
+        if len(request.display_name) > MAX_NAME_LENGTH or _has_nul(request.display_name):
+            violations.append(FieldViolation("display_name", f"must be at most {MAX_NAME_LENGTH} characters"))
+        changes["display_name"] = request.display_name.strip()
+    if request.HasField("time_zone"):
+        changes["time_zone"] = zone_name(request.time_zone, "time_zone", violations)
+    if request.HasField("min_post_interval"):
+        changes["min_post_interval"] = post_interval(request.min_post_interval, "min_post_interval", violations)
+    if violations:
+        raise InvalidArgument(violations)
+    return changes
+
+
+CIVIL_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+
+
+def civil_time(text: str, field: str, violations: list[FieldViolation]) -> datetime | None:
+    """A civil local time, "YYYY-MM-DDTHH:MM[:SS]", without an offset (the time zone is its own field)."""
+    for layout in CIVIL_FORMATS:
+        try:
+            return datetime.strptime(text, layout)
+        except ValueError:
+            continue
+    violations.append(FieldViolation(field, 'a local time "YYYY-MM-DDTHH:MM:SS" without an offset (time_zone says where)'))
+    return None
+
+
+def recurring_rule(start_time: str, time_zone: str, lines: Sequence[str], violations: list[FieldViolation]) -> Rule | None:
+    """A recurring post's rule: its civil start, time zone and RFC 5545 lines (postsched.recurrence)."""
+    start = civil_time(start_time, "start_time", violations)
+    zone_name(time_zone, "time_zone", violations)
+    if start is None or violations:
+        return None
+    try:
+        recurrence.parse(list(lines), start, timezones.zone(time_zone))
+    except recurrence.RecurrenceError as exc:
+        field = "recurrence" if exc.line is None else f"recurrence[{exc.line}]"
+        violations.append(FieldViolation(field, exc.message))
+        return None
+    return Rule(start, time_zone, list(lines))
+
+
+def recurring_content(account_id: str, text: str, media_urls: Sequence[str], link: str,
+                      violations: list[FieldViolation]) -> NewPost | None:
+    """A recurring post's content, by CreatePost's rules (the platform's are checked once the account is known)."""
+    post, problems = post_shape(scheduler_pb2.CreatePostRequest(
+        account_id=account_id, text=text, media_urls=media_urls, link=link), datetime.now(timezone.utc))
+    violations.extend(problems)
+    return post
+
+
+MAX_UPCOMING = 500
+
+
+def schedule_slots(request: scheduler_pb2.SetPostingScheduleRequest, time_zone: str) -> WeeklySchedule | None:
+    """A posting schedule's slots (None: no slots, the schedule is removed), or INVALID_ARGUMENT."""
+    violations: list[FieldViolation] = []
+    zone_name(time_zone, "time_zone", violations)
+    if violations:
+        raise InvalidArgument(violations)
+    if not request.slots:
+        return None
+    try:
+        return WeeklySchedule.parse(timezones.zone(time_zone), [(s.day_of_week, s.time) for s in request.slots])
+    except SlotError as exc:
+        raise InvalidArgument([FieldViolation(f"slots[{exc.index}]" if exc.index is not None else "slots", exc.message)]) from None

@@ -31,6 +31,8 @@ def post(variant: int) -> PostRecord:
         idempotency_key=None if variant % 3 else "key-1", created_at=BASE.astimezone(timezone(timedelta(hours=2))),
         updated_at=BASE + timedelta(microseconds=MICROS[(variant + 1) % len(MICROS)]),
         permalink="https://www.facebook.com/1/posts/2" if published else None,
+        recurring_post_id=uuid.uuid4() if variant % 3 == 1 else None,
+        occurrence_time=BASE + timedelta(microseconds=micro) if variant % 3 == 1 else None, slotted=variant % 4 == 2,
     )
 
 
@@ -42,6 +44,8 @@ def events() -> list[EventRecord]:
             "scheduled_at": (BASE + timedelta(microseconds=MICROS[variant % 4])).isoformat(),
             "permalink": "https://www.instagram.com/p/Abc/" if variant % 2 else None,
         }
+        if variant % 3 == 2 and data:  # events since migration 0011 carry due_at (waiting_until)
+            data["due_at"] = (BASE + timedelta(minutes=10)).isoformat()
         account_event = kind.startswith("account.")
         out.append(EventRecord(
             event_id=uuid.uuid4(), sequence=n, type=kind, tenant_id="acme", post_id=None if account_event else uuid.uuid4(),
@@ -66,7 +70,7 @@ def test_the_encoder_knows_every_field_of_event_and_post() -> None:
     assert [f.name for f in resources_pb2.Post.DESCRIPTOR.fields] == [
         "post_id", "account_id", "status", "text", "media_urls", "link", "scheduled_at", "published_at",
         "platform_post_id", "attempts", "last_error", "created_at", "updated_at", "idempotency_key", "tenant_id",
-        "permalink"]
+        "permalink", "recurring_post_id", "occurrence_time", "slotted"]
 
 
 @pytest.mark.parametrize("value", [

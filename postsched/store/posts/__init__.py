@@ -24,7 +24,8 @@ S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 
 COLUMNS = (
     "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
-    "platform_post_id, permalink, attempts, last_error, idempotency_key, created_at, updated_at"
+    "platform_post_id, permalink, attempts, last_error, idempotency_key, created_at, updated_at, "
+    "recurring_post_id, occurrence_time, slotted"
 )
 
 # One statement inserts the whole batch and its "created" log entries. Rows whose idempotency key
@@ -33,13 +34,13 @@ COLUMNS = (
 INSERT_POSTS = """
 WITH new AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(accounts)s::uuid[], %(texts)s::text[], %(media)s::text[],
-                         %(links)s::text[], %(at)s::timestamptz[], %(keys)s::text[])
-        AS n(id, account_id, text, media, link, scheduled_at, idempotency_key)
+                         %(links)s::text[], %(at)s::timestamptz[], %(keys)s::text[], %(slotted)s::bool[])
+        AS n(id, account_id, text, media, link, scheduled_at, idempotency_key, slotted)
 ), inserted AS (
     INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, idempotency_key,
-                       trace_context, created_at, updated_at)
+                       trace_context, created_at, updated_at, slotted)
     SELECT id, %(tenant)s, account_id, text, ARRAY(SELECT jsonb_array_elements_text(media::jsonb)), link,
-           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s
+           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s, slotted
     FROM new
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, account_id, scheduled_at
@@ -62,7 +63,8 @@ UPDATE_CONTENT = move(
 
 RESCHEDULE = move(
     source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="rescheduled",
-    set="scheduled_at = %(at)s, not_before = NULL", message="%(message)s", returning="p.*",
+    # A slotted post moved by hand leaves its slot (a reshuffle moves it onto a slot itself).
+    set="scheduled_at = %(at)s, not_before = NULL, slotted = %(slotted)s", message="%(message)s", returning="p.*",
     select=f"SELECT {COLUMNS} FROM moved",
 )
 
@@ -82,6 +84,110 @@ CANCEL_ACCOUNT_POSTS = move(
     event="cancelled", was="doomed.status", set="lease_owner = NULL, lease_expires_at = NULL",
     message="'the account was deleted'",
 )
+
+
+# Occurrences of a recurring post, created ahead by the horizon duty: unique per (recurring post,
+# rule version, instant), so dispatchers racing each other create each once.
+INSERT_OCCURRENCES = """
+WITH inserted AS (
+    INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, trace_context, created_at,
+                       updated_at, recurring_post_id, occurrence_version, occurrence_time)
+    SELECT gen_random_uuid(), %(tenant)s, %(account)s, %(text)s, %(media)s, %(link)s, at, %(trace_context)s,
+           %(now)s, %(now)s, %(recurring)s, %(version)s, at
+    FROM unnest(%(at)s::timestamptz[]) AS o(at)
+    ON CONFLICT (recurring_post_id, occurrence_version, occurrence_time) WHERE recurring_post_id IS NOT NULL
+    DO NOTHING
+    RETURNING id, account_id, scheduled_at
+)
+INSERT INTO processing_logs (post_id, tenant_id, account_id, event, to_status, message, trace_id, created_at)
+SELECT id, %(tenant)s, account_id, 'created', 'SCHEDULED', 'occurrence of recurring post ' || %(recurring)s
+       || ', due at ' || scheduled_at, %(trace_id)s, %(now)s
+FROM inserted
+RETURNING post_id
+"""
+
+# A recurring post's occurrences not yet under way: cancelled with it (pause, new rule, cancel).
+CANCEL_OCCURRENCES = move(
+    before="""doomed AS (SELECT id, status FROM posts WHERE recurring_post_id = %(recurring)s
+                        AND status IN ('SCHEDULED', 'QUEUED') FOR UPDATE)""",
+    source="doomed", match="p.id = doomed.id", sources=(S, Q), target=PostStatus.CANCELLED,
+    event="cancelled", was="doomed.status", set="lease_owner = NULL, lease_expires_at = NULL",
+    message="%(reason)s",
+)
+
+# New content for a recurring post's occurrences still SCHEDULED.
+UPDATE_OCCURRENCES = move(
+    source="(SELECT %(recurring)s::uuid AS id) AS r", match="p.recurring_post_id = r.id",
+    sources=(S,), target=S, event="updated", set="text = %(text)s, media_urls = %(media)s, link = %(link)s",
+    message="'content of recurring post ' || r.id",
+)
+
+
+# SetPostingSchedule(reshuffle): the account's slotted SCHEDULED posts onto the new slots, in two
+# statements, since a unique index is checked row by row: out of their slots, then into the new ones.
+UNSLOT = "UPDATE posts SET slotted = false WHERE id = ANY(%(ids)s) AND status = 'SCHEDULED'"
+RESLOT = move(
+    source="unnest(%(ids)s::uuid[], %(at)s::timestamptz[]) AS r(id, at)", match="p.id = r.id",
+    sources=(S,), target=S, event="rescheduled", set="scheduled_at = r.at, not_before = NULL, slotted = true",
+    message="'from ' || p.scheduled_at || ' to the slot at ' || r.at || ' (posting schedule changed)'",
+)
+
+
+async def reslot(conn: Connection, moves: Sequence[tuple[uuid.UUID, datetime]], *, now: datetime) -> int:
+    """Moves SCHEDULED posts onto slots (post id, slot instant); returns how many moved."""
+    ids = [post_id for post_id, _ in moves]
+    await conn.execute(UNSLOT, {"ids": ids})
+    cur = await conn.execute(RESLOT, params(ids=ids, at=[at for _, at in moves], now=now))
+    return len(await cur.fetchall())
+
+
+async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostRecord], *, trace_context: str | None,
+                       now: datetime) -> set[uuid.UUID]:
+    """Inserts new posts (INSERT_POSTS) on the caller's connection; returns the ids really inserted
+    (a row whose idempotency key the tenant used already is not)."""
+    cur = await conn.execute(
+        INSERT_POSTS,
+        {
+            "ids": [r.id for r in rows],
+            "accounts": [r.account_id for r in rows],
+            "texts": [r.text for r in rows],
+            "media": [json.dumps(r.media_urls) for r in rows],
+            "links": [r.link for r in rows],
+            "at": [r.scheduled_at for r in rows],
+            "keys": [r.idempotency_key for r in rows],
+            "slotted": [r.slotted for r in rows],
+            "tenant": tenant_id,
+            "trace_context": trace_context,
+            "trace_id": trace_id_of(trace_context) or current_trace_id(),
+            "now": now,
+        },
+    )
+    return {row["post_id"] for row in await cur.fetchall()}
+
+
+async def insert_occurrences(conn: Connection, *, tenant_id: str, account_id: uuid.UUID, recurring_id: uuid.UUID,
+                             version: int, instants: Sequence[datetime], text: str, media_urls: list[str], link: str,
+                             trace_context: str | None, now: datetime) -> int:
+    """Creates the occurrences not created yet; returns how many were new."""
+    if not instants:
+        return 0
+    cur = await conn.execute(INSERT_OCCURRENCES, {
+        "tenant": tenant_id, "account": account_id, "text": text, "media": media_urls, "link": link,
+        "at": list(instants), "trace_context": trace_context, "now": now, "recurring": recurring_id,
+        "version": version, "trace_id": trace_id_of(trace_context) or current_trace_id()})
+    return len(await cur.fetchall())
+
+
+async def cancel_occurrences(conn: Connection, recurring_id: uuid.UUID, *, reason: str, now: datetime) -> int:
+    cur = await conn.execute(CANCEL_OCCURRENCES, params(recurring=recurring_id, reason=reason, now=now))
+    return len(await cur.fetchall())
+
+
+async def update_occurrences(conn: Connection, recurring_id: uuid.UUID, *, text: str, media_urls: list[str], link: str,
+                             now: datetime) -> int:
+    cur = await conn.execute(UPDATE_OCCURRENCES, params(recurring=recurring_id, text=text, media=media_urls, link=link,
+                                                        now=now))
+    return len(await cur.fetchall())
 
 
 class PostStore:
@@ -119,31 +225,15 @@ class PostStore:
                 id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED",
                 text=new.text, media_urls=list(new.media_urls), link=new.link,
                 # Empty or past means as soon as possible: due now, so lateness counts from now.
-                scheduled_at=max(new.scheduled_at or now, now),
+                scheduled_at=new.slot or max(new.scheduled_at or now, now),
                 published_at=None, platform_post_id=None, attempts=0, last_error=None,
-                idempotency_key=key, created_at=now, updated_at=now,
+                idempotency_key=key, created_at=now, updated_at=now, slotted=new.slot is not None,
             )
             rows.append(record)
             if key:
                 first_with_key[key] = record
         async with self._db.connection() as conn:
-            cur = await conn.execute(
-                INSERT_POSTS,
-                {
-                    "ids": [r.id for r in rows],
-                    "accounts": [r.account_id for r in rows],
-                    "texts": [r.text for r in rows],
-                    "media": [json.dumps(r.media_urls) for r in rows],
-                    "links": [r.link for r in rows],
-                    "at": [r.scheduled_at for r in rows],
-                    "keys": [r.idempotency_key for r in rows],
-                    "tenant": tenant_id,
-                    "trace_context": trace_context,
-                    "trace_id": trace_id_of(trace_context) or current_trace_id(),
-                    "now": now,
-                },
-            )
-            inserted = {row["post_id"] for row in await cur.fetchall()}
+            inserted = await insert_posts(conn, tenant_id, rows, trace_context=trace_context, now=now)
             # Keys used before (or by a concurrent call that committed first): return those posts.
             taken = [r.idempotency_key for r in rows if r.id not in inserted and r.idempotency_key]
             if taken:
@@ -192,6 +282,7 @@ class PostStore:
         after: PageCursor | None,
         scheduled_from: datetime | None = None,
         scheduled_until: datetime | None = None,
+        recurring_post_id: uuid.UUID | None = None,
     ) -> list[PostRecord]:
         """Up to `limit` posts ordered by (scheduled_at, id), after the cursor, in [from, until)."""
         where = ["tenant_id = %(tenant)s"]
@@ -205,7 +296,9 @@ class PostStore:
             where.append("scheduled_at >= %(from)s")
         if scheduled_until is not None:
             where.append("scheduled_at < %(until)s")
-        params = {"tenant": tenant_id, "status": status, "account": account_id, "limit": limit,
+        if recurring_post_id is not None:
+            where.append("recurring_post_id = %(recurring)s")
+        params = {"recurring": recurring_post_id, "tenant": tenant_id, "status": status, "account": account_id, "limit": limit,
                   "at": after.at if after else None, "id": after.id if after else None,
                   "from": scheduled_from, "until": scheduled_until}
         async with self._db.connection() as conn:
@@ -224,7 +317,7 @@ class PostStore:
             if current.status != "SCHEDULED":
                 raise FailedPrecondition(f"post {post_id} is {current.status}; only SCHEDULED posts can be rescheduled")
             cur = await conn.execute(RESCHEDULE, params(
-                id=post_id, tenant=tenant_id, at=when, now=now,
+                id=post_id, tenant=tenant_id, at=when, now=now, slotted=False,
                 message=f"from {current.scheduled_at.isoformat()} to {when.isoformat()}"))
             row = await cur.fetchone()
             assert row is not None  # the row is locked and SCHEDULED

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Sequence
 
 from postsched.keys import MessageKey
 from postsched.lifecycle import PostStatus
@@ -40,13 +40,19 @@ class LeasedPost:
         return MessageKey(self.id, self.generation)
 
 
+NOT_MISSED = "({p}.recurring_post_id IS NULL OR {p}.attempts > 0 OR {p}.scheduled_at >= %(skip_before)s)"
+
 # A post is due at greatest(scheduled_at, not_before): the posts_due index is on that expression.
 # Leasable: due by the horizon, of an account neither paused (operators), disabled (tenant),
 # waiting for new credentials, nor asked by the platform to wait past the horizon.
-LEASABLE = """
+# Accounts with a min_post_interval are leased one post at a time by LEASE_PACED instead. An
+# occurrence of a recurring post never tried and more than the missed-occurrence grace late
+# (skip_before) is not leased: SKIP_MISSED records it as skipped (no burst after an outage).
+LEASABLE = f"""
     p.status = 'SCHEDULED' AND greatest(p.scheduled_at, p.not_before) <= %(horizon)s
     AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
     AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
+    AND a.min_post_interval = '0'::interval AND {NOT_MISSED.format(p="p")}
 """
 
 # SCHEDULED -> QUEUED under a new generation for the rows of `due` (id, due_at, turn), logged.
@@ -97,6 +103,68 @@ SELECT id FROM (
 ORDER BY tenant_turn, account_turn, at, id
 LIMIT %(limit)s
 """
+
+# A paced account (min_post_interval > 0) has at most one post leased or being published: when none
+# is, its first SCHEDULED post in order (scheduled_at, id: a post given back waits in its place) is
+# due at the latest of its time and the account's next_post_at (each claim sets it to the claim's
+# time plus the interval). The account row is locked, so dispatchers side by side lease one post.
+LEASE_PACED = _lease(f"""paced AS (
+    SELECT a.id, a.next_post_at, a.throttled_until FROM accounts a
+    WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL
+      AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
+      AND NOT EXISTS (SELECT 1 FROM posts f WHERE f.account_id = a.id AND f.status IN ('QUEUED', 'PUBLISHING'))
+    FOR UPDATE OF a SKIP LOCKED
+), due AS (
+    SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until, a.next_post_at) AS due_at, 0 AS turn
+    FROM paced a
+    JOIN LATERAL (
+        SELECT q.id, q.scheduled_at, q.not_before FROM posts q
+        WHERE q.account_id = a.id AND q.status = 'SCHEDULED' AND {NOT_MISSED.format(p="q")}
+        ORDER BY q.scheduled_at, q.id LIMIT 1
+    ) p ON true
+    WHERE greatest(p.scheduled_at, p.not_before, a.throttled_until, a.next_post_at) <= %(horizon)s
+)""")
+
+# Due posts of paced accounts that must wait for their turn, said once each (post.waiting): the
+# k-th in line (0 = next) is expected at max(now, next_post_at) + k * interval, and not handed over
+# before then (not_before), so the event's waiting_until is a promise the dispatcher keeps.
+NOTE_PACED = move(
+    before="""line AS (
+        SELECT q.id, q.not_before, q.scheduled_at,
+               greatest(%(now)s, a.next_post_at) + a.min_post_interval
+                   * (row_number() OVER (PARTITION BY q.account_id ORDER BY q.scheduled_at, q.id) - 1) AS expected,
+               a.min_post_interval
+        FROM accounts a JOIN posts q ON q.account_id = a.id AND q.status = 'SCHEDULED'
+        WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL AND q.scheduled_at <= %(now)s
+    ), held AS (
+        SELECT id, expected, min_post_interval FROM line
+        WHERE not_before IS NULL AND expected > scheduled_at + interval '1 second'
+    )""",
+    source="held", match="p.id = held.id AND p.not_before IS NULL", sources=(S,), target=S, event="paced",
+    set="not_before = held.expected",
+    message="""'its account posts at most once every ' || held.min_post_interval || ' (min_post_interval); expected at '
+               || to_char(held.expected AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')""",
+)
+
+# Occurrences of recurring posts never tried and more than the grace late: CANCELLED as skipped
+# (post.skipped), counted on their recurring post. Never published late in a pile.
+SKIP_MISSED = move(
+    before="""missed AS (
+        SELECT id FROM posts
+        WHERE status = 'SCHEDULED' AND greatest(scheduled_at, not_before) < %(skip_before)s
+          AND scheduled_at < %(skip_before)s AND recurring_post_id IS NOT NULL AND attempts = 0
+        LIMIT %(batch)s
+        FOR UPDATE SKIP LOCKED
+    )""",
+    source="missed", match="p.id = missed.id", sources=(S,), target=PostStatus.CANCELLED, event="skipped",
+    set="last_error = %(reason)s, lease_owner = NULL", message="%(reason)s", returning="p.recurring_post_id",
+    select=""", counted AS (
+        UPDATE recurring_posts r SET occurrences_skipped = r.occurrences_skipped + m.n
+        FROM (SELECT recurring_post_id AS id, count(*) AS n FROM moved GROUP BY 1) m
+        WHERE r.id = m.id RETURNING r.id
+    )
+    SELECT log_post_id FROM moved, (SELECT count(*) FROM counted) c""",
+)
 
 # The posts named, if still leasable, each with its place in the list as its turn.
 LEASE_THESE = _lease(f"""due AS (
@@ -191,8 +259,9 @@ HAND_OVER_AGAIN = move(
 
 
 class DispatchStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, missed_grace: timedelta = timedelta(hours=1)) -> None:
         self._db = db
+        self.missed_grace = missed_grace
 
     async def lease(
         self, *, owner: str, now: datetime, horizon: datetime, batch: int, grace: float
@@ -200,11 +269,31 @@ class DispatchStore:
         """Leases up to `batch` posts due by `horizon`, oldest first: SCHEDULED -> QUEUED with a new generation."""
         return await self._lease(LEASE, owner=owner, now=now, horizon=horizon, batch=batch, grace=grace)
 
-    async def due_in_turns(self, *, horizon: datetime, limit: int) -> list[uuid.UUID]:
+    async def lease_paced(self, *, owner: str, now: datetime, horizon: datetime, grace: float) -> list[LeasedPost]:
+        """Leases the next post of each paced account that has none in flight, if due by `horizon`."""
+        return await self._lease(LEASE_PACED, owner=owner, now=now, horizon=horizon, grace=grace)
+
+    async def note_paced(self, *, now: datetime) -> int:
+        """Says once (post.waiting) of each due post of a paced account that waits for its turn."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute(NOTE_PACED, params(now=now))
+            return len(await cur.fetchall())
+
+    async def skip_missed(self, *, now: datetime, batch: int = 1000) -> int:
+        """Records as skipped the occurrences more than missed_grace late; returns how many."""
+        cutoff = now - self.missed_grace
+        reason = (f"skipped: due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) while no "
+                  "dispatcher ran; an occurrence is never published late in a pile")
+        async with self._db.connection() as conn:
+            cur = await conn.execute(SKIP_MISSED, params(skip_before=cutoff, now=now, batch=batch, reason=reason))
+            return len(await cur.fetchall())
+
+    async def due_in_turns(self, *, now: datetime, horizon: datetime, limit: int) -> list[uuid.UUID]:
         """The ids of up to `limit` posts due by `horizon`, in turns across tenants and accounts
         (each account's in its own order)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(DUE_IN_TURNS, {"horizon": horizon, "limit": limit})
+            cur = await conn.execute(DUE_IN_TURNS, {"horizon": horizon, "limit": limit,
+                                                    "skip_before": now - self.missed_grace})
             return [row["id"] for row in await cur.fetchall()]
 
     async def lease_these(
@@ -214,7 +303,8 @@ class DispatchStore:
         posts = await self._lease(LEASE_THESE, ids=list(ids), owner=owner, now=now, horizon=horizon, grace=grace)
         return sorted(posts, key=lambda p: p.turn)
 
-    async def _lease(self, statement: str, **values: object) -> list[LeasedPost]:
+    async def _lease(self, statement: str, **values: Any) -> list[LeasedPost]:
+        values["skip_before"] = values["now"] - self.missed_grace
         async with self._db.connection() as conn:
             cur = await conn.execute(statement, params(**values))
             return [LeasedPost(**row) for row in await cur.fetchall()]

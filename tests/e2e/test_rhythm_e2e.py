@@ -1,0 +1,284 @@
+"""Posts on a rhythm, end to end: recurring posts in local time, the horizon duty racing itself, no
+burst after an outage, min_post_interval, and posting-schedule slots (real processes, PostgreSQL, NATS)."""
+
+from __future__ import annotations
+
+import threading
+from time import sleep
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2
+
+from postsched.slots import WeeklySchedule
+from postsched.v1 import resources_pb2, scheduler_pb2
+from postsched_devtools.fake_meta.control import FakeMeta
+from postsched_devtools.processes import ServiceProcess, Suite
+from postsched_devtools.tenant import Tenant
+from tests.conftest import TENANT_TOKENS
+from tests.waiting import until
+
+pytestmark = pytest.mark.e2e
+Req = scheduler_pb2
+UTC = timezone.utc
+
+
+def webhook_account(client: Tenant, name: str, url: str = "https://hooks.example.com/in", *, zone: str = "UTC",
+                    spacing: timedelta | None = None) -> resources_pb2.Account:
+    request = Req.CreateAccountRequest(platform=resources_pb2.WEBHOOK, external_id=name, webhook_url=url,
+                                       webhook_secret="s" * 32, time_zone=zone)
+    if spacing is not None:
+        request.min_post_interval.FromTimedelta(spacing)
+    return client.CreateAccount(request)
+
+
+def occurrences(client: Tenant, recurring_id: str) -> list[resources_pb2.Post]:
+    posts: list[resources_pb2.Post] = []
+    token = ""
+    while True:
+        page = client.ListPosts(Req.ListPostsRequest(recurring_post_id=recurring_id, page_size=1000, page_token=token))
+        posts.extend(page.posts)
+        token = page.next_page_token
+        if not token:
+            return posts
+
+
+def local_instant(day: date, at: time, zone: str) -> datetime:
+    """What zoneinfo gives for a civil time (fold=0: the first of a repeated hour, the offset before a gap)."""
+    return datetime.combine(day, at, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def test_a_year_of_local_times_across_dst_made_once_by_two_racing_dispatchers(suite: Suite) -> None:
+    scheduler = suite.start("scheduler")
+    # Two dispatchers, each running the horizon duty over a 400-day horizon at the same moment.
+    for _ in range(2):
+        suite.start("dispatcher", POSTSCHED_RECURRENCE_HORIZON="400d")
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    berlin = webhook_account(client, "berlin", zone="Europe/Berlin")
+    new_york = webhook_account(client, "new-york", zone="America/New_York")
+
+    def create(account: resources_pb2.Account, start: str, rule: str, zone: str = "") -> resources_pb2.RecurringPost:
+        return client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+            account_id=account.account_id, text="on a rhythm", start_time=start, time_zone=zone, recurrence=[rule]))
+
+    daily = create(berlin, "2027-01-01T09:00:00", "RRULE:FREQ=DAILY;UNTIL=20271231T235959")
+    weekly = create(new_york, "2027-01-04T18:30:00", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20271231T235959")
+    gap = create(berlin, "2027-03-27T02:30:00", "RRULE:FREQ=DAILY;COUNT=3")  # 2027-03-28 02:30 does not exist
+    twice = create(berlin, "2027-11-06T01:30:00", "RRULE:FREQ=DAILY;COUNT=3", zone="America/New_York")
+    assert twice.time_zone == "America/New_York" and daily.time_zone == "Europe/Berlin"
+    assert [t.ToDatetime(tzinfo=UTC) for t in daily.next_occurrences] == [
+        local_instant(date(2027, 1, d), time(9), "Europe/Berlin") for d in range(1, 6)]
+
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(365)]
+    mondays_wednesdays = [d for d in days if d.isoweekday() in (1, 3) and d >= date(2027, 1, 4)]
+    expected = {
+        daily.recurring_post_id: [local_instant(d, time(9), "Europe/Berlin") for d in days],
+        weekly.recurring_post_id: [local_instant(d, time(18, 30), "America/New_York") for d in mondays_wednesdays],
+        gap.recurring_post_id: [datetime(2027, 3, 27, 1, 30, tzinfo=UTC), datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+                                datetime(2027, 3, 29, 0, 30, tzinfo=UTC)],
+        twice.recurring_post_id: [datetime(2027, 11, 6, 5, 30, tzinfo=UTC), datetime(2027, 11, 7, 5, 30, tzinfo=UTC),
+                                  datetime(2027, 11, 8, 6, 30, tzinfo=UTC)],
+    }
+    until(lambda: all(len(occurrences(client, rid)) == len(at) for rid, at in expected.items()), timeout=60,
+          what="every occurrence of the year created")
+    for rid, instants in expected.items():
+        posts = occurrences(client, rid)
+        assert [p.scheduled_at.ToDatetime(tzinfo=UTC) for p in posts] == instants
+        assert all(p.occurrence_time == p.scheduled_at and p.status == resources_pb2.SCHEDULED for p in posts)
+    # Local wall time stays 09:00 / 18:30 across the four DST changes of the year.
+    assert {p.scheduled_at.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin")).time()
+            for p in occurrences(client, daily.recurring_post_id)} == {time(9)}
+    assert {p.scheduled_at.ToDatetime(tzinfo=UTC).astimezone(ZoneInfo("America/New_York")).time()
+            for p in occurrences(client, weekly.recurring_post_id)} == {time(18, 30)}
+    # Once each, whichever dispatcher won; the rules ended with their last occurrence.
+    ((total, distinct),) = suite.sql("SELECT count(*), count(DISTINCT (recurring_post_id, occurrence_time)) FROM posts")
+    assert total == distinct == sum(len(v) for v in expected.values())
+    assert all(client.GetRecurringPost(Req.GetRecurringPostRequest(recurring_post_id=rid)).status
+               == resources_pb2.RECURRING_POST_STATUS_ENDED for rid in expected)
+
+
+def test_after_three_hours_away_missed_occurrences_are_skipped_not_piled(suite: Suite, fake_meta: FakeMeta) -> None:
+    scheduler = suite.start("scheduler")
+    dispatcher = suite.start("dispatcher")
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    account = webhook_account(client, "rhythm", f"{fake_meta.base}/_webhooks/rhythm")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # Hourly from half an hour from now, daily from 20 minutes from now: three hours later they were
+    # due 2.5 h, 1.5 h and 0.5 h ago, and 2 h 40 min ago, each far from the one-hour grace's edge.
+    hourly = client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=account.account_id, text="hourly", start_time=(now + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S"),
+        time_zone="UTC", recurrence=["RRULE:FREQ=HOURLY"]))
+    daily = client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=account.account_id, text="daily", start_time=(now + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"),
+        time_zone="UTC", recurrence=["RRULE:FREQ=DAILY"]))
+    until(lambda: len(occurrences(client, hourly.recurring_post_id)) >= 47, timeout=30, what="48 hours of occurrences")
+    dispatcher.stop()
+    # Three hours away: everything they knew moves three hours into the past, as if the clock had run on.
+    suite.sql("UPDATE posts SET scheduled_at = scheduled_at - interval '3 hours', "
+              "occurrence_time = occurrence_time - interval '3 hours'")
+    suite.sql("UPDATE recurring_posts SET start_time = start_time - interval '3 hours', "
+              "created_through = created_through - interval '3 hours'")
+    suite.start("dispatcher")
+    suite.start("publisher")
+    # Two hourly and the daily skipped; the hourly one within the grace published, once.
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'PUBLISHED'", 1)
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'CANCELLED'", 3)
+    skipped = suite.sql("SELECT text, last_error FROM posts WHERE status = 'CANCELLED' ORDER BY scheduled_at")
+    assert sorted(t for t, _ in skipped) == ["daily", "hourly", "hourly"]
+    assert all("POSTSCHED_MISSED_OCCURRENCE_GRACE" in e for _, e in skipped)
+    ((events,),) = suite.sql("SELECT count(*) FROM events WHERE type = 'post.skipped'")
+    assert events == 3
+    assert client.GetRecurringPost(Req.GetRecurringPostRequest(recurring_post_id=hourly.recurring_post_id)).occurrences_skipped == 2
+    assert client.GetRecurringPost(Req.GetRecurringPostRequest(recurring_post_id=daily.recurring_post_id)).occurrences_skipped == 1
+    until(lambda: len(fake_meta.webhooks()) >= 1, timeout=30, what="the one delivery")
+    sleep(3)  # a window in which a late pile would show
+    assert [d["body"]["text"] for d in fake_meta.webhooks()] == ["hourly"]
+
+
+def test_min_post_interval_turns_a_backlog_into_a_paced_catch_up(suite: Suite, fake_meta: FakeMeta) -> None:
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    suite.start("publisher")
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    slow = webhook_account(client, "ten-minutes", f"{fake_meta.base}/_webhooks/slow", spacing=timedelta(minutes=10))
+    quick = webhook_account(client, "one-second", f"{fake_meta.base}/_webhooks/quick", spacing=timedelta(seconds=1))
+    # Due together in three seconds, in this order (a time in the past would mean "now" for all of them).
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    batch = Req.BatchCreatePostsRequest()
+    for n in range(50):
+        batch.requests.add(account_id=slow.account_id, text=f"slow {n}").scheduled_at.FromDatetime(due + timedelta(milliseconds=n))
+    for n in range(6):
+        batch.requests.add(account_id=quick.account_id, text=f"quick {n}").scheduled_at.FromDatetime(due + timedelta(milliseconds=n))
+    client.BatchCreatePosts(batch)
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'PUBLISHED' AND text LIKE 'quick%%'", 6, timeout=30)
+    # The first slow post went at once; each of the 49 others said once when it will go, 10 minutes apart.
+    suite.wait_for("SELECT count(*) FROM events WHERE type = 'post.waiting'", 49 + 5, timeout=30)
+    published = suite.sql("SELECT text FROM posts WHERE status = 'PUBLISHED' AND text LIKE 'slow%%'")
+    assert published == [("slow 0",)]
+    ((claimed_at,),) = suite.sql("SELECT claimed_at FROM posts WHERE text = 'slow 0'")
+    expected = [r[0] for r in suite.sql("SELECT not_before FROM posts WHERE text LIKE 'slow%%' AND status = 'SCHEDULED' "
+                                        "ORDER BY scheduled_at")]
+    assert len(expected) == 49
+    assert all(b - a == timedelta(minutes=10) for a, b in zip(expected, expected[1:]))
+    assert timedelta(minutes=10) <= expected[0] - claimed_at < timedelta(minutes=10, seconds=2)
+    waiting = suite.sql("SELECT e.message FROM events e WHERE e.type = 'post.waiting' LIMIT 1")
+    assert "min_post_interval" in waiting[0][0]
+    # The one-second account: its calls reached the platform in order, at least a second apart.
+    claims = [r[0] for r in suite.sql("SELECT l.created_at FROM processing_logs l JOIN posts p ON p.id = l.post_id "
+                                      "WHERE l.event = 'claimed' AND p.text LIKE 'quick%%' ORDER BY l.id")]
+    assert len(claims) == 6 and all(b - a >= timedelta(seconds=1) for a, b in zip(claims, claims[1:]))
+    order = [d["body"]["text"] for d in fake_meta.webhooks() if d["body"]["text"].startswith("quick")]
+    assert order == [f"quick {n}" for n in range(6)]
+
+
+@pytest.fixture(scope="module")
+def slots_client(scheduler: ServiceProcess) -> Tenant:
+    return Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+
+
+def test_two_hundred_concurrent_enqueues_fill_two_hundred_slots_in_order(slots_client: Tenant) -> None:
+    client = slots_client
+    account = webhook_account(client, "slots", zone="Europe/Berlin")
+    slots = [(day, at) for day in range(1, 8) for at in ("09:00", "12:30", "18:00")]
+    schedule = client.SetPostingSchedule(Req.SetPostingScheduleRequest(
+        account_id=account.account_id, slots=[resources_pb2.PostingSlot(day_of_week=d, time=t) for d, t in slots]))
+    assert schedule.time_zone == "Europe/Berlin" and len(schedule.slots) == 21
+    results: list[resources_pb2.Post] = []
+    lock = threading.Lock()
+
+    def enqueue(n: int) -> None:
+        post = client.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id,
+                                                                                       text=f"queued {n}")))
+        with lock:
+            results.append(post)
+
+    threads = [threading.Thread(target=enqueue, args=(n,)) for n in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    weekly = WeeklySchedule.parse(ZoneInfo("Europe/Berlin"), slots)
+    taken = sorted(p.scheduled_at.ToDatetime(tzinfo=UTC) for p in results)
+    assert len(set(taken)) == 200 and all(p.slotted for p in results)
+    first = min(p.created_at.ToDatetime(tzinfo=UTC) for p in results)
+    assert taken == weekly.after(first - timedelta(seconds=5), 200)[-200:] or taken == weekly.after(first, 200)
+
+    # Cancelling one frees exactly its slot, and the next enqueue takes it.
+    victim = sorted(results, key=lambda p: p.scheduled_at.ToDatetime())[7]
+    client.CancelPost(Req.CancelPostRequest(post_id=victim.post_id))
+    upcoming = client.ListUpcomingSlots(Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=12)).slots
+    free = [s.at for s in upcoming if not s.HasField("post")]
+    assert free == [victim.scheduled_at]
+    again = client.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id, text="late")))
+    assert again.scheduled_at == victim.scheduled_at
+
+    # A new schedule with reshuffle: the SCHEDULED slotted posts move onto the new slots, order kept.
+    before = sorted(results, key=lambda p: p.scheduled_at.ToDatetime())
+    order_before = [p.post_id for p in before if p.post_id != victim.post_id]
+    client.SetPostingSchedule(Req.SetPostingScheduleRequest(
+        account_id=account.account_id, reshuffle=True,
+        slots=[resources_pb2.PostingSlot(day_of_week=d, time="10:15") for d in range(1, 6)]))
+    moved = [client.GetPost(Req.GetPostRequest(post_id=pid)) for pid in order_before]
+    new_times = [p.scheduled_at.ToDatetime(tzinfo=UTC) for p in moved]
+    assert new_times == sorted(new_times) and len(set(new_times)) == len(new_times)
+    assert {t.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") for t in new_times} == {"10:15"}
+
+
+def test_enqueue_without_a_schedule_and_bad_slots_are_refused(slots_client: Tenant) -> None:
+    account = webhook_account(slots_client, "no-schedule")
+    with pytest.raises(grpc.RpcError) as error:
+        slots_client.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id, text="x")))
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    for slot in (resources_pb2.PostingSlot(day_of_week=8, time="09:00"), resources_pb2.PostingSlot(day_of_week=1, time="9:00")):
+        with pytest.raises(grpc.RpcError) as error:
+            slots_client.SetPostingSchedule(Req.SetPostingScheduleRequest(account_id=account.account_id, slots=[slot]))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_account_time_zone_and_spacing_are_validated_and_updated_in_place(slots_client: Tenant) -> None:
+    client = slots_client
+    with pytest.raises(grpc.RpcError) as error:
+        webhook_account(client, "bad-zone", zone="Europe/Berln")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    account = webhook_account(client, "updated", zone="Asia/Tokyo")
+    changed = client.UpdateAccount(Req.UpdateAccountRequest(
+        account_id=account.account_id, min_post_interval=duration_pb2.Duration(seconds=600)))
+    assert changed.time_zone == "Asia/Tokyo" and changed.min_post_interval.seconds == 600
+    renamed = client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id, display_name="Tokyo"))
+    assert renamed.display_name == "Tokyo" and renamed.min_post_interval.seconds == 600 and renamed.time_zone == "Asia/Tokyo"
+    with pytest.raises(grpc.RpcError) as error:
+        client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id,
+                                                      min_post_interval=duration_pb2.Duration(seconds=-1)))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_recurring_post_rules_are_refused_with_the_line_and_updates_apply_to_scheduled_occurrences(
+        slots_client: Tenant) -> None:
+    client = slots_client
+    account = webhook_account(client, "refusals")
+    for lines, field in ((["RRULE:FREQ=MINUTELY"], "recurrence[0]"), (["RRULE:FREQ=HOURLY;BYMINUTE=0,30"], "recurrence"),
+                         (["DTSTART:20270101T090000", "RRULE:FREQ=DAILY"], "recurrence[0]")):
+        with pytest.raises(grpc.RpcError) as error:
+            client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+                account_id=account.account_id, text="x", start_time="2027-01-01T09:00:00", recurrence=lines))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, lines
+    recurring = client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=account.account_id, text="v1", start_time="2027-01-01T09:00", recurrence=["RRULE:FREQ=WEEKLY"],
+        idempotency_key="weekly-1"))
+    again = client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=account.account_id, text="v1", start_time="2027-01-01T09:00", recurrence=["RRULE:FREQ=WEEKLY"],
+        idempotency_key="weekly-1"))
+    assert again.recurring_post_id == recurring.recurring_post_id
+    paused = client.PauseRecurringPost(Req.PauseRecurringPostRequest(recurring_post_id=recurring.recurring_post_id))
+    assert paused.status == resources_pb2.RECURRING_POST_STATUS_PAUSED and not paused.next_occurrences
+    resumed = client.ResumeRecurringPost(Req.ResumeRecurringPostRequest(recurring_post_id=recurring.recurring_post_id))
+    assert resumed.status == resources_pb2.RECURRING_POST_STATUS_ACTIVE and len(resumed.next_occurrences) == 5
+    updated = client.UpdateRecurringPost(Req.UpdateRecurringPostRequest(
+        recurring_post_id=recurring.recurring_post_id, text="v2", update_mask={"paths": ["text"]}))
+    assert updated.text == "v2" and updated.recurrence == ["RRULE:FREQ=WEEKLY"]
+    cancelled = client.CancelRecurringPost(Req.CancelRecurringPostRequest(recurring_post_id=recurring.recurring_post_id))
+    assert cancelled.status == resources_pb2.RECURRING_POST_STATUS_CANCELLED
+    listed = client.ListRecurringPosts(Req.ListRecurringPostsRequest(account_id=account.account_id)).recurring_posts
+    assert [r.recurring_post_id for r in listed] == [recurring.recurring_post_id]
