@@ -36,6 +36,8 @@ MAX_DETAILS_BYTES = 8 * 1024  # half the 16 KiB a default client accepts
 MARKER = "zzMARKERzz"  # replaced on the wire with bytes that are not UTF-8, same length
 BAD_UTF8 = b"\xff\xfe\xc3(" + b"x" * (len(MARKER) - 4)
 TIMESTAMP = "google.protobuf.Timestamp"
+DURATION = "google.protobuf.Duration"
+FIELD_MASK = "google.protobuf.FieldMask"
 MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
 
@@ -132,11 +134,15 @@ class Generator:
             value = valid[fd.name]
             if value is None:
                 continue
-            if fd.message_type is not None and fd.message_type.full_name == TIMESTAMP:
+            if fd.message_type is not None and fd.message_type.full_name in (TIMESTAMP, DURATION):
                 getattr(message, fd.name).seconds = int(value)
+            elif fd.message_type is not None and fd.message_type.full_name == FIELD_MASK:
+                getattr(message, fd.name).paths.extend(value)
             elif fd.message_type is not None and _repeated(fd):
                 item = getattr(message, fd.name).add()
                 self._fill(item, valid)
+            elif fd.message_type is not None:  # a request inside a request (EnqueuePost's post)
+                self._fill(getattr(message, fd.name), valid)
             elif _repeated(fd):
                 getattr(message, fd.name).extend(value)
             else:
@@ -215,6 +221,31 @@ class Generator:
         yield Mutation("ts-epoch", put(0))
         yield Mutation("ts-cleared", lambda m: m.ClearField(name))
 
+    def _duration_family(self, name: str) -> Iterator[Mutation]:
+        def put(seconds: int, nanos: int = 0) -> Callable[[Any], None]:
+            def apply(m: Any) -> None:
+                getattr(m, name).seconds, getattr(m, name).nanos = seconds, nanos
+            return apply
+
+        yield Mutation("duration-negative", put(-1), must_fail=True)
+        yield Mutation("duration-negative-nanos", put(0, -1))
+        yield Mutation("duration-nanos-overflow", put(0, 1_000_000_000))
+        yield Mutation("duration-huge", put(2**62), must_fail=True)
+        yield Mutation("duration-zero", put(0))
+        yield Mutation("duration-cleared", lambda m: m.ClearField(name))
+
+    def _mask_family(self, name: str) -> Iterator[Mutation]:
+        def put(paths: list[str]) -> Callable[[Any], None]:
+            def apply(m: Any) -> None:
+                m.ClearField(name)
+                getattr(m, name).paths.extend(paths)
+            return apply
+
+        yield Mutation("mask-unknown-path", put(["scheduled_at"]), must_fail=True)
+        yield Mutation("mask-nul", put(["te\x00xt"]), must_fail=True)
+        yield Mutation("mask-10000-paths", put(["text"] * 10_000))
+        yield Mutation("mask-empty", lambda m: m.ClearField(name))
+
     def _repeated_family(self, name: str, fd: FieldDescriptor) -> Iterator[Mutation]:
         yield Mutation("repeated-empty", lambda m: m.ClearField(name))
         if fd.message_type is None:
@@ -242,6 +273,15 @@ class Generator:
             elif fd.message_type is not None and fd.message_type.full_name == TIMESTAMP:
                 for mutation in self._timestamp_family(name):
                     yield name, mutation
+            elif fd.message_type is not None and fd.message_type.full_name == DURATION:
+                for mutation in self._duration_family(name):
+                    yield name, mutation
+            elif fd.message_type is not None and fd.message_type.full_name == FIELD_MASK:
+                for mutation in self._mask_family(name):
+                    yield name, mutation
+            elif fd.message_type is not None:
+                for inner, mutation in self.field_mutations(fd.message_type, method):
+                    yield f"{name}.{inner}", _inside(name, mutation)
             elif fd.type == FieldDescriptor.TYPE_STRING:
                 for mutation in self._string_family(name, method):
                     yield name, mutation
@@ -282,6 +322,12 @@ class Generator:
         for label, metadata in wrong_tokens:
             yield Case(method, f"auth:{label}", base_bytes, metadata=metadata, must_fail=True)
             yield Case(method, f"auth:{label}+garbage", b"\xff\xff", metadata=metadata, must_fail=True)
+
+
+def _inside(name: str, mutation: Mutation) -> Mutation:
+    def apply(m: Any) -> None:
+        mutation.apply(getattr(m, name))
+    return Mutation(mutation.family, apply, mutation.must_fail, mutation.wire)
 
 
 def _first_item(name: str, mutation: Mutation) -> Mutation:

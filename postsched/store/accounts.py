@@ -193,6 +193,15 @@ class AccountStore:
         return AccountRecord.from_row(row)
 
 
+# A CTE for the publisher's claim (after its `moved`): a paced account's next post may reach the
+# platform min_post_interval after this claim, its call.
+PACE_AFTER_CLAIM = """, paced AS (
+    UPDATE accounts a SET next_post_at = %(now)s + a.min_post_interval
+    FROM (SELECT DISTINCT log_account_id AS id FROM moved) m
+    WHERE a.id = m.id AND a.min_post_interval > '0'::interval
+)"""
+
+
 async def mark_needs_credentials(conn: Connection, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
     """The platform refused the account's token: its posts wait for new credentials."""
     cur = await conn.execute(

@@ -23,6 +23,7 @@ class AccountRow:
     account: AccountRecord
     throttled_until: datetime | None
     counts: dict[str, int]  # posts per status
+    slots: int = 0  # slots a week in its posting schedule (0: none)
 
 
 class DashboardStore:
@@ -36,6 +37,7 @@ class DashboardStore:
                 f"""WITH c AS (SELECT account_id, status::text AS status, sum(n)::bigint AS n FROM {POST_COUNTS} c
                                GROUP BY 1, 2 HAVING sum(n) <> 0)
                     SELECT {ACCOUNT_COLUMNS}, throttled_until,
+                           (SELECT jsonb_array_length(s.slots) FROM posting_schedules s WHERE s.account_id = a.id) AS slots,
                            coalesce(jsonb_object_agg(c.status, c.n) FILTER (WHERE c.status IS NOT NULL), '{{}}') AS counts
                     FROM accounts a LEFT JOIN c ON c.account_id = a.id
                     WHERE a.deleted_at IS NULL
@@ -46,7 +48,7 @@ class DashboardStore:
                     LIMIT %s""",
                 (limit,),
             )
-            return [AccountRow(AccountRecord.from_row(row), row["throttled_until"], row["counts"])
+            return [AccountRow(AccountRecord.from_row(row), row["throttled_until"], row["counts"], row["slots"] or 0)
                     for row in await cur.fetchall()]
 
     async def tenants(self) -> list[dict[str, Any]]:
@@ -111,6 +113,13 @@ class DashboardStore:
                  "why": r["last_error"] or ("account paused" if r["paused"] else "account needs new credentials"
                                             if r["needs_credentials"] else ""),
                  "text": r["text"][:80]} for r in rows]
+
+    async def recurring(self, recurring_id: uuid.UUID) -> dict[str, Any] | None:
+        """A recurring post's rule and state, for the page of one of its occurrences."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute("SELECT recurrence, time_zone, start_time, state AS status, occurrences_skipped "
+                                     "FROM recurring_posts WHERE id = %s", (recurring_id,))
+            return await cur.fetchone()
 
     async def post(self, post_id: uuid.UUID) -> PostRecord | None:
         async with self._db.connection() as conn:

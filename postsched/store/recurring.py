@@ -25,7 +25,7 @@ from postsched.store.posts import cancel_occurrences, insert_occurrences, update
 from postsched.store.records import PageCursor
 
 COLUMNS = (
-    "id, tenant_id, account_id, text, media_urls, link, start_time, time_zone, recurrence, status, version, "
+    "id, tenant_id, account_id, text, media_urls, link, start_time, time_zone, recurrence, state AS status, version, "
     "created_through, occurrences_created, occurrences_skipped, idempotency_key, trace_context, created_at, updated_at"
 )
 # ACTIVE, PAUSED, ENDED, CANCELLED (the API's RecurringPostStatus without its prefix).
@@ -116,7 +116,7 @@ class RecurringStore:
         if account_id:
             where.append("account_id = %(account)s")
         if status:
-            where.append("status = %(status)s")
+            where.append("state = %(status)s")
         if after is not None:
             where.append("(created_at, id) > (%(at)s, %(id)s)")
         values = {"tenant": tenant_id, "account": account_id, "status": status, "limit": limit,
@@ -178,7 +178,7 @@ class RecurringStore:
         """ACTIVE recurring posts whose occurrences are not created up to `until`, least advanced first."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                f"""SELECT {COLUMNS} FROM recurring_posts WHERE status = 'ACTIVE' AND created_through < %s
+                f"""SELECT {COLUMNS} FROM recurring_posts WHERE state = 'ACTIVE' AND created_through < %s
                     ORDER BY created_through LIMIT %s""", (until, limit))
             return [RecurringRecord.from_row(r) for r in await cur.fetchall()]
 
@@ -190,7 +190,7 @@ class RecurringStore:
         now = self._clock.now()
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                """SELECT 1 FROM recurring_posts WHERE id = %s AND status = 'ACTIVE' AND version = %s
+                """SELECT 1 FROM recurring_posts WHERE id = %s AND state = 'ACTIVE' AND version = %s
                    AND created_through = %s FOR UPDATE""", (record.id, record.version, record.created_through))
             if await cur.fetchone() is None:
                 return None
@@ -200,10 +200,19 @@ class RecurringStore:
                 link=record.link, trace_context=record.trace_context, now=now)
             await conn.execute(
                 """UPDATE recurring_posts SET created_through = %s, occurrences_created = occurrences_created + %s,
-                   status = CASE WHEN %s THEN 'ENDED' ELSE status END,
+                   state = CASE WHEN %s THEN 'ENDED' ELSE state END,
                    updated_at = CASE WHEN %s THEN %s ELSE updated_at END WHERE id = %s""",
                 (through, created, ended, ended, now, record.id))
         return created
+
+
+async def count_skipped(conn: Connection, recurring_ids: Sequence[uuid.UUID]) -> None:
+    """Counts occurrences the dispatcher skipped (one id per occurrence) on their recurring posts."""
+    if recurring_ids:
+        await conn.execute(
+            """UPDATE recurring_posts r SET occurrences_skipped = r.occurrences_skipped + m.n
+               FROM (SELECT id, count(*) AS n FROM unnest(%s::uuid[]) AS s(id) GROUP BY id) m WHERE r.id = m.id""",
+            (list(recurring_ids),))
 
 
 async def _get(conn: Connection, tenant_id: str, recurring_id: uuid.UUID, *, lock: bool = False) -> RecurringRecord:
@@ -221,7 +230,7 @@ async def _restart(conn: Connection, recurring_id: uuid.UUID, status: str, reaso
     occurrence still live (QUEUED ones were cancelled; one being published is not made again)."""
     await cancel_occurrences(conn, recurring_id, reason=reason, now=now)
     await conn.execute(
-        """UPDATE recurring_posts r SET status = %(status)s, version = r.version + 1,
+        """UPDATE recurring_posts r SET state = %(status)s, version = r.version + 1,
                created_through = greatest(%(now)s, (SELECT max(occurrence_time) FROM posts
                                                    WHERE recurring_post_id = r.id AND status <> 'CANCELLED'))
            WHERE r.id = %(id)s""",

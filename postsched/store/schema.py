@@ -304,7 +304,8 @@ recurring_posts = Table(
     Column("start_time", TIMESTAMP(timezone=False), nullable=False),  # civil, in time_zone
     Column("time_zone", Text, nullable=False),
     Column("recurrence", ARRAY(Text), nullable=False),
-    Column("status", Text, nullable=False, server_default="ACTIVE"),
+    # ACTIVE, PAUSED, ENDED, CANCELLED (named state: `status` is a post's, written by transitions only)
+    Column("state", Text, nullable=False, server_default="ACTIVE"),
     # Bumped by a new rule, a pause and a resume: part of each occurrence's unique key.
     Column("version", Integer, nullable=False, server_default="1"),
     # Every occurrence of this version up to here exists as a post (the horizon duty's cursor).
@@ -316,7 +317,7 @@ recurring_posts = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Index("recurring_posts_tenant_created", "tenant_id", "created_at", "id"),
-    Index("recurring_posts_active", "created_through", postgresql_where=text("status = 'ACTIVE'")),
+    Index("recurring_posts_active", "created_through", postgresql_where=text("state = 'ACTIVE'")),
     Index("recurring_posts_idempotency", "tenant_id", "idempotency_key", unique=True,
           postgresql_where=text("idempotency_key IS NOT NULL")),
 )

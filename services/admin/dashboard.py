@@ -298,6 +298,16 @@ class Dashboard:
                   ("scheduled at", post.scheduled_at.isoformat(timespec="seconds")), ("attempts", str(post.attempts)),
                   ("last error", post.last_error or ""), ("platform post", post.platform_post_id or ""),
                   ("permalink", post.permalink or ""), ("text", post.text)]
+        if post.recurring_post_id:
+            rule = await self._reads.recurring(post.recurring_post_id)
+            summary = f"{post.recurring_post_id}" + (
+                f" ({' '.join(rule['recurrence'])} from {rule['start_time'].isoformat()} {rule['time_zone']}; "
+                f"{rule['status'].lower()}, {rule['occurrences_skipped']} skipped)" if rule else "")
+            fields.append(("recurring post", summary))
+            if post.occurrence_time:
+                fields.append(("occurrence of", post.occurrence_time.isoformat(timespec="seconds")))
+        if post.slotted:
+            fields.append(("slot", "a slot of its account's posting schedule (EnqueuePost)"))
         if not self._tracing_ui and trace_ids:
             fields.append(("trace", ", ".join(trace_ids) + f"    (its log lines: postsched logs {post.id})"))
         facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in fields)
@@ -337,7 +347,9 @@ class Dashboard:
                           "platform": r.account.platform, "external_id": r.account.external_id,
                           "name": r.account.display_name, "paused": r.account.paused,
                           "needs_credentials": r.account.needs_credentials,
-                          "throttled": bool(r.throttled_until and r.throttled_until > now), "counts": r.counts}
+                          "throttled": bool(r.throttled_until and r.throttled_until > now), "counts": r.counts,
+                          "time_zone": r.account.time_zone, "slots": r.slots,
+                          "min_post_interval_s": int(r.account.min_post_interval.total_seconds())}
                          for r in accounts],
         })
 

@@ -219,6 +219,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         since = request.scheduled_from.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_from") else None
         until = request.scheduled_until.ToDatetime(tzinfo=timezone.utc) if request.HasField("scheduled_until") else None
         recurring = parse_id(request.recurring_post_id, "recurring_post_id") if request.recurring_post_id else None
+        if recurring is not None:
+            await self._recurring.get(tenant, recurring)  # NOT_FOUND for one that is not the caller's
         bound_to = binding(tenant, "ListPosts", status, account_id, since, until, *([recurring] if recurring else []))
         after = self._tokens.cursor(request.page_token, bound_to)
         records: Sequence[PostRecord] = await self._posts.list(tenant, status=status, account_id=account_id, limit=limit + 1, after=after,

@@ -57,6 +57,9 @@ class World:
     victim_account_id: str  # the one DeleteAccount's valid request deletes
     foreign_account_id: str
     foreign_post_id: str
+    recurring_post_id: str
+    foreign_recurring_post_id: str
+    slotted_account_id: str
 
     def channel(self, service: str) -> grpc.Channel:
         return grpc.insecure_channel(self.processes[service].addr)
@@ -90,6 +93,9 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         acme.SetEventWebhook(scheduler_pb2.SetEventWebhookRequest(url=f"http://127.0.0.1:{free_port()}/x", secret="s" * 20))
         acme.page_account("5550003")  # a second page, so ListAccounts has a next page
         victim = acme.page_account("5550077")
+        slotted = acme.page_account("5550004")
+        acme.SetPostingSchedule(scheduler_pb2.SetPostingScheduleRequest(account_id=slotted.account_id, slots=[
+            resources_pb2.PostingSlot(day_of_week=day, time="09:00") for day in range(1, 8)]))
         for i in range(3):
             acme.CreatePost(scheduler_pb2.CreatePostRequest(account_id=account.account_id, text=f"due {i}"))
         far = scheduler_pb2.CreatePostRequest(account_id=account.account_id, text="far ahead")
@@ -99,11 +105,17 @@ def world(databases: Databases, secret_key: str, tmp_path_factory: pytest.TempPa
         acme.ReschedulePost(scheduler_pb2.ReschedulePostRequest(post_id=post.post_id, scheduled_at=far.scheduled_at))
         foreign_account = globex.page_account("5550002")
         foreign = globex.CreatePost(scheduler_pb2.CreatePostRequest(account_id=foreign_account.account_id, text="theirs"))
+        recurring = [acme.CreateRecurringPost(scheduler_pb2.CreateRecurringPostRequest(  # two, to page through
+            account_id=account.account_id, text="weekly", start_time="2027-01-04T09:00:00",
+            recurrence=["RRULE:FREQ=WEEKLY"])) for _ in range(2)]
         suite.wait_for("SELECT count(*) FROM posts WHERE status = 'FAILED'", 3)
         suite.wait_for("SELECT count(*) >= 2 FROM event_deliveries", True)
         admin = admin_pb2_grpc.AdminServiceStub(grpc.insecure_channel(processes["admin"].addr))
         yield World(suite, processes, acme, admin, account.account_id, post.post_id, victim.account_id,
-                    foreign_account.account_id, foreign.post_id)
+                    foreign_account.account_id, foreign.post_id, recurring[0].recurring_post_id,
+                    globex.CreateRecurringPost(scheduler_pb2.CreateRecurringPostRequest(
+                        account_id=foreign_account.account_id, text="theirs", start_time="2027-01-04T09:00:00",
+                        recurrence=["RRULE:FREQ=WEEKLY"])).recurring_post_id, slotted.account_id)
     finally:
         suite.stop_all()
         fake.stop()
@@ -142,19 +154,29 @@ def _valid_values(world: World) -> dict[str, object]:
         "url": "https://hooks.example.com/events", "secret": "s" * 24,
         "scheduled_from": int((now - timedelta(days=1)).timestamp()),
         "scheduled_until": int((now + timedelta(days=400)).timestamp()),
+        "recurring_post_id": world.recurring_post_id, "start_time": "2027-01-01T09:00:00", "time_zone": "Europe/Berlin",
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"], "update_mask": ["text"], "min_post_interval": 60,
+        "slots": True, "day_of_week": 1, "time": "09:00", "reshuffle": False, "post": True,
+        "not_before": int((now + timedelta(days=1)).timestamp()), "count": 3,
     }
+
+
+# ListPosts' base request lists every post, not one recurring post's occurrences (none yet);
+# EnqueuePost's post has no scheduled_at (the slot is its time), on an account whose schedule
+# SetPostingSchedule's cases leave alone.
+PER_METHOD: dict[str, dict[str, object]] = {"ListPosts": {"recurring_post_id": None}}
 
 
 def _issued_tokens(world: World, valid: dict[str, object], methods: list[bad_input.Method]) -> dict[str, str]:
     """A real next_page_token of every List method, for the base request of that method."""
-    generator = bad_input.Generator(valid, {}, {}, SEED)
+    generator = bad_input.Generator(valid, {}, {}, SEED, PER_METHOD)
     tokens = {}
     for method in methods:
-        if not method.name.startswith("List"):
+        if "page_token" not in method.input.fields_by_name:
             continue
         service = "admin" if "Admin" in method.service else "scheduler"
         response_bytes = world.channel(service).unary_unary(method.path)(
-            generator.base(method.input).SerializeToString(), metadata=ADMIN if service == "admin" else ACME, timeout=30
+            generator.base(method.input, method.name).SerializeToString(), metadata=ADMIN if service == "admin" else ACME, timeout=30
         )
         token = _next_page_token(response_bytes, method)
         assert token, f"{method.label} gave no next_page_token for its base request: the test needs more rows"
@@ -171,14 +193,16 @@ def test_generated_bad_input_on_every_method(world: World) -> None:
     for service, name in SERVICES.items():
         found, _ = bad_input.discover(world.channel(service), [name])
         methods.extend(found)
-    assert len(methods) == 30, [m.label for m in methods]
+    assert len(methods) == 42, [m.label for m in methods]
     valid = _valid_values(world)
     tokens = _issued_tokens(world, valid, methods)
-    foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id}
+    foreign = {"account_id": world.foreign_account_id, "post_id": world.foreign_post_id,
+               "recurring_post_id": world.foreign_recurring_post_id}
     # Operators see every tenant: another tenant's id is a refusal only on the scheduler.
-    victim = {"DeleteAccount": {"account_id": world.victim_account_id}}
+    victim = {"DeleteAccount": {"account_id": world.victim_account_id}, **PER_METHOD,
+              "EnqueuePost": {"scheduled_at": None, "account_id": world.slotted_account_id}}
     generators = {"scheduler": bad_input.Generator(valid, foreign, tokens, SEED, victim),
-                  "operations": bad_input.Generator(valid, {}, tokens, SEED)}
+                  "operations": bad_input.Generator(valid, {}, tokens, SEED, PER_METHOD)}
     wrong = {
         "scheduler": [("none", ()), ("wrong", (("authorization", "Bearer nope"),)),
                       ("scheme", (("authorization", "Basic dG9rLWFjbWU="),)), ("operators", ADMIN),

@@ -3,6 +3,7 @@ burst after an outage, min_post_interval, and posting-schedule slots (real proce
 
 from __future__ import annotations
 
+import json
 import threading
 from time import sleep
 from datetime import date, datetime, time, timedelta, timezone
@@ -17,7 +18,9 @@ from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import ServiceProcess, Suite
 from postsched_devtools.tenant import Tenant
-from tests.conftest import TENANT_TOKENS
+from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.dashboard_http import request
+from tests.e2e.test_dashboard_security_e2e import session_of, sign_in
 from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
@@ -282,3 +285,27 @@ def test_recurring_post_rules_are_refused_with_the_line_and_updates_apply_to_sch
     assert cancelled.status == resources_pb2.RECURRING_POST_STATUS_CANCELLED
     listed = client.ListRecurringPosts(Req.ListRecurringPostsRequest(account_id=account.account_id)).recurring_posts
     assert [r.recurring_post_id for r in listed] == [recurring.recurring_post_id]
+
+
+def test_the_dashboard_shows_an_occurrences_recurring_post_and_an_accounts_rhythm(suite: Suite) -> None:
+    scheduler = suite.start("scheduler")
+    suite.start("dispatcher")
+    admin = suite.start("admin")
+    client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
+    account = webhook_account(client, "desk", zone="Europe/Berlin", spacing=timedelta(minutes=10))
+    client.SetPostingSchedule(Req.SetPostingScheduleRequest(account_id=account.account_id, slots=[
+        resources_pb2.PostingSlot(day_of_week=d, time="09:00") for d in (1, 3, 5)]))
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT09:00:00")
+    recurring = client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=account.account_id, text="hourly", start_time=tomorrow, recurrence=["RRULE:FREQ=HOURLY;COUNT=2"]))
+    until(lambda: len(occurrences(client, recurring.recurring_post_id)) == 2, timeout=30, what="the occurrences")
+    first = occurrences(client, recurring.recurring_post_id)[0]
+    _, answer = sign_in(admin, ADMIN_TOKEN)
+    session = session_of(answer)
+    status, _, page = request(admin, f"/posts/{first.post_id}", headers=session)
+    assert status == 200
+    assert recurring.recurring_post_id in page and "RRULE:FREQ=HOURLY;COUNT=2" in page and "Europe/Berlin" in page
+    assert "occurrence of" in page
+    overview = json.loads(request(admin, "/api/overview", headers=session)[2])
+    (row,) = [a for a in overview["accounts"] if a["account_id"] == account.account_id]
+    assert (row["time_zone"], row["slots"], row["min_post_interval_s"]) == ("Europe/Berlin", 3, 600)

@@ -58,6 +58,8 @@ WRITERS = {
     "event_deliveries": "postsched/store/event_webhooks.py",
     "post_outcomes": "postsched/store/counters.py",
     "dashboard_sessions": "postsched/store/dashboard_sessions.py",
+    "recurring_posts": "postsched/store/recurring.py",
+    "posting_schedules": "postsched/store/schedules.py",
 }
 
 

@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("start_time", postgresql.TIMESTAMP(timezone=False), nullable=False),
         sa.Column("time_zone", sa.Text, nullable=False),
         sa.Column("recurrence", postgresql.ARRAY(sa.Text), nullable=False),
-        sa.Column("status", sa.Text, nullable=False, server_default="ACTIVE"),
+        sa.Column("state", sa.Text, nullable=False, server_default="ACTIVE"),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("created_through", TS, nullable=False),
         sa.Column("occurrences_created", sa.BigInteger, nullable=False, server_default="0"),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     )
     op.create_index("recurring_posts_tenant_created", "recurring_posts", ["tenant_id", "created_at", "id"])
     op.create_index("recurring_posts_active", "recurring_posts", ["created_through"],
-                    postgresql_where=sa.text("status = 'ACTIVE'"))
+                    postgresql_where=sa.text("state = 'ACTIVE'"))
     op.create_index("recurring_posts_idempotency", "recurring_posts", ["tenant_id", "idempotency_key"], unique=True,
                     postgresql_where=sa.text("idempotency_key IS NOT NULL"))
     op.add_column("posts", sa.Column("recurring_post_id", UUID))

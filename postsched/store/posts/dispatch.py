@@ -15,6 +15,7 @@ from postsched.keys import MessageKey
 from postsched.lifecycle import PostStatus
 from postsched.store import leases
 from postsched.store.database import Database
+from postsched.store.recurring import count_skipped
 from postsched.store.posts.transitions import OWN_TRACE_ID, move, params
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
@@ -158,12 +159,7 @@ SKIP_MISSED = move(
     )""",
     source="missed", match="p.id = missed.id", sources=(S,), target=PostStatus.CANCELLED, event="skipped",
     set="last_error = %(reason)s, lease_owner = NULL", message="%(reason)s", returning="p.recurring_post_id",
-    select=""", counted AS (
-        UPDATE recurring_posts r SET occurrences_skipped = r.occurrences_skipped + m.n
-        FROM (SELECT recurring_post_id AS id, count(*) AS n FROM moved GROUP BY 1) m
-        WHERE r.id = m.id RETURNING r.id
-    )
-    SELECT log_post_id FROM moved, (SELECT count(*) FROM counted) c""",
+    select="SELECT recurring_post_id FROM moved",
 )
 
 # The posts named, if still leasable, each with its place in the list as its turn.
@@ -284,9 +280,11 @@ class DispatchStore:
         cutoff = now - self.missed_grace
         reason = (f"skipped: due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) while no "
                   "dispatcher ran; an occurrence is never published late in a pile")
-        async with self._db.connection() as conn:
+        async with self._db.transaction() as conn:
             cur = await conn.execute(SKIP_MISSED, params(skip_before=cutoff, now=now, batch=batch, reason=reason))
-            return len(await cur.fetchall())
+            skipped = [row["recurring_post_id"] for row in await cur.fetchall()]
+            await count_skipped(conn, skipped)
+            return len(skipped)
 
     async def due_in_turns(self, *, now: datetime, horizon: datetime, limit: int) -> list[uuid.UUID]:
         """The ids of up to `limit` posts due by `horizon`, in turns across tenants and accounts

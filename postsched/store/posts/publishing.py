@@ -76,12 +76,7 @@ CLAIM = move(
                                       coalesce(p.platform_state -> 'claims', '[]') || to_jsonb(%(now)s::timestamptz)),
            lease_owner = %(owner)s, lease_expires_at = """ + leases.PUBLISHING,
     message="'by ' || %(owner)s", attempt=True, returning="p.*",
-    # A paced account's next post may reach the platform min_post_interval after this claim, its call.
-    select=f""", paced AS (
-        UPDATE accounts a SET next_post_at = %(now)s + a.min_post_interval
-        FROM (SELECT DISTINCT log_account_id AS id FROM moved) m
-        WHERE a.id = m.id AND a.min_post_interval > '0'::interval
-    )
+    select=f"""{accounts.PACE_AFTER_CLAIM}
     SELECT {CLAIM_COLUMNS} FROM moved c JOIN accounts a ON a.id = c.account_id""",
 )
 

@@ -129,12 +129,22 @@ function renderFailed(failed) {
     el("td", {}, el("button", { class: "retry", "data-post": p.post_id }, "Retry"))));
 }
 
+// An account's local time, its spacing and its posting schedule, in one short line.
+function rhythm(a) {
+  const parts = [a.time_zone];
+  const s = a.min_post_interval_s;
+  if (s) parts.push("a post at most every " + (s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`));
+  if (a.slots) parts.push(`${a.slots} slots a week`);
+  return parts.join(" · ");
+}
+
 function renderAccounts(accounts) {
   rows("accounts", accounts, 6, (a) => {
     const n = (s) => a.counts[s] || 0;
     const state = a.needs_credentials ? "needs credentials" : a.paused ? "paused" : a.throttled ? "rate-limited" : "active";
     return el("tr", { "data-account": a.account_id },
-      el("td", {}, account(a.account_id, `${a.name || a.external_id} (${a.platform} ${a.external_id})`)),
+      el("td", {}, account(a.account_id, `${a.name || a.external_id} (${a.platform} ${a.external_id})`),
+        el("div", { class: "rhythm" }, rhythm(a))),
       el("td", {}, a.tenant_id),
       el("td", { class: "state" }, state),
       el("td", {}, `${n("SCHEDULED")} / ${n("QUEUED")} / ${n("PUBLISHING")}`),
