@@ -19,7 +19,8 @@ from postsched.store.due_notice import announce_due
 from postsched.store import processing_log
 from postsched.store.processing_log import LogEntry
 from postsched.store.database import Connection, Database
-from postsched.store.posts import CANCEL_ACCOUNT_POSTS
+from postsched.store.posts import CANCEL_ACCOUNT_POSTS, forget_waits
+from postsched.store.recurring import cancel_for_account
 from postsched.store.records import AccountRecord, NewAccount, PageCursor
 from postsched.store.posts.transitions import params
 
@@ -151,6 +152,7 @@ class AccountStore:
             if row is None:
                 raise NotFound(f"account {account_id} not found")
             if "min_post_interval" in changes:
+                await forget_waits(conn, account_id)
                 await processing_log.append(conn, [LogEntry(
                     None, tenant_id, account_id, "account_updated",
                     message=f"min_post_interval {changes['min_post_interval']}")])
@@ -172,6 +174,7 @@ class AccountStore:
                 raise NotFound(f"account {account_id} not found")
             cur = await conn.execute(CANCEL_ACCOUNT_POSTS, params(account=account_id, now=now))
             cancelled = len(await cur.fetchall())
+            await cancel_for_account(conn, account_id, now=now)  # no occurrences for a deleted account
             await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "account_deleted",
                                                         message=f"{cancelled} posts cancelled")])
         return cancelled

@@ -206,6 +206,12 @@ class RecurringStore:
         return created
 
 
+async def cancel_for_account(conn: Connection, account_id: uuid.UUID, *, now: datetime) -> None:
+    """The account was deleted: its recurring posts end (their occurrences were cancelled with it)."""
+    await conn.execute("UPDATE recurring_posts SET state = 'CANCELLED', updated_at = %s "
+                       "WHERE account_id = %s AND state <> 'CANCELLED'", (now, account_id))
+
+
 async def count_skipped(conn: Connection, recurring_ids: Sequence[uuid.UUID]) -> None:
     """Counts occurrences the dispatcher skipped (one id per occurrence) on their recurring posts."""
     if recurring_ids:

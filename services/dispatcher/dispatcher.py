@@ -122,12 +122,12 @@ class Dispatcher:
         """The pacing duty (every PACE_PERIOD): says which due posts of paced accounts wait for their
         turn, then leases each paced account's next post when its turn comes within the window."""
         now = self._clock.now()
-        await self._store.note_paced(now=now)
         horizon = max(self.horizon, now + HORIZON_MARGIN)
         async with self._lease_lock:
             posts = await self._store.lease_paced(owner=self.instance_id, now=now, horizon=horizon, grace=self._lease_grace)
             self._handover.add(posts)
         self._stats.leased_total += len(posts)
+        await self._store.note_paced(now=now)  # after the lease: the post going next is not said to wait
         return len(posts)
 
     async def skip_missed_once(self) -> int:

@@ -23,6 +23,7 @@ ROUND_LIMIT = 500  # recurring posts per round
 # Occurrences created per recurring post per round: a long horizon of an hourly rule is filled over
 # a few rounds, each transaction short.
 MAX_PER_ROUND = 2000
+SLACK = timedelta(minutes=10)
 
 
 class Horizon:
@@ -32,10 +33,11 @@ class Horizon:
         self.horizon = horizon
 
     async def run_once(self) -> int:
-        """One round; returns how many occurrences it created."""
+        """One round; returns how many occurrences it created. A recurring post is looked at again
+        once its cursor is more than SLACK behind the horizon: each about every SLACK, not every round."""
         until = self._clock.now() + self.horizon
         created = 0
-        for record in await self._store.due(until=until, limit=ROUND_LIMIT):
+        for record in await self._store.due(until=until - min(SLACK, self.horizon / 4), limit=ROUND_LIMIT):
             created += await self._fill(record, until)
         if created:
             log.info("occurrences created", posts=created)

@@ -179,3 +179,34 @@ async def test_enqueue_takes_the_first_free_slot_and_cancelling_frees_it(stores:
     moved = await stores.posts.reschedule(TENANT, again.id, stores.now + timedelta(days=400))
     assert not moved.slotted
     stores.check_log()
+
+
+async def test_a_new_spacing_drops_the_promised_turns_and_a_deleted_account_ends_its_recurring_posts(stores: Stores) -> None:
+    paced = await stores.account("paced", timedelta(minutes=10))
+    await stores.posts.create(TENANT, [NewPost(paced, f"p{n}", [], "", stores.now + timedelta(milliseconds=n), None)
+                                       for n in range(3)])
+    await stores.dispatch.lease_paced(owner="d1", now=stores.now, horizon=stores.now + timedelta(seconds=5), grace=LEASE)
+    assert await stores.dispatch.note_paced(now=stores.now + timedelta(seconds=2)) == 2
+    await stores.accounts.update(TENANT, paced, {"min_post_interval": timedelta(seconds=1)})
+    assert stores.sql("SELECT count(*) FROM posts WHERE not_before IS NOT NULL") == [(0,)]
+    assert await stores.dispatch.note_paced(now=stores.now + timedelta(seconds=2)) == 2  # the new turns, said again
+    recurring = await stores.recurring.create(TENANT, NewRecurring(
+        paced, "daily", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=DAILY"], None), trace_context=None)
+    await stores.accounts.delete(TENANT, paced)
+    assert (await stores.recurring.get(TENANT, recurring.id)).status == "CANCELLED"
+    assert await stores.recurring.due(until=stores.now + timedelta(days=9), limit=10) == []
+
+
+async def test_the_horizon_duty_fills_ahead_then_leaves_a_recurring_post_alone_until_its_cursor_lags(stores: Stores) -> None:
+    from services.dispatcher.horizon import Horizon
+
+    account = await stores.account("hook")
+    start = (stores.now + timedelta(hours=1)).replace(tzinfo=None, minute=0, second=0)
+    await stores.recurring.create(TENANT, NewRecurring(account, "hourly", [], "", start, "UTC", ["RRULE:FREQ=HOURLY"], None),
+                                  trace_context=None)
+    horizon = Horizon(stores.recurring, FixedClock(stores.now), horizon=timedelta(hours=48))
+    assert await horizon.run_once() == 48
+    assert await stores.recurring.due(until=stores.now + timedelta(hours=48) - timedelta(minutes=10), limit=10) == []
+    later = Horizon(stores.recurring, FixedClock(stores.now + timedelta(hours=1)), horizon=timedelta(hours=48))
+    assert await later.run_once() == 1  # an hour on: one more occurrence, not 48 again
+    assert stores.sql("SELECT count(*), count(DISTINCT occurrence_time) FROM posts") == [(49, 49)]

@@ -141,6 +141,13 @@ async def reslot(conn: Connection, moves: Sequence[tuple[uuid.UUID, datetime]], 
     return len(await cur.fetchall())
 
 
+async def forget_waits(conn: Connection, account_id: uuid.UUID) -> None:
+    """The account's spacing changed: its SCHEDULED posts' not_before (the promised turns, or a
+    publisher's deferral) are dropped, and the pacing duty says the new turns."""
+    await conn.execute("UPDATE posts SET not_before = NULL WHERE account_id = %s AND status = 'SCHEDULED' "
+                       "AND not_before IS NOT NULL", (account_id,))
+
+
 async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostRecord], *, trace_context: str | None,
                        now: datetime) -> set[uuid.UUID]:
     """Inserts new posts (INSERT_POSTS) on the caller's connection; returns the ids really inserted

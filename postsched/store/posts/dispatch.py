@@ -127,16 +127,23 @@ LEASE_PACED = _lease(f"""paced AS (
 )""")
 
 # Due posts of paced accounts that must wait for their turn, said once each (post.waiting): the
-# k-th in line (0 = next) is expected at max(now, next_post_at) + k * interval, and not handed over
-# before then (not_before), so the event's waiting_until is a promise the dispatcher keeps.
+# next turn is the latest of now, next_post_at and, with a post in flight, its due time plus the
+# interval (its claim will set next_post_at so); the k-th in line (0 = next) is expected k intervals
+# after it, and not handed over before then (not_before): the event's waiting_until is a promise
+# the dispatcher keeps (it may go later, never sooner).
 NOTE_PACED = move(
-    before="""line AS (
-        SELECT q.id, q.not_before, q.scheduled_at,
-               greatest(%(now)s, a.next_post_at) + a.min_post_interval
-                   * (row_number() OVER (PARTITION BY q.account_id ORDER BY q.scheduled_at, q.id) - 1) AS expected,
-               a.min_post_interval
-        FROM accounts a JOIN posts q ON q.account_id = a.id AND q.status = 'SCHEDULED'
-        WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL AND q.scheduled_at <= %(now)s
+    before="""turn AS (
+        SELECT a.id, a.min_post_interval,
+               greatest(%(now)s, a.next_post_at,
+                        (SELECT max(greatest(f.scheduled_at, f.not_before)) FROM posts f
+                         WHERE f.account_id = a.id AND f.status IN ('QUEUED', 'PUBLISHING')) + a.min_post_interval) AS at
+        FROM accounts a WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL
+    ), line AS (
+        SELECT q.id, q.not_before, q.scheduled_at, t.min_post_interval,
+               t.at + t.min_post_interval
+                   * (row_number() OVER (PARTITION BY q.account_id ORDER BY q.scheduled_at, q.id) - 1) AS expected
+        FROM turn t JOIN posts q ON q.account_id = t.id AND q.status = 'SCHEDULED'
+        WHERE q.scheduled_at <= %(now)s
     ), held AS (
         SELECT id, expected, min_post_interval FROM line
         WHERE not_before IS NULL AND expected > scheduled_at + interval '1 second'
