@@ -30,6 +30,7 @@ class Limits:
 
     live_posts: int = 250_000  # posts SCHEDULED, QUEUED or PUBLISHING at once
     accounts: int = 10_000  # accounts not deleted
+    recurring_posts: int = 1_000  # recurring posts ACTIVE or PAUSED (each keeps its horizon's occurrences live)
     requests_per_second: int = 500  # scheduler calls, refilled continuously; each BatchCreatePosts item counts
     request_burst: int = 5_000  # calls that may come at once (a full BatchCreatePosts is 1,000)
     watch_streams: int = 10  # WatchEvents streams open at once, per scheduler process

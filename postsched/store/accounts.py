@@ -165,16 +165,20 @@ class AccountStore:
         transaction; a post being published finishes. Returns how many posts were cancelled."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
+            await self.get(tenant_id, account_id)  # NOT_FOUND before anything is locked
+            # Rows in the order the other writers take them: recurring posts (the horizon duty adds
+            # occurrences under their lock), then posts (a claim locks its post, then the account),
+            # then the account.
+            await cancel_for_account(conn, account_id, now=now)  # no occurrences for a deleted account
+            cur = await conn.execute(CANCEL_ACCOUNT_POSTS, params(account=account_id, now=now))
+            cancelled = len(await cur.fetchall())
             cur = await conn.execute(
                 """UPDATE accounts SET deleted_at = %s, credentials = %s, updated_at = %s
                    WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL RETURNING id""",
                 (now, self._box.seal({}), now, account_id, tenant_id),
             )
-            if await cur.fetchone() is None:
+            if await cur.fetchone() is None:  # deleted meanwhile by a concurrent call
                 raise NotFound(f"account {account_id} not found")
-            cur = await conn.execute(CANCEL_ACCOUNT_POSTS, params(account=account_id, now=now))
-            cancelled = len(await cur.fetchall())
-            await cancel_for_account(conn, account_id, now=now)  # no occurrences for a deleted account
             await processing_log.append(conn, [LogEntry(None, tenant_id, account_id, "account_deleted",
                                                         message=f"{cancelled} posts cancelled")])
         return cancelled
@@ -202,6 +206,14 @@ PACE_AFTER_CLAIM = """, paced AS (
     UPDATE accounts a SET next_post_at = %(now)s + a.min_post_interval
     FROM (SELECT DISTINCT log_account_id AS id FROM moved) m
     WHERE a.id = m.id AND a.min_post_interval > '0'::interval
+)"""
+
+
+# A CTE for the paced lease (after its `moved`): the account's next turn is the leased post's due
+# time plus the interval (until its claim says when the call really started).
+PACE_AFTER_LEASE = """, paced_turn AS (
+    UPDATE accounts a SET next_post_at = m.due_at + a.min_post_interval
+    FROM moved m WHERE a.id = m.log_account_id
 )"""
 
 

@@ -11,6 +11,7 @@ from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
 from postsched.store.database import Database
 from postsched.store.posts import COLUMNS as POST_COLUMNS
+from postsched.store.recurring import COLUMNS as RECURRING_COLUMNS
 from postsched.store.records import AccountRecord, PostRecord
 
 
@@ -117,8 +118,7 @@ class DashboardStore:
     async def recurring(self, recurring_id: uuid.UUID) -> dict[str, Any] | None:
         """A recurring post's rule and state, for the page of one of its occurrences."""
         async with self._db.connection() as conn:
-            cur = await conn.execute("SELECT recurrence, time_zone, start_time, state AS status, occurrences_skipped "
-                                     "FROM recurring_posts WHERE id = %s", (recurring_id,))
+            cur = await conn.execute(f"SELECT {RECURRING_COLUMNS} FROM recurring_posts WHERE id = %s", (recurring_id,))
             return await cur.fetchone()
 
     async def post(self, post_id: uuid.UUID) -> PostRecord | None:

@@ -73,7 +73,6 @@ class NewPost:
     link: str
     scheduled_at: datetime | None  # None = as soon as possible
     idempotency_key: str | None
-    slot: datetime | None = None  # EnqueuePost: the posting-schedule slot it fills
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,13 @@ from postsched.store.database import Connection, Database
 from postsched.store.posts import cancel_occurrences, insert_occurrences, update_occurrences
 from postsched.store.records import PageCursor
 
+# occurrences_skipped is counted when read (the posts_occurrence index): a counter written by the
+# dispatcher's skip would lock this row after the posts, the other order from the tenant's calls.
 COLUMNS = (
     "id, tenant_id, account_id, text, media_urls, link, start_time, time_zone, recurrence, state AS status, version, "
-    "created_through, occurrences_created, occurrences_skipped, idempotency_key, trace_context, created_at, updated_at"
+    "created_through, occurrences_created, idempotency_key, trace_context, created_at, updated_at, "
+    "(SELECT count(*) FROM posts p WHERE p.recurring_post_id = recurring_posts.id AND p.status = 'CANCELLED' "
+    "AND p.last_error LIKE 'skipped:%%') AS occurrences_skipped"
 )
 # ACTIVE, PAUSED, ENDED, CANCELLED (the API's RecurringPostStatus without its prefix).
 ACTIVE, PAUSED, ENDED, CANCELLED = "ACTIVE", "PAUSED", "ENDED", "CANCELLED"
@@ -104,6 +108,14 @@ class RecurringStore:
                 row = await cur.fetchone()
                 assert row is not None  # the conflicting row exists: rows are never deleted
         return RecurringRecord.from_row(row)
+
+    async def live_count(self, tenant_id: str) -> int:
+        """The tenant's recurring posts ACTIVE or PAUSED (the recurring_posts quota)."""
+        async with self._db.connection() as conn:
+            cur = await conn.execute("SELECT count(*) AS n FROM recurring_posts WHERE tenant_id = %s "
+                                     "AND state IN ('ACTIVE', 'PAUSED')", (tenant_id,))
+            row = await cur.fetchone()
+            return int(row["n"]) if row else 0
 
     async def get(self, tenant_id: str, recurring_id: uuid.UUID) -> RecurringRecord:
         async with self._db.connection() as conn:
@@ -189,15 +201,20 @@ class RecurringStore:
         record changed since it was read (another dispatcher did it, or the tenant changed it)."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
+            # The content as it is now, under the lock: a content update since `record` was read
+            # changed no cursor, and its text must be what the new occurrences carry.
             cur = await conn.execute(
-                """SELECT 1 FROM recurring_posts WHERE id = %s AND state = 'ACTIVE' AND version = %s
-                   AND created_through = %s FOR UPDATE""", (record.id, record.version, record.created_through))
-            if await cur.fetchone() is None:
+                """SELECT r.text, r.media_urls, r.link FROM recurring_posts r JOIN accounts a ON a.id = r.account_id
+                   WHERE r.id = %s AND r.state = 'ACTIVE' AND r.version = %s AND r.created_through = %s
+                     AND a.deleted_at IS NULL
+                   FOR UPDATE OF r""", (record.id, record.version, record.created_through))
+            current = await cur.fetchone()
+            if current is None:
                 return None
             created = await insert_occurrences(
                 conn, tenant_id=record.tenant_id, account_id=record.account_id, recurring_id=record.id,
-                version=record.version, instants=instants, text=record.text, media_urls=record.media_urls,
-                link=record.link, trace_context=record.trace_context, now=now)
+                version=record.version, instants=instants, text=current["text"], media_urls=current["media_urls"],
+                link=current["link"], trace_context=record.trace_context, now=now)
             await conn.execute(
                 """UPDATE recurring_posts SET created_through = %s, occurrences_created = occurrences_created + %s,
                    state = CASE WHEN %s THEN 'ENDED' ELSE state END,
@@ -210,15 +227,6 @@ async def cancel_for_account(conn: Connection, account_id: uuid.UUID, *, now: da
     """The account was deleted: its recurring posts end (their occurrences were cancelled with it)."""
     await conn.execute("UPDATE recurring_posts SET state = 'CANCELLED', updated_at = %s "
                        "WHERE account_id = %s AND state <> 'CANCELLED'", (now, account_id))
-
-
-async def count_skipped(conn: Connection, recurring_ids: Sequence[uuid.UUID]) -> None:
-    """Counts occurrences the dispatcher skipped (one id per occurrence) on their recurring posts."""
-    if recurring_ids:
-        await conn.execute(
-            """UPDATE recurring_posts r SET occurrences_skipped = r.occurrences_skipped + m.n
-               FROM (SELECT id, count(*) AS n FROM unnest(%s::uuid[]) AS s(id) GROUP BY id) m WHERE r.id = m.id""",
-            (list(recurring_ids),))
 
 
 async def _get(conn: Connection, tenant_id: str, recurring_id: uuid.UUID, *, lock: bool = False) -> RecurringRecord:
@@ -245,7 +253,7 @@ async def _restart(conn: Connection, recurring_id: uuid.UUID, status: str, reaso
 
 async def _touch(conn: Connection, recurring_id: uuid.UUID, now: datetime) -> RecurringRecord:
     cur = await conn.execute(f"UPDATE recurring_posts SET updated_at = %s WHERE id = %s RETURNING {COLUMNS}",
-                             (now, recurring_id))
+                             (now, recurring_id))  # RETURNING's subquery reads the posts as this transaction left them
     row = await cur.fetchone()
     assert row is not None  # locked by the caller
     return RecurringRecord.from_row(row)

@@ -61,16 +61,24 @@ class ScheduleStore:
         return ScheduleRecord(account_id, time_zone, list(slots), now)
 
     async def _reshuffle(self, conn: Connection, account_id: uuid.UUID, schedule: WeeklySchedule, now: datetime) -> None:
+        """Each slotted post still SCHEDULED, in its order, takes the first new slot after the one
+        before it and after the time it was enqueued after (EnqueuePost's not_before is kept)."""
         cur = await conn.execute(
-            """SELECT id, status::text AS status, scheduled_at FROM posts
+            """SELECT id, status::text AS status, scheduled_at, slot_after FROM posts
                WHERE account_id = %s AND slotted AND status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING')
                  AND scheduled_at > %s ORDER BY scheduled_at, id FOR UPDATE""", (account_id, now))
         rows = await cur.fetchall()
-        moving = [r["id"] for r in rows if r["status"] == "SCHEDULED"]
         held = {r["scheduled_at"] for r in rows if r["status"] != "SCHEDULED"}  # on their way: they keep theirs
-        if moving:
-            slots = _free(schedule, now, len(moving), lambda at: at in held)
-            await reslot(conn, list(zip(moving, slots)), now=now)
+        moves: list[tuple[uuid.UUID, datetime]] = []
+        previous = now
+        for row in rows:
+            if row["status"] != "SCHEDULED":
+                continue
+            (slot,) = _free(schedule, max(previous, row["slot_after"] or now), 1, lambda at: at in held)
+            moves.append((row["id"], slot))
+            previous = slot
+        if moves:
+            await reslot(conn, moves, now=now)
 
     async def get(self, tenant_id: str, account_id: uuid.UUID) -> ScheduleRecord | None:
         async with self._db.connection() as conn:
@@ -104,10 +112,13 @@ class ScheduleStore:
             taken = {r["scheduled_at"] for r in await cur.fetchall()}
             (slot,) = _free(schedule_of(record), after, 1, lambda at: at in taken)
             slotted = PostRecord(**{**post.__dict__, "scheduled_at": slot, "slotted": True})
-            inserted = await insert_posts(conn, tenant_id, [slotted], trace_context=trace_context, now=now)
-            if slotted.id not in inserted:  # its key was taken meanwhile by a call without a slot
-                raise FailedPrecondition("idempotency_key was used by a post created at the same moment; read it with GetPost")
-            cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE id = %s", (slotted.id,))
+            inserted = await insert_posts(conn, tenant_id, [slotted], trace_context=trace_context, now=now,
+                                          slot_after=after)
+            if slotted.id not in inserted:  # a call with the same key committed meanwhile: its post
+                cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE tenant_id = %s AND idempotency_key = %s",
+                                         (tenant_id, post.idempotency_key))
+            else:
+                cur = await conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE id = %s", (slotted.id,))
             row = await cur.fetchone()
             assert row is not None
             return PostRecord.from_row(row)

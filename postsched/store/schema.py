@@ -118,6 +118,7 @@ posts = Table(
     Column("occurrence_version", Integer),
     Column("occurrence_time", Timestamp),
     Column("slotted", Boolean, nullable=False, server_default=text("false")),
+    Column("slot_after", Timestamp),  # EnqueuePost's not_before, kept for a reshuffle
     # Leasing reads only SCHEDULED rows in time order: a small partial index at any table size.
     Index("posts_due", text("greatest(scheduled_at, not_before)"), postgresql_where=text("status = 'SCHEDULED'")),
     # The rescuer looks for expired leases among QUEUED rows only.
@@ -136,8 +137,8 @@ posts = Table(
     Index("posts_occurrence", "recurring_post_id", "occurrence_version", "occurrence_time", unique=True,
           postgresql_where=text("recurring_post_id IS NOT NULL")),
     Index("posts_slot", "account_id", "scheduled_at", unique=True, postgresql_where=text(f"slotted AND {LIVE}")),
-    # A paced account's first SCHEDULED post and whether one is in flight; an account's slots.
-    Index("posts_account_live", "account_id", "scheduled_at", "id", postgresql_where=text(LIVE)),
+    # A paced account's first SCHEDULED post (one entry per post: SCHEDULED only).
+    Index("posts_account_scheduled", "account_id", "scheduled_at", "id", postgresql_where=text("status = 'SCHEDULED'")),
     Index(
         "posts_idempotency",
         "tenant_id",
@@ -311,12 +312,12 @@ recurring_posts = Table(
     # Every occurrence of this version up to here exists as a post (the horizon duty's cursor).
     Column("created_through", Timestamp, nullable=False),
     Column("occurrences_created", BigInteger, nullable=False, server_default="0"),
-    Column("occurrences_skipped", BigInteger, nullable=False, server_default="0"),
     Column("idempotency_key", Text),
     Column("trace_context", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
     Index("recurring_posts_tenant_created", "tenant_id", "created_at", "id"),
+    Index("recurring_posts_account", "account_id"),
     Index("recurring_posts_active", "created_through", postgresql_where=text("state = 'ACTIVE'")),
     Index("recurring_posts_idempotency", "tenant_id", "idempotency_key", unique=True,
           postgresql_where=text("idempotency_key IS NOT NULL")),

@@ -45,7 +45,7 @@ class Horizon:
 
     async def _fill(self, record: RecurringRecord, until: datetime) -> int:
         try:
-            rule = recurrence.parse(record.recurrence, record.start_time, timezones.zone(record.time_zone))
+            rule = recurrence.cached(tuple(record.recurrence), record.start_time, record.time_zone)
         except (recurrence.RecurrenceError, timezones.UnknownTimeZone) as exc:
             # Validated when it was written; a tz database without the zone any more is the one way here.
             log.error("recurring post has a rule that no longer reads", recurring_post_id=str(record.id), error=str(exc))

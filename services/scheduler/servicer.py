@@ -151,9 +151,12 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         created = await self._posts.create(tenant, new_posts, trace_context=traceparent)
         log.info("posts created", tenant_id=tenant, count=len(created), trace_id=trace_id_of(traceparent),
                  post_ids=[str(p.id) for p in created], account_ids=sorted({str(p.account_id) for p in created}))
-        count, read_at = self._live.get(tenant, (0, 0.0))  # as it is now: other calls may have added
-        self._live[tenant] = (count + len(new_posts), read_at)
+        self._count_created(tenant, len(new_posts))
         return created
+
+    def _count_created(self, tenant: str, n: int) -> None:
+        count, read_at = self._live.get(tenant, (0, 0.0))  # as it is now: other calls may have added
+        self._live[tenant] = (count + n, read_at)
 
     async def _live_posts(self, tenant: str) -> int:
         """The tenant's live posts, read at most once a LIVE_COUNT_TTL (the count sums the tenant's
@@ -319,11 +322,15 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         account = await self._accounts.get(tenant, content.account_id)
         rule = validation.recurring_rule(request.start_time, request.time_zone or account.time_zone, request.recurrence,
-                                         violations)
+                                         violations, self._clock.now())
         violations.extend(validation.platform_rules(content, account.platform, ""))
         if violations:
             raise InvalidArgument(violations)
         assert rule is not None
+        limit = self._limits.of(tenant).recurring_posts
+        if await self._recurring.live_count(tenant) >= limit:
+            raise QuotaExceeded("recurring_posts", tenant, f"{limit} recurring posts are active or paused; cancel one "
+                                "first", value=limit)
         record = await self._recurring.create(tenant, NewRecurring(
             account_id=account.id, text=content.text, media_urls=content.media_urls, link=content.link,
             start_time=rule.start_time, time_zone=rule.time_zone, recurrence=rule.recurrence,
@@ -383,7 +390,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             rule = validation.recurring_rule(
                 request.start_time if "start_time" in paths else current.start_time.isoformat(),
                 (request.time_zone or account.time_zone) if "time_zone" in paths else current.time_zone,
-                request.recurrence if "recurrence" in paths else current.recurrence, violations)
+                request.recurrence if "recurrence" in paths else current.recurrence, violations, self._clock.now())
         if violations:
             raise InvalidArgument(violations)
         return self._recurring_message(await self._recurring.update(tenant, recurring_id, content=content, rule=rule))
@@ -409,7 +416,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     def _recurring_message(self, record: RecurringRecord) -> resources_pb2.RecurringPost:
         upcoming: list[datetime] = []
         if record.status == "ACTIVE":
-            rule = recurrence.parse(record.recurrence, record.start_time, timezones.zone(record.time_zone))
+            rule = recurrence.cached(tuple(record.recurrence), record.start_time, record.time_zone)
             upcoming = [o.instant for o in rule.next(self._clock.now(), NEXT_OCCURRENCES)]
         return recurring_message(record, upcoming)
 
@@ -461,6 +468,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             platform_post_id=None, attempts=0, last_error=None, idempotency_key=new.idempotency_key,
             created_at=now, updated_at=now)
         created = await self._schedules.enqueue(tenant, record, after, _weekly, trace_context=current_traceparent() or new_traceparent())
+        self._count_created(tenant, 1)
         return post_message(created)
 
     async def ListUpcomingSlots(

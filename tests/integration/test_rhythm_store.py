@@ -116,7 +116,7 @@ async def test_missed_occurrences_are_skipped_and_never_leased(stores: Stores) -
     assert await stores.dispatch.skip_missed(now=stores.now) == 2
     assert await stores.dispatch.skip_missed(now=stores.now) == 0
     assert stores.sql("SELECT status::text, count(*) FROM posts GROUP BY 1 ORDER BY 1") == [("CANCELLED", 2), ("QUEUED", 1)]
-    assert stores.sql("SELECT occurrences_skipped FROM recurring_posts") == [(2,)]
+    assert (await stores.recurring.get(TENANT, recurring.id)).occurrences_skipped == 2
     assert stores.sql("SELECT count(*) FROM events WHERE type = 'post.skipped'") == [(2,)]
     stores.check_log()
 
@@ -210,3 +210,45 @@ async def test_the_horizon_duty_fills_ahead_then_leaves_a_recurring_post_alone_u
     later = Horizon(stores.recurring, FixedClock(stores.now + timedelta(hours=1)), horizon=timedelta(hours=48))
     assert await later.run_once() == 1  # an hour on: one more occurrence, not 48 again
     assert stores.sql("SELECT count(*), count(DISTINCT occurrence_time) FROM posts") == [(49, 49)]
+
+
+async def test_a_paced_accounts_missed_occurrence_is_skipped_not_leased(stores: Stores) -> None:
+    paced = await stores.account("paced", timedelta(minutes=1))
+    recurring = await stores.recurring.create(TENANT, NewRecurring(
+        paced, "hourly", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=HOURLY"], None), trace_context=None)
+    missed, recent = stores.now - timedelta(hours=2), stores.now - timedelta(minutes=5)
+    await stores.recurring.add_occurrences(recurring, [missed, recent], through=stores.now, ended=False)
+    (leased,) = await stores.dispatch.lease_paced(owner="d1", now=stores.now, horizon=stores.now + timedelta(seconds=5),
+                                                  grace=LEASE)
+    assert leased.scheduled_at == recent  # the missed one, first in order, is passed over
+    assert await stores.dispatch.note_paced(now=stores.now) == 0  # and not given a turn
+    assert await stores.dispatch.skip_missed(now=stores.now) == 1
+    assert (await stores.recurring.get(TENANT, recurring.id)).occurrences_skipped == 1
+    stores.check_log()
+
+
+async def test_a_reshuffle_keeps_each_posts_not_before_and_its_order(stores: Stores) -> None:
+    account = await stores.account("slots")
+    zone = timezones.zone("UTC")
+    daily = [(d, "09:00") for d in range(1, 8)]
+    await stores.schedules.set(TENANT, account, "UTC", daily, WeeklySchedule.parse(zone, daily), reshuffle=False)
+
+    def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
+        return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
+
+    def post(text: str) -> PostRecord:
+        return PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text=text,
+                          media_urls=[], link="", scheduled_at=stores.now, published_at=None, platform_post_id=None,
+                          attempts=0, last_error=None, idempotency_key=None, created_at=stores.now, updated_at=stores.now)
+
+    soon = await stores.schedules.enqueue(TENANT, post("soon"), stores.now, schedule_of, trace_context=None)
+    month = stores.now + timedelta(days=30)
+    later = await stores.schedules.enqueue(TENANT, post("next month"), month, schedule_of, trace_context=None)
+    twice = [(d, h) for d in range(1, 8) for h in ("08:00", "20:00")]
+    await stores.schedules.set(TENANT, account, "UTC", twice, WeeklySchedule.parse(zone, twice), reshuffle=True)
+    moved = {r[0]: r[1] for r in stores.sql("SELECT text, scheduled_at FROM posts")}
+    new = WeeklySchedule.parse(zone, twice)
+    assert moved["soon"] == new.after(stores.now, 1)[0]
+    assert moved["next month"] == new.after(month, 1)[0]  # not pulled into this week
+    assert soon.scheduled_at != moved["soon"] and later.slotted
+    stores.check_log()

@@ -10,8 +10,9 @@
 - posts.slotted: put into a posting-schedule slot by EnqueuePost; one live post per (account, slot
   instant) by a unique index, so concurrent EnqueuePost calls never share a slot. Cancelling or
   rescheduling frees the slot (slotted = false / CANCELLED).
-- posts_account_live: an account's live posts in order, for paced accounts (the first SCHEDULED one,
-  whether one is in flight) and slots.
+- posts.slot_after: the time EnqueuePost was asked to fill a slot after, kept for a reshuffle.
+- posts_account_scheduled: an account's SCHEDULED posts in order, for a paced account's next post
+  (SCHEDULED only: one index entry per post, not one per state it passes through).
 - events carry due_at: post.waiting's waiting_until for posts held by min_post_interval.
 
 Revision ID: 0011
@@ -56,13 +57,13 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("created_through", TS, nullable=False),
         sa.Column("occurrences_created", sa.BigInteger, nullable=False, server_default="0"),
-        sa.Column("occurrences_skipped", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("idempotency_key", sa.Text),
         sa.Column("trace_context", sa.Text),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
     )
     op.create_index("recurring_posts_tenant_created", "recurring_posts", ["tenant_id", "created_at", "id"])
+    op.create_index("recurring_posts_account", "recurring_posts", ["account_id"])
     op.create_index("recurring_posts_active", "recurring_posts", ["created_through"],
                     postgresql_where=sa.text("state = 'ACTIVE'"))
     op.create_index("recurring_posts_idempotency", "recurring_posts", ["tenant_id", "idempotency_key"], unique=True,
@@ -71,12 +72,13 @@ def upgrade() -> None:
     op.add_column("posts", sa.Column("occurrence_version", sa.Integer))
     op.add_column("posts", sa.Column("occurrence_time", TS))
     op.add_column("posts", sa.Column("slotted", sa.Boolean, nullable=False, server_default=sa.text("false")))
+    op.add_column("posts", sa.Column("slot_after", TS))
     op.create_index("posts_occurrence", "posts", ["recurring_post_id", "occurrence_version", "occurrence_time"],
                     unique=True, postgresql_where=sa.text("recurring_post_id IS NOT NULL"))
     op.create_index("posts_slot", "posts", ["account_id", "scheduled_at"], unique=True,
                     postgresql_where=sa.text(f"slotted AND {LIVE}"))
-    op.create_index("posts_account_live", "posts", ["account_id", "scheduled_at", "id"],
-                    postgresql_where=sa.text(LIVE))
+    op.create_index("posts_account_scheduled", "posts", ["account_id", "scheduled_at", "id"],
+                    postgresql_where=sa.text("status = 'SCHEDULED'"))
     op.create_table(
         "posting_schedules",
         sa.Column("account_id", UUID, sa.ForeignKey("accounts.id"), primary_key=True),
@@ -94,9 +96,9 @@ def downgrade() -> None:
     op.execute(load("0009_record_events.sql"))
     op.execute(load("0006_event_type.sql"))
     op.drop_table("posting_schedules")
-    for index in ("posts_account_live", "posts_slot", "posts_occurrence"):
+    for index in ("posts_account_scheduled", "posts_slot", "posts_occurrence"):
         op.drop_index(index, "posts")
-    for column in ("slotted", "occurrence_time", "occurrence_version", "recurring_post_id"):
+    for column in ("slot_after", "slotted", "occurrence_time", "occurrence_version", "recurring_post_id"):
         op.drop_column("posts", column)
     op.drop_table("recurring_posts")
     op.drop_index("accounts_paced", "accounts")

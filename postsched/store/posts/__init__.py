@@ -38,9 +38,9 @@ WITH new AS (
         AS n(id, account_id, text, media, link, scheduled_at, idempotency_key, slotted)
 ), inserted AS (
     INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, idempotency_key,
-                       trace_context, created_at, updated_at, slotted)
+                       trace_context, created_at, updated_at, slotted, slot_after)
     SELECT id, %(tenant)s, account_id, text, ARRAY(SELECT jsonb_array_elements_text(media::jsonb)), link,
-           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s, slotted
+           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s, slotted, %(slot_after)s::timestamptz
     FROM new
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, account_id, scheduled_at
@@ -149,9 +149,10 @@ async def forget_waits(conn: Connection, account_id: uuid.UUID) -> None:
 
 
 async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostRecord], *, trace_context: str | None,
-                       now: datetime) -> set[uuid.UUID]:
+                       now: datetime, slot_after: datetime | None = None) -> set[uuid.UUID]:
     """Inserts new posts (INSERT_POSTS) on the caller's connection; returns the ids really inserted
-    (a row whose idempotency key the tenant used already is not)."""
+    (a row whose idempotency key the tenant used already is not). slot_after: a slotted post's
+    not-before (EnqueuePost), kept for a reshuffle."""
     cur = await conn.execute(
         INSERT_POSTS,
         {
@@ -163,6 +164,7 @@ async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostReco
             "at": [r.scheduled_at for r in rows],
             "keys": [r.idempotency_key for r in rows],
             "slotted": [r.slotted for r in rows],
+            "slot_after": slot_after,
             "tenant": tenant_id,
             "trace_context": trace_context,
             "trace_id": trace_id_of(trace_context) or current_trace_id(),
@@ -232,9 +234,9 @@ class PostStore:
                 id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED",
                 text=new.text, media_urls=list(new.media_urls), link=new.link,
                 # Empty or past means as soon as possible: due now, so lateness counts from now.
-                scheduled_at=new.slot or max(new.scheduled_at or now, now),
+                scheduled_at=max(new.scheduled_at or now, now),
                 published_at=None, platform_post_id=None, attempts=0, last_error=None,
-                idempotency_key=key, created_at=now, updated_at=now, slotted=new.slot is not None,
+                idempotency_key=key, created_at=now, updated_at=now,
             )
             rows.append(record)
             if key:

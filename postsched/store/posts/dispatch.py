@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 from postsched.keys import MessageKey
 from postsched.lifecycle import PostStatus
-from postsched.store import leases
+from postsched.store import accounts, leases
+from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Database
-from postsched.store.recurring import count_skipped
 from postsched.store.posts.transitions import OWN_TRACE_ID, move, params
 
 S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
@@ -41,7 +41,10 @@ class LeasedPost:
         return MessageKey(self.id, self.generation)
 
 
-NOT_MISSED = "({p}.recurring_post_id IS NULL OR {p}.attempts > 0 OR {p}.scheduled_at >= %(skip_before)s)"
+# Missed: an occurrence no dispatcher has seen due (never tried, never given a turn or a deferral:
+# not_before NULL) and more than the grace late.
+NOT_MISSED = ("({p}.recurring_post_id IS NULL OR {p}.attempts > 0 OR {p}.not_before IS NOT NULL"
+              " OR {p}.scheduled_at >= %(skip_before)s)")
 
 # A post is due at greatest(scheduled_at, not_before): the posts_due index is on that expression.
 # Leasable: due by the horizon, of an account neither paused (operators), disabled (tenant),
@@ -53,11 +56,11 @@ LEASABLE = f"""
     p.status = 'SCHEDULED' AND greatest(p.scheduled_at, p.not_before) <= %(horizon)s
     AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
     AND (a.throttled_until IS NULL OR a.throttled_until <= %(horizon)s)
-    AND a.min_post_interval = '0'::interval AND {NOT_MISSED.format(p="p")}
+    AND a.min_post_interval = '0'::interval AND a.deleted_at IS NULL AND {NOT_MISSED.format(p="p")}
 """
 
 # SCHEDULED -> QUEUED under a new generation for the rows of `due` (id, due_at, turn), logged.
-def _lease(due: str) -> str:
+def _lease(due: str, after_moved: str = "") -> str:
     return move(
         before=due, source="due", match="p.id = due.id", sources=(S,), target=Q, event="queued",
         set=f"""dispatch_generation = p.dispatch_generation + 1, lease_owner = %(owner)s,
@@ -65,7 +68,8 @@ def _lease(due: str) -> str:
                handed_over_at = NULL, stream_seq = NULL, not_before = NULL""",
         message="'leased by ' || %(owner)s || ', generation ' || p.dispatch_generation",
         returning="p.dispatch_generation, p.scheduled_at, p.trace_context, due.due_at, due.turn",
-        select="""SELECT l.log_post_id AS id, l.log_tenant_id AS tenant_id, l.log_account_id AS account_id,
+        select=after_moved + """
+                  SELECT l.log_post_id AS id, l.log_tenant_id AS tenant_id, l.log_account_id AS account_id,
                          a.platform::text AS platform, l.dispatch_generation AS generation, l.scheduled_at,
                          l.trace_context, l.due_at, l.turn
                   FROM moved l JOIN accounts a ON a.id = l.log_account_id""",
@@ -105,16 +109,26 @@ ORDER BY tenant_turn, account_turn, at, id
 LIMIT %(limit)s
 """
 
-# A paced account (min_post_interval > 0) has at most one post leased or being published: when none
-# is, its first SCHEDULED post in order (scheduled_at, id: a post given back waits in its place) is
-# due at the latest of its time and the account's next_post_at (each claim sets it to the claim's
-# time plus the interval). The account row is locked, so dispatchers side by side lease one post.
+# A paced account (min_post_interval > 0) has at most one post leased or being published. Its
+# turn, next_post_at, is set by the lease (the leased post's due time plus the interval) and again by
+# the claim (the platform call's start plus the interval). Two statements in one transaction: the
+# first locks the paced accounts with a post due (SKIP LOCKED: dispatchers side by side take
+# different ones); the second, with a snapshot taken after those locks, checks that none of the
+# account's posts is in flight (its counters) and leases its first SCHEDULED post in order
+# (scheduled_at, id: a post given back waits in its place) if due by the horizon.
+LOCK_PACED = """
+SELECT a.id FROM accounts a
+WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL
+  AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
+  AND (a.next_post_at IS NULL OR a.next_post_at <= %(horizon)s)
+  AND EXISTS (SELECT 1 FROM posts q WHERE q.account_id = a.id AND q.status = 'SCHEDULED' AND q.scheduled_at <= %(horizon)s)
+FOR UPDATE OF a SKIP LOCKED
+"""
 LEASE_PACED = _lease(f"""paced AS (
     SELECT a.id, a.next_post_at, a.throttled_until FROM accounts a
-    WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL
-      AND NOT a.paused AND NOT a.disabled AND NOT a.needs_credentials
-      AND NOT EXISTS (SELECT 1 FROM posts f WHERE f.account_id = a.id AND f.status IN ('QUEUED', 'PUBLISHING'))
-    FOR UPDATE OF a SKIP LOCKED
+    WHERE a.id = ANY(%(accounts)s)
+      AND NOT EXISTS (SELECT 1 FROM {POST_COUNTS} c WHERE c.account_id = a.id AND c.status IN ('QUEUED', 'PUBLISHING')
+                      GROUP BY c.account_id HAVING sum(c.n) > 0)
 ), due AS (
     SELECT p.id, greatest(p.scheduled_at, p.not_before, a.throttled_until, a.next_post_at) AS due_at, 0 AS turn
     FROM paced a
@@ -124,26 +138,20 @@ LEASE_PACED = _lease(f"""paced AS (
         ORDER BY q.scheduled_at, q.id LIMIT 1
     ) p ON true
     WHERE greatest(p.scheduled_at, p.not_before, a.throttled_until, a.next_post_at) <= %(horizon)s
-)""")
+)""", after_moved=accounts.PACE_AFTER_LEASE)
 
 # Due posts of paced accounts that must wait for their turn, said once each (post.waiting): the
-# next turn is the latest of now, next_post_at and, with a post in flight, its due time plus the
-# interval (its claim will set next_post_at so); the k-th in line (0 = next) is expected k intervals
-# after it, and not handed over before then (not_before): the event's waiting_until is a promise
-# the dispatcher keeps (it may go later, never sooner).
+# k-th in line (0 = next) is expected k intervals after the account's next turn (or now), and not
+# handed over before then (not_before): the event's waiting_until is a promise the dispatcher keeps
+# (it may go later, never sooner). A missed occurrence is left to SKIP_MISSED, not given a turn.
 NOTE_PACED = move(
-    before="""turn AS (
-        SELECT a.id, a.min_post_interval,
-               greatest(%(now)s, a.next_post_at,
-                        (SELECT max(greatest(f.scheduled_at, f.not_before)) FROM posts f
-                         WHERE f.account_id = a.id AND f.status IN ('QUEUED', 'PUBLISHING')) + a.min_post_interval) AS at
-        FROM accounts a WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL
-    ), line AS (
-        SELECT q.id, q.not_before, q.scheduled_at, t.min_post_interval,
-               t.at + t.min_post_interval
+    before=f"""line AS (
+        SELECT q.id, q.not_before, q.scheduled_at, a.min_post_interval,
+               greatest(%(now)s, a.next_post_at) + a.min_post_interval
                    * (row_number() OVER (PARTITION BY q.account_id ORDER BY q.scheduled_at, q.id) - 1) AS expected
-        FROM turn t JOIN posts q ON q.account_id = t.id AND q.status = 'SCHEDULED'
-        WHERE q.scheduled_at <= %(now)s
+        FROM accounts a JOIN posts q ON q.account_id = a.id AND q.status = 'SCHEDULED'
+        WHERE a.min_post_interval > '0'::interval AND a.deleted_at IS NULL AND q.scheduled_at <= %(now)s
+          AND {NOT_MISSED.format(p="q")}
     ), held AS (
         SELECT id, expected, min_post_interval FROM line
         WHERE not_before IS NULL AND expected > scheduled_at + interval '1 second'
@@ -161,12 +169,12 @@ SKIP_MISSED = move(
         SELECT id FROM posts
         WHERE status = 'SCHEDULED' AND greatest(scheduled_at, not_before) < %(skip_before)s
           AND scheduled_at < %(skip_before)s AND recurring_post_id IS NOT NULL AND attempts = 0
+          AND not_before IS NULL
         LIMIT %(batch)s
         FOR UPDATE SKIP LOCKED
     )""",
     source="missed", match="p.id = missed.id", sources=(S,), target=PostStatus.CANCELLED, event="skipped",
-    set="last_error = %(reason)s, lease_owner = NULL", message="%(reason)s", returning="p.recurring_post_id",
-    select="SELECT recurring_post_id FROM moved",
+    set="last_error = %(reason)s, lease_owner = NULL", message="%(reason)s",
 )
 
 # The posts named, if still leasable, each with its place in the list as its turn.
@@ -274,24 +282,29 @@ class DispatchStore:
 
     async def lease_paced(self, *, owner: str, now: datetime, horizon: datetime, grace: float) -> list[LeasedPost]:
         """Leases the next post of each paced account that has none in flight, if due by `horizon`."""
-        return await self._lease(LEASE_PACED, owner=owner, now=now, horizon=horizon, grace=grace)
+        async with self._db.transaction() as conn:
+            cur = await conn.execute(LOCK_PACED, {"horizon": horizon})
+            locked = [row["id"] for row in await cur.fetchall()]
+            if not locked:
+                return []
+            cur = await conn.execute(LEASE_PACED, params(
+                accounts=locked, owner=owner, now=now, horizon=horizon, grace=grace, skip_before=now - self.missed_grace))
+            return [LeasedPost(**row) for row in await cur.fetchall()]
 
     async def note_paced(self, *, now: datetime) -> int:
         """Says once (post.waiting) of each due post of a paced account that waits for its turn."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(NOTE_PACED, params(now=now))
+            cur = await conn.execute(NOTE_PACED, params(now=now, skip_before=now - self.missed_grace))
             return len(await cur.fetchall())
 
     async def skip_missed(self, *, now: datetime, batch: int = 1000) -> int:
         """Records as skipped the occurrences more than missed_grace late; returns how many."""
         cutoff = now - self.missed_grace
-        reason = (f"skipped: due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) while no "
-                  "dispatcher ran; an occurrence is never published late in a pile")
-        async with self._db.transaction() as conn:
+        reason = (f"skipped: due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) and never "
+                  "seen due by a dispatcher (services away); an occurrence is never published late in a pile")
+        async with self._db.connection() as conn:
             cur = await conn.execute(SKIP_MISSED, params(skip_before=cutoff, now=now, batch=batch, reason=reason))
-            skipped = [row["recurring_post_id"] for row in await cur.fetchall()]
-            await count_skipped(conn, skipped)
-            return len(skipped)
+            return len(await cur.fetchall())
 
     async def due_in_turns(self, *, now: datetime, horizon: datetime, limit: int) -> list[uuid.UUID]:
         """The ids of up to `limit` posts due by `horizon`, in turns across tenants and accounts
