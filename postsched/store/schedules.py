@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
 from psycopg.types.json import Jsonb
@@ -24,6 +24,7 @@ from postsched.store.records import PostRecord
 
 # Slots looked at per enqueue before giving up: an account holding this many future slots is full.
 MAX_SLOTS_SEARCHED = 20_000
+MAX_AHEAD = timedelta(days=400)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class ScheduleStore:
                    AND status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING') AND scheduled_at > %s""", (post.account_id, after))
             taken = {r["scheduled_at"] for r in await cur.fetchall()}
             (slot,) = _free(schedule_of(record), after, 1, lambda at: at in taken)
+            if slot > now + MAX_AHEAD:  # as far as CreatePost may schedule
+                raise FailedPrecondition(f"the first free slot, {slot.isoformat()}, is more than {MAX_AHEAD.days} days ahead")
             slotted = PostRecord(**{**post.__dict__, "scheduled_at": slot, "slotted": True})
             inserted = await insert_posts(conn, tenant_id, [slotted], trace_context=trace_context, now=now,
                                           slot_after=after)

@@ -252,3 +252,19 @@ async def test_a_reshuffle_keeps_each_posts_not_before_and_its_order(stores: Sto
     assert moved["next month"] == new.after(month, 1)[0]  # not pulled into this week
     assert soon.scheduled_at != moved["soon"] and later.slotted
     stores.check_log()
+
+
+async def test_enqueue_refuses_a_slot_further_ahead_than_a_post_may_be(stores: Stores) -> None:
+    account = await stores.account("yearly")
+    zone = timezones.zone("UTC")
+    only = [(1, "09:00")]
+    await stores.schedules.set(TENANT, account, "UTC", only, WeeklySchedule.parse(zone, only), reshuffle=False)
+
+    def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
+        return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
+
+    post = PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text="x", media_urls=[],
+                      link="", scheduled_at=stores.now, published_at=None, platform_post_id=None, attempts=0,
+                      last_error=None, idempotency_key=None, created_at=stores.now, updated_at=stores.now)
+    with pytest.raises(FailedPrecondition, match="400 days"):
+        await stores.schedules.enqueue(TENANT, post, stores.now + timedelta(days=400), schedule_of, trace_context=None)
