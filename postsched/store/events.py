@@ -40,7 +40,7 @@ async def clear_before(conn: Connection, cutoff: datetime) -> int:
 
 EVENT_TYPES = (
     "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting", "post.skipped",
-    "account.needs_credentials", "account.credentials_updated",
+    "account.needs_credentials", "account.credentials_updated", "recurring_post.ended",
 )
 
 

@@ -20,7 +20,9 @@ from typing import Any, Mapping, Sequence
 
 from postsched.clock import Clock
 from postsched.errors import FailedPrecondition, NotFound
+from postsched.store import processing_log
 from postsched.store.database import Connection, Database
+from postsched.store.processing_log import LogEntry
 from postsched.store.posts import cancel_occurrences, insert_occurrences, update_occurrences
 from postsched.store.records import PageCursor
 
@@ -220,6 +222,9 @@ class RecurringStore:
                    state = CASE WHEN %s THEN 'ENDED' ELSE state END,
                    updated_at = CASE WHEN %s THEN %s ELSE updated_at END WHERE id = %s""",
                 (through, created, ended, ended, now, record.id))
+            if ended:  # recurring_post.ended: its last occurrence exists; a backend may offer a new rule
+                await processing_log.append(conn, [LogEntry(None, record.tenant_id, record.account_id,
+                                                            "recurring_post_ended", message=str(record.id))])
         return created
 
 

@@ -100,6 +100,8 @@ def test_a_year_of_local_times_across_dst_made_once_by_two_racing_dispatchers(su
     assert total == distinct == sum(len(v) for v in expected.values())
     assert all(client.GetRecurringPost(Req.GetRecurringPostRequest(recurring_post_id=rid)).status
                == resources_pb2.RECURRING_POST_STATUS_ENDED for rid in expected)
+    ended = suite.sql("SELECT message FROM events WHERE type = 'recurring_post.ended'")
+    assert sorted(m for (m,) in ended) == sorted(expected)  # once each, whichever dispatcher ended it
 
 
 def test_after_three_hours_away_missed_occurrences_are_skipped_not_piled(suite: Suite, fake_meta: FakeMeta) -> None:

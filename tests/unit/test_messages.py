@@ -46,7 +46,7 @@ def events() -> list[EventRecord]:
         }
         if variant % 3 == 2 and data:  # events since migration 0011 carry due_at (waiting_until)
             data["due_at"] = (BASE + timedelta(minutes=10)).isoformat()
-        account_event = kind.startswith("account.")
+        account_event = not kind.startswith("post.")  # account and recurring-post events name no post
         out.append(EventRecord(
             event_id=uuid.uuid4(), sequence=n, type=kind, tenant_id="acme", post_id=None if account_event else uuid.uuid4(),
             account_id=uuid.uuid4(), occurred_at=BASE + timedelta(microseconds=MICROS[variant % 4]),

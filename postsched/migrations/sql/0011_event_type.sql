@@ -11,5 +11,6 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN event = 'paced' THEN 'post.waiting'
         WHEN event = 'needs_credentials' THEN 'account.needs_credentials'
         WHEN event = 'credentials_updated' THEN 'account.credentials_updated'
+        WHEN event = 'recurring_post_ended' THEN 'recurring_post.ended'
     END
 $$
