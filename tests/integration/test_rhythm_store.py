@@ -60,6 +60,17 @@ class Stores:
                 assert lifecycle.find(source, target, event) is not None, (source, target, event)
 
 
+def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
+    return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
+
+
+def slot_post(account: uuid.UUID, text: str, now: datetime) -> PostRecord:
+    """A post as EnqueuePost hands it to the store (its time is the slot's)."""
+    return PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text=text, media_urls=[],
+                      link="", scheduled_at=now, published_at=None, platform_post_id=None, attempts=0, last_error=None,
+                      idempotency_key=None, created_at=now, updated_at=now)
+
+
 @pytest.fixture
 async def stores(database_url: str) -> AsyncIterator[Stores]:
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -158,22 +169,14 @@ async def test_enqueue_takes_the_first_free_slot_and_cancelling_frees_it(stores:
     weekly = WeeklySchedule.parse(zone, slots)
     await stores.schedules.set(TENANT, account, "Europe/Berlin", slots, weekly, reshuffle=False)
 
-    def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
-        return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
-
-    def post(text: str) -> PostRecord:
-        return PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text=text,
-                          media_urls=[], link="", scheduled_at=stores.now, published_at=None, platform_post_id=None,
-                          attempts=0, last_error=None, idempotency_key=None, created_at=stores.now, updated_at=stores.now)
-
-    made = await asyncio.gather(*(stores.schedules.enqueue(TENANT, post(f"p{n}"), stores.now, schedule_of, trace_context=None)
+    made = await asyncio.gather(*(stores.schedules.enqueue(TENANT, slot_post(account, f"p{n}", stores.now), stores.now, schedule_of, trace_context=None)
                                   for n in range(12)))
     assert sorted(p.scheduled_at for p in made) == weekly.after(stores.now, 12)
     victim = sorted(made, key=lambda p: p.scheduled_at)[4]
     await stores.posts.cancel(TENANT, victim.id)
     upcoming = await stores.schedules.upcoming(TENANT, account, weekly, 12)
     assert [at for at, filled in upcoming if filled is None] == [victim.scheduled_at]
-    again = await stores.schedules.enqueue(TENANT, post("again"), stores.now, schedule_of, trace_context=None)
+    again = await stores.schedules.enqueue(TENANT, slot_post(account, "again", stores.now), stores.now, schedule_of, trace_context=None)
     assert again.scheduled_at == victim.scheduled_at and again.slotted
     # Rescheduling by hand takes a post out of the slots.
     moved = await stores.posts.reschedule(TENANT, again.id, stores.now + timedelta(days=400))
@@ -233,17 +236,9 @@ async def test_a_reshuffle_keeps_each_posts_not_before_and_its_order(stores: Sto
     daily = [(d, "09:00") for d in range(1, 8)]
     await stores.schedules.set(TENANT, account, "UTC", daily, WeeklySchedule.parse(zone, daily), reshuffle=False)
 
-    def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
-        return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
-
-    def post(text: str) -> PostRecord:
-        return PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text=text,
-                          media_urls=[], link="", scheduled_at=stores.now, published_at=None, platform_post_id=None,
-                          attempts=0, last_error=None, idempotency_key=None, created_at=stores.now, updated_at=stores.now)
-
-    soon = await stores.schedules.enqueue(TENANT, post("soon"), stores.now, schedule_of, trace_context=None)
+    soon = await stores.schedules.enqueue(TENANT, slot_post(account, "soon", stores.now), stores.now, schedule_of, trace_context=None)
     month = stores.now + timedelta(days=30)
-    later = await stores.schedules.enqueue(TENANT, post("next month"), month, schedule_of, trace_context=None)
+    later = await stores.schedules.enqueue(TENANT, slot_post(account, "next month", stores.now), month, schedule_of, trace_context=None)
     twice = [(d, h) for d in range(1, 8) for h in ("08:00", "20:00")]
     await stores.schedules.set(TENANT, account, "UTC", twice, WeeklySchedule.parse(zone, twice), reshuffle=True)
     moved = {r[0]: r[1] for r in stores.sql("SELECT text, scheduled_at FROM posts")}
@@ -260,11 +255,5 @@ async def test_enqueue_refuses_a_slot_further_ahead_than_a_post_may_be(stores: S
     only = [(1, "09:00")]
     await stores.schedules.set(TENANT, account, "UTC", only, WeeklySchedule.parse(zone, only), reshuffle=False)
 
-    def schedule_of(record: ScheduleRecord) -> WeeklySchedule:
-        return WeeklySchedule.parse(timezones.zone(record.time_zone), record.slots)
-
-    post = PostRecord(id=uuid.uuid4(), tenant_id=TENANT, account_id=account, status="SCHEDULED", text="x", media_urls=[],
-                      link="", scheduled_at=stores.now, published_at=None, platform_post_id=None, attempts=0,
-                      last_error=None, idempotency_key=None, created_at=stores.now, updated_at=stores.now)
     with pytest.raises(FailedPrecondition, match="400 days"):
-        await stores.schedules.enqueue(TENANT, post, stores.now + timedelta(days=400), schedule_of, trace_context=None)
+        await stores.schedules.enqueue(TENANT, slot_post(account, "x", stores.now), stores.now + timedelta(days=400), schedule_of, trace_context=None)
