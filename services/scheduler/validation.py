@@ -237,8 +237,8 @@ def zone_name(name: str, field: str, violations: list[FieldViolation]) -> str:
 
 def post_interval(value: duration_pb2.Duration, field: str, violations: list[FieldViolation]) -> timedelta:
     """An account's min_post_interval: 0 to MAX_POST_INTERVAL."""
-    if value.seconds < 0 or value.nanos < 0 or not -999_999_999 <= value.nanos <= 999_999_999:
-        violations.append(FieldViolation(field, "must not be negative"))
+    if value.seconds < 0 or not 0 <= value.nanos <= 999_999_999:
+        violations.append(FieldViolation(field, "a Duration of 0 or more (nanos 0 to 999,999,999)"))
         return timedelta(0)
     interval = timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
     if interval > MAX_POST_INTERVAL:

@@ -163,7 +163,7 @@ NOTE_PACED = move(
 )
 
 # Occurrences of recurring posts never tried and more than the grace late: CANCELLED as skipped
-# (post.skipped), counted on their recurring post. Never published late in a pile.
+# (post.skipped; RecurringStore counts them when read). Never published late in a pile.
 SKIP_MISSED = move(
     before="""missed AS (
         SELECT id FROM posts
