@@ -139,7 +139,7 @@ async def http_piece(count: int) -> dict[str, float]:
 
             async def worker(n: int) -> None:
                 for _ in range(n):
-                    async with session.post(f"http://127.0.0.1:{port}/v21.0/1/feed", data=body, headers=headers) as r:
+                    async with session.post(f"http://127.0.0.1:{port}/v27.0/1/feed", data=body, headers=headers) as r:
                         await r.json()
 
             async def calls() -> None:

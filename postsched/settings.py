@@ -289,6 +289,9 @@ class DispatcherSettings:
         )
 
 
+GRAPH_VERSION = re.compile(r"v\d{1,3}\.\d{1,2}")
+
+
 @dataclass(frozen=True)
 class PublisherSettings:
     database_url: str
@@ -298,7 +301,10 @@ class PublisherSettings:
     operators: TokenConfig
     secret_key: bytes
     jetstream: JetStreamSettings
-    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    # The Graph API's base without a version, and the version every call uses (one setting: Meta
+    # retires each version two years after its release; README "Moving to the next Graph API version").
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v27.0"
     # Posts handled at once by one publisher process. A real platform answers in 0.2-2 s, so
     # throughput is calls in flight / latency (the README's POSTSCHED_PUBLISH_CONCURRENCY row has
     # the measurement).
@@ -327,12 +333,26 @@ class PublisherSettings:
     outbound: OutboundPolicy = OutboundPolicy()
     limits: TenantLimits = TenantLimits()
 
+    @property
+    def graph_base(self) -> str:
+        """Where every Graph API call goes: the base URL and the version."""
+        return f"{self.meta_graph_url}/{self.meta_graph_version}"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
         env = os.environ if env is None else env
-        graph_url = env.get("POSTSCHED_META_GRAPH_URL", "").strip() or cls.meta_graph_url
+        graph_url = env.get("POSTSCHED_META_GRAPH_URL", "").strip().rstrip("/") or cls.meta_graph_url
         if not graph_url.startswith(("http://", "https://")):
             raise ConfigError(f"POSTSCHED_META_GRAPH_URL must be an http(s) URL, got {graph_url!r}")
+        version = env.get("POSTSCHED_META_GRAPH_VERSION", "").strip() or cls.meta_graph_version
+        if not GRAPH_VERSION.fullmatch(version):
+            raise ConfigError(f"POSTSCHED_META_GRAPH_VERSION must be a Graph API version such as v27.0, got {version!r}")
+        in_url = GRAPH_VERSION.fullmatch(graph_url.rsplit("/", 1)[-1])
+        if in_url:
+            raise ConfigError(
+                f"POSTSCHED_META_GRAPH_URL holds a Graph API version ({in_url.group(0)}): give the base without it "
+                f"({graph_url.rsplit('/', 1)[0]}) and the version in POSTSCHED_META_GRAPH_VERSION (default "
+                f"{cls.meta_graph_version})")
         settings = cls(
             database_url=database_url(env),
             nats_urls=nats_urls(env),
@@ -343,6 +363,7 @@ class PublisherSettings:
             secret_key=secret_key(env),
             jetstream=JetStreamSettings.from_env(env),
             meta_graph_url=graph_url,
+            meta_graph_version=version,
             concurrency=int(positive_number(env, "POSTSCHED_PUBLISH_CONCURRENCY", 1000, integer=True)),
             account_concurrency=int(positive_number(env, "POSTSCHED_ACCOUNT_CONCURRENCY", 20, integer=True)),
             publish_timeout=positive_number(env, "POSTSCHED_PUBLISH_TIMEOUT", 600.0),

@@ -31,7 +31,7 @@ from postsched.embedded import EmbeddedNats, EmbeddedPostgres, free_port, wait_f
 from postsched.errors import PostschedError
 from postsched.nats_auth import ROLES, authorization_block, new_password, user_url
 from postsched.outbound import ALLOW_VARIABLE, LOOPBACK_ALLOW
-from postsched.settings import DEFAULT_DASHBOARD_ADDR, addr_or_off, listen_addr, metrics_addr
+from postsched.settings import DEFAULT_DASHBOARD_ADDR, PublisherSettings, addr_or_off, listen_addr, metrics_addr
 from postsched.store.migrate import upgrade
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 
@@ -275,7 +275,7 @@ def _run_suite(state_dir: Path, services: list[str]) -> int:
                     env=env, stdout=log, stderr=log, start_new_session=True,
                 )
             wait_for_port("127.0.0.1", fake_port, children["fake-meta"], log_file, timeout=30)
-            env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{fake_port}/v21.0"
+            env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{fake_port}"
 
         for name in services:
             log_file = state_dir / "logs" / f"{name}.log"
@@ -348,7 +348,8 @@ def _print_banner(
              f"what it published: http://127.0.0.1:{fake_port}/_control/posts, webhook receivers: "
              f"http://127.0.0.1:{fake_port}/_webhooks/NAME)")
     else:
-        _say(f"  {'graph api':<11} {env['POSTSCHED_META_GRAPH_URL']}")
+        _say(f"  {'graph api':<11} {env['POSTSCHED_META_GRAPH_URL']}, version "
+             f"{env.get('POSTSCHED_META_GRAPH_VERSION') or PublisherSettings.meta_graph_version}")
     if dashboard:
         _say(f"  {'dashboard':<11} http://{_connect_addr(dashboard)}/?token={env['POSTSCHED_ADMIN_TOKEN']}")
     _say()

@@ -18,7 +18,7 @@ class FakeMeta:
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.graph_url = f"{self.base}/v21.0"
+        self.graph_url = self.base  # POSTSCHED_META_GRAPH_URL: the base; the version is the publisher's
         self.log_path = log_dir / f"fake-meta-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 

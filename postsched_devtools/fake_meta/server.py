@@ -1,6 +1,6 @@
 """A faithful local stand-in for the parts of the Meta Graph API postsched uses.
 
-Graph endpoints (any version prefix, e.g. /v21.0/): Page feed and photos, published_posts, Instagram
+Graph endpoints (under any version prefix, e.g. /v27.0/, recorded with each call): Page feed and photos, published_posts, Instagram
 media containers with status_code, media_publish, published media (permalink) and content_publishing_limit. Answers carry
 Meta's error body shape and the X-App-Usage / X-Business-Use-Case-Usage headers.
 
@@ -303,8 +303,9 @@ class FakeMeta:
 
     async def graph(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.match_info["path"].split("/") if p]
+        version = ""
         if parts and VERSION.match(parts[0]):
-            parts = parts[1:]
+            version, parts = parts[0], parts[1:]
         params = dict(request.query)
         if request.method == "POST":
             params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
@@ -313,7 +314,8 @@ class FakeMeta:
         edge = parts[1] if len(parts) > 1 else ""
         # A published Instagram medium read by id (its permalink) is its own endpoint for faults.
         endpoint = edge or ("ig_media" if node in self.state.media else "node")
-        self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint})
+        self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint,
+                                 "version": version})
         if not token:
             return graph_error(400, 104, "An access token is required to request this resource.")
         if token.startswith("invalid"):
@@ -498,7 +500,7 @@ async def serve(host: str, port: int, state_file: Path | None = None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    print(f"fake-meta listening on http://{host}:{port}/v21.0 (control API: /_control, webhooks: /_webhooks/NAME)"
+    print(f"fake-meta listening on http://{host}:{port} (Graph API under /vNN.N/; control API: /_control, webhooks: /_webhooks/NAME)"
           + (f"; state in {state_file}" if state_file else ""), flush=True)
     saving = asyncio.create_task(fake.keep_saved())
     await wait_for_shutdown_signal()

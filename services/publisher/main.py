@@ -65,7 +65,7 @@ async def serve(settings: PublisherSettings) -> None:
     # anything else here. Tenants' URLs go through the outbound guard's client of their own.
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=settings.concurrency, ttl_dns_cache=300))
     tenant_http = TenantHttp(settings.outbound, connections=settings.concurrency)
-    graph = GraphClient(session, settings.meta_graph_url, timeout=settings.http_timeout, usage_sink=usage_sink)
+    graph = GraphClient(session, settings.graph_base, timeout=settings.http_timeout, usage_sink=usage_sink)
     quota = InstagramQuota()
     adapters: dict[str, Adapter] = {
         "facebook_page": FacebookPage(graph, attempt_span=settings.publish_timeout),
@@ -118,7 +118,7 @@ async def serve(settings: PublisherSettings) -> None:
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})
     duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
     log.info("publisher listening", addr=settings.listen_addr, port=server.port, instance=instance_id,
-             graph_url=settings.meta_graph_url, concurrency=settings.concurrency,
+             graph_url=settings.graph_base, concurrency=settings.concurrency,
              account_concurrency=settings.account_concurrency, outbound_allow=settings.outbound.source or "nothing")
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")

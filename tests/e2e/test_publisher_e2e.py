@@ -106,6 +106,24 @@ def test_instagram_image_carousel_and_video(pipeline: Pipeline) -> None:
     assert len(status_polls) > 4
 
 
+def test_every_graph_call_carries_the_configured_version(pipeline: Pipeline) -> None:
+    """POSTSCHED_META_GRAPH_VERSION (default v27.0) is in every Graph call's path; set, it moves them all."""
+    page = pipeline.client.page_account("1000000077")
+    ig = pipeline.client.instagram_account("17841400000000077")
+    pipeline.post(page, "v27", media=["https://cdn.example.com/a.jpg"])
+    pipeline.post(ig, "v27 ig", media=["https://cdn.example.com/a.jpg"])
+    pipeline.wait_terminal(2)
+    graph_calls = [c for c in pipeline.fake.calls() if c["endpoint"] != "webhook"]
+    assert len(graph_calls) >= 4 and {c["version"] for c in graph_calls} == {"v27.0"}  # feed/photos, media, publish, ...
+    pipeline.publisher.stop()
+    pipeline.publisher = pipeline.suite.start("publisher", POSTSCHED_META_GRAPH_VERSION="v28.0", **FAST)
+    pipeline.post(page, "v28", media=["https://cdn.example.com/b.jpg"])
+    pipeline.post(ig, "v28 ig", media=["https://cdn.example.com/b.jpg"])
+    pipeline.wait_terminal(4)
+    later = [c for c in pipeline.fake.calls() if c["endpoint"] != "webhook"][len(graph_calls):]
+    assert len(later) >= 4 and {c["version"] for c in later} == {"v28.0"}
+
+
 def published_events(client: Tenant, count: int) -> list[scheduler_pb2.Event]:
     """The tenant's first `count` post.published events, read through WatchEvents."""
     stream = client.WatchEvents(Req.WatchEventsRequest(after_sequence=0, types=["post.published"]))

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from postsched.embedded import free_port
 from postsched.errors import ConfigError
 from postsched.auth import digest, tenant_tokens
-from postsched.settings import SchedulerSettings
+from postsched.settings import PublisherSettings, SchedulerSettings
 from postsched_devtools.processes import ROOT
 
 GOOD = {
@@ -63,3 +63,19 @@ def test_serve_exits_with_one_clear_line(name: str, value: str) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], result.stderr
+
+
+def test_the_graph_api_version_is_one_setting_and_never_in_the_url() -> None:
+    env = {**GOOD, "POSTSCHED_NATS_URL": "nats://127.0.0.1:4222", "POSTSCHED_ADMIN_TOKEN": "o" * 32}
+    default = PublisherSettings.from_env(env)
+    assert default.graph_base == "https://graph.facebook.com/v27.0"
+    chosen = PublisherSettings.from_env({**env, "POSTSCHED_META_GRAPH_URL": "http://127.0.0.1:8089/",
+                                         "POSTSCHED_META_GRAPH_VERSION": "v28.0"})
+    assert chosen.graph_base == "http://127.0.0.1:8089/v28.0"
+    with pytest.raises(ConfigError) as info:
+        PublisherSettings.from_env({**env, "POSTSCHED_META_GRAPH_URL": "https://graph.facebook.com/v21.0"})
+    assert str(info.value) == ("POSTSCHED_META_GRAPH_URL holds a Graph API version (v21.0): give the base without it "
+                               "(https://graph.facebook.com) and the version in POSTSCHED_META_GRAPH_VERSION (default v27.0)")
+    for bad in ("27.0", "v27", "latest", "v27.0/"):
+        with pytest.raises(ConfigError, match="POSTSCHED_META_GRAPH_VERSION"):
+            PublisherSettings.from_env({**env, "POSTSCHED_META_GRAPH_VERSION": bad})

@@ -100,7 +100,7 @@ def test_ports_agree_with_the_defaults(compose: dict) -> None:
         assert services[name]["healthcheck"]["test"][3] == f"localhost:{port}"
     assert "16686:16686" in services["jaeger"]["ports"] and "4317:4317" in services["jaeger"]["ports"]
     assert services["scheduler"]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4317"
-    assert services["publisher"]["environment"]["POSTSCHED_META_GRAPH_URL"].startswith("${POSTSCHED_META_GRAPH_URL:-http://fake-meta:8089/")
+    assert services["publisher"]["environment"]["POSTSCHED_META_GRAPH_URL"] == "${POSTSCHED_META_GRAPH_URL:-http://fake-meta:8089}"
 
 
 NATS_PASSWORDS = {password_variable(role): f"test-{role}" for role in ROLES}

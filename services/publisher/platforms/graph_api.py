@@ -13,8 +13,6 @@ import aiohttp
 from postsched.outbound import printable, read_bounded
 from services.publisher.platforms.outcomes import Permanent, PlatformError, RateLimited, Transient
 
-DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
-
 # Error codes, from Meta's error-handling and rate-limiting pages (see shared/META-GRAPH.md).
 TRANSIENT_CODES = {-2, -1, 1, 2}
 RATE_LIMIT_CODES = {4, 9, 17, 32, 341, 613, *range(80000, 80015)}
