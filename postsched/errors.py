@@ -52,6 +52,10 @@ class FailedPrecondition(PostschedError):
     """The object is not in a state that allows this."""
 
 
+class Aborted(PostschedError):
+    """A concurrent change came first: read the object again and retry."""
+
+
 class Unauthenticated(PostschedError):
     """Missing or invalid token: send metadata 'authorization: Bearer TOKEN'."""
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from postsched.clock import Clock
-from postsched.errors import FailedPrecondition, NotFound
+from postsched.errors import Aborted, FailedPrecondition, NotFound
 from postsched.store import processing_log
 from postsched.store.database import Connection, Database
 from postsched.store.processing_log import LogEntry
@@ -142,12 +142,16 @@ class RecurringStore:
             return [RecurringRecord.from_row(r) for r in await cur.fetchall()]
 
     async def update(self, tenant_id: str, recurring_id: uuid.UUID, *, content: tuple[str, list[str], str] | None,
-                     rule: Rule | None) -> RecurringRecord:
+                     rule: Rule | None, read_at: datetime) -> RecurringRecord:
         """New content (also on the occurrences still SCHEDULED) and/or a new rule (the live
-        occurrences of the old one cancelled, the new one's made from now on)."""
+        occurrences of the old one cancelled, the new one's made from now on). `read_at`: the
+        updated_at of the copy the change was made from; a concurrent change since is ABORTED (the
+        fields a request leaves out keep that copy's values, which must still be the current ones)."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
             current = await _get(conn, tenant_id, recurring_id, lock=True)
+            if current.updated_at != read_at:
+                raise Aborted(f"recurring post {recurring_id} changed while this update was prepared; retry")
             if current.status == CANCELLED:
                 raise FailedPrecondition(f"recurring post {recurring_id} is cancelled")
             if content is not None:

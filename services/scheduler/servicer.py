@@ -393,7 +393,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
                 request.recurrence if "recurrence" in paths else current.recurrence, violations, self._clock.now())
         if violations:
             raise InvalidArgument(violations)
-        return self._recurring_message(await self._recurring.update(tenant, recurring_id, content=content, rule=rule))
+        return self._recurring_message(await self._recurring.update(tenant, recurring_id, content=content, rule=rule,
+                                                                    read_at=current.updated_at))
 
     async def PauseRecurringPost(
         self, request: scheduler_pb2.PauseRecurringPostRequest, context: Context

@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from postsched import lifecycle, timezones
 from postsched.clock import FixedClock
 from postsched.credentials import CredentialBox
-from postsched.errors import FailedPrecondition
+from postsched.errors import Aborted, FailedPrecondition
 from postsched.slots import WeeklySchedule
 from postsched.store.accounts import AccountStore
 from postsched.store.database import Database
@@ -149,8 +149,12 @@ async def test_a_new_rule_cancels_the_live_occurrences_and_starts_a_new_version(
         account, "daily", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=DAILY"], None), trace_context=None)
     instants = [stores.now + timedelta(days=d) for d in (1, 2)]
     await stores.recurring.add_occurrences(recurring, instants, through=instants[-1], ended=False)
+    with pytest.raises(Aborted):  # prepared from a copy older than the row
+        await stores.recurring.update(TENANT, recurring.id, content=("stale", [], ""), rule=None,
+                                      read_at=recurring.updated_at - timedelta(seconds=1))
     changed = await stores.recurring.update(TENANT, recurring.id, content=("new text", [], ""),
-                                            rule=Rule(stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=WEEKLY"]))
+                                            rule=Rule(stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=WEEKLY"]),
+                                            read_at=recurring.updated_at)
     assert changed.version == recurring.version + 1 and changed.created_through == stores.now and changed.text == "new text"
     assert stores.sql("SELECT status::text, text FROM posts ORDER BY scheduled_at") == [("CANCELLED", "new text")] * 2
     # The same instants under the new version are new occurrences (the old ones stay cancelled).
