@@ -28,6 +28,7 @@ ACCEPTABLE = {
     grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAUTHENTICATED,
     grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.ABORTED,  # a concurrent change came first (UpdateRecurringPost): retry
 }
 # Text that must never reach a client: stack traces, Python class names, driver messages.
 LEAKS = ("Traceback", "<class", "psycopg", "sqlalchemy", "Exception", "Error:", 'File "', "site-packages", "asyncpg")
