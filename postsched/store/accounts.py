@@ -165,7 +165,10 @@ class AccountStore:
         transaction; a post being published finishes. Returns how many posts were cancelled."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
-            await self.get(tenant_id, account_id)  # NOT_FOUND before anything is locked
+            cur = await conn.execute("SELECT 1 FROM accounts WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL",
+                                     (account_id, tenant_id))
+            if await cur.fetchone() is None:  # NOT_FOUND before anything is locked
+                raise NotFound(f"account {account_id} not found")
             # Rows in the order the other writers take them: recurring posts (the horizon duty adds
             # occurrences under their lock), then posts (a claim locks its post, then the account),
             # then the account.
