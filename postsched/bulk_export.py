@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from postsched.bulk_import import COLUMNS, Calls, ImportFileError
+from postsched.bulk_import import COLUMNS, Calls, ImportFileError, connect
 from postsched.v1 import resources_pb2, scheduler_pb2
 
 EXPORT_COLUMNS = ("post_id", *COLUMNS, "status")
@@ -118,10 +119,6 @@ def run(options: ExportOptions, calls: Calls, output: Path | None, err: TextIO =
 
 def command(args: Any) -> int:
     """`postsched export` (arguments: postsched.cli.build_parser)."""
-    import grpc
-
-    from postsched.bulk_import import connect
-
     options = ExportOptions(parse_instant(args.since, "--from"), parse_instant(args.until, "--until"),
                             args.account or "", args.status or "", args.format)
     channel, calls = connect(args.address, args.token)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import sys
 import time
@@ -30,18 +31,17 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 
-from postsched.errors import PostschedError
+from postsched import tls
+from postsched.errors import ConfigError, PostschedError
+from postsched.messages import PLATFORM_FROM_API
 from postsched.timezones import UnknownTimeZone, instant, zone
-from postsched.v1 import resources_pb2, scheduler_pb2
+from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 
 COLUMNS = ("account", "text", "media_urls", "link", "scheduled_at", "time_zone", "idempotency_key")
 # Written by `postsched export` (post_id, status) and by the report (line, reason); read and ignored.
 IGNORED = ("post_id", "status", "line", "reason")
-PLATFORMS = ("facebook_page", "instagram", "webhook")
-PLATFORM_NAMES = {
-    resources_pb2.FACEBOOK_PAGE: "facebook_page", resources_pb2.INSTAGRAM: "instagram", resources_pb2.WEBHOOK: "webhook",
-}
+PLATFORMS = tuple(PLATFORM_FROM_API.values())
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 BATCH = 500
 KEY_PREFIX = "import:"
@@ -177,8 +177,6 @@ class GrpcCalls:
     a retried batch cannot create twice)."""
 
     def __init__(self, channel: grpc.Channel, token: str, sleep: Callable[[float], None] = time.sleep) -> None:
-        from postsched.v1 import scheduler_pb2_grpc
-
         self._stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
         self._metadata = (("authorization", f"Bearer {token}"),)
         self._sleep = sleep
@@ -289,7 +287,7 @@ class Accounts:
         while True:
             page = calls.list_accounts(token)
             for account in page.accounts:
-                platform = PLATFORM_NAMES.get(account.platform, "")
+                platform = PLATFORM_FROM_API.get(account.platform, "")
                 by_id[account.account_id] = platform
                 by_ref[(platform, account.external_id)] = account.account_id
             token = page.next_page_token
@@ -661,11 +659,6 @@ def run(options: Options, calls: Calls, out: TextIO = sys.stdout, err: TextIO = 
 
 def connect(address: str, token: str | None) -> tuple[grpc.Channel, GrpcCalls]:
     """A channel to the scheduler (TLS as `postsched health`: POSTSCHED_TLS_*) and the tenant's calls."""
-    import os
-
-    from postsched import tls
-    from postsched.errors import ConfigError
-
     token = token or os.environ.get("POSTSCHED_TOKEN", "")
     if not token:
         raise ConfigError("no tenant token: give --token or set POSTSCHED_TOKEN "

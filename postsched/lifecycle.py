@@ -76,6 +76,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(PostStatus.FAILED, PostStatus.CANCELLED, "cancelled", "post.cancelled", by="scheduler: DeleteAccount"),
 )
 
+# How a skipped occurrence's last_error begins (RecurringStore counts its recurring post's by it).
+SKIPPED = "skipped:"
+
 # Processing-log entries about a post that do not change its state.
 NOTES = frozenset({"handed_over"})
 

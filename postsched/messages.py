@@ -77,16 +77,18 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
     )
 
 
-def _waiting_until(data: dict[str, Any]) -> str:
-    """When a waiting post is due again: due_at (events since migration 0011), else scheduled_at."""
-    return str(data.get("due_at") or data.get("scheduled_at") or "")
+def _waiting_until(record: EventRecord) -> str:
+    """A post.waiting event's time the post is due again: due_at (events since migration 0011),
+    else scheduled_at; "" for other events."""
+    if record.type != "post.waiting":
+        return ""
+    return str(record.data.get("due_at") or record.data.get("scheduled_at") or "")
 
 
 def event_message(record: EventRecord) -> scheduler_pb2.Event:
     data = record.data
-    waiting = None
-    if record.type == "post.waiting" and _waiting_until(data):
-        waiting = timestamp(datetime.fromisoformat(_waiting_until(data)))
+    until = _waiting_until(record)
+    waiting = timestamp(datetime.fromisoformat(until)) if until else None
     return scheduler_pb2.Event(
         event_id=str(record.event_id), sequence=record.sequence, type=record.type, tenant_id=record.tenant_id,
         post_id=str(record.post_id or ""), account_id=str(record.account_id or ""),
@@ -133,14 +135,14 @@ def _post_fields(record: PostRecord) -> dict[str, Any]:
 
 def event_json(record: EventRecord) -> bytes:
     data = record.data
+    until = _waiting_until(record)
     fields: list[tuple[str, Any]] = [
         ("event_id", str(record.event_id)), ("sequence", str(record.sequence) if record.sequence else ""),
         ("type", record.type), ("tenant_id", record.tenant_id), ("post_id", str(record.post_id or "")),
         ("account_id", str(record.account_id or "")), ("occurred_at", json_time(record.occurred_at)),
         ("post", _post_fields(record.post) if record.post else None), ("message", record.message),
         ("platform_post_id", data.get("platform_post_id") or ""), ("attempts", data.get("attempts") or 0),
-        ("waiting_until", json_time(datetime.fromisoformat(_waiting_until(data)))
-         if record.type == "post.waiting" and _waiting_until(data) else None),
+        ("waiting_until", json_time(datetime.fromisoformat(until)) if until else None),
         ("permalink", data.get("permalink") or ""),
     ]
     return json.dumps({name: value for name, value in fields if value}).encode()

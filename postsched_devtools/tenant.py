@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -20,13 +21,15 @@ class Tenant:
         call = getattr(self.stub, method)
         return lambda request: call(request, metadata=self.metadata, timeout=30)
 
-    def webhook_account(self, external_id: str = "hook-1") -> resources_pb2.Account:
-        return self.CreateAccount(
-            scheduler_pb2.CreateAccountRequest(
-                platform=resources_pb2.WEBHOOK, external_id=external_id,
-                webhook_url="https://hooks.example.com/in", webhook_secret="s" * 32,
-            )
-        )
+    def webhook_account(self, external_id: str = "hook-1", url: str = "https://hooks.example.com/in", *,
+                        zone: str = "", spacing: timedelta | None = None) -> resources_pb2.Account:
+        """A webhook account; `zone` its time_zone, `spacing` its min_post_interval."""
+        request = scheduler_pb2.CreateAccountRequest(
+            platform=resources_pb2.WEBHOOK, external_id=external_id, webhook_url=url, webhook_secret="s" * 32,
+            time_zone=zone)
+        if spacing is not None:
+            request.min_post_interval.FromTimedelta(spacing)
+        return self.CreateAccount(request)
 
     def page_account(self, page_id: str = "1234567890", token: str = "EAAB-page-token") -> resources_pb2.Account:
         return self.CreateAccount(

@@ -24,6 +24,7 @@ from postsched.store import processing_log
 from postsched.store.database import Connection, Database
 from postsched.store.processing_log import LogEntry
 from postsched.store.posts import cancel_occurrences, insert_occurrences, update_occurrences
+from postsched.lifecycle import SKIPPED
 from postsched.store.records import PageCursor
 
 # occurrences_skipped is counted when read (the posts_occurrence index): a counter written by the
@@ -32,7 +33,7 @@ COLUMNS = (
     "id, tenant_id, account_id, text, media_urls, link, start_time, time_zone, recurrence, state AS status, version, "
     "created_through, occurrences_created, idempotency_key, trace_context, created_at, updated_at, "
     "(SELECT count(*) FROM posts p WHERE p.recurring_post_id = recurring_posts.id AND p.status = 'CANCELLED' "
-    "AND p.last_error LIKE 'skipped:%%') AS occurrences_skipped"
+    f"AND p.last_error LIKE '{SKIPPED}%%') AS occurrences_skipped"
 )
 # ACTIVE, PAUSED, ENDED, CANCELLED (the API's RecurringPostStatus without its prefix).
 ACTIVE, PAUSED, ENDED, CANCELLED = "ACTIVE", "PAUSED", "ENDED", "CANCELLED"

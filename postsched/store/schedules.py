@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from psycopg.types.json import Jsonb
 
@@ -25,6 +25,7 @@ from postsched.store.records import PostRecord
 # Slots looked at per enqueue before giving up: an account holding this many future slots is full.
 MAX_SLOTS_SEARCHED = 20_000
 MAX_AHEAD = timedelta(days=400)
+COLUMNS = "account_id, time_zone, slots, updated_at"
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,8 @@ class ScheduleStore:
     async def get(self, tenant_id: str, account_id: uuid.UUID) -> ScheduleRecord | None:
         async with self._db.connection() as conn:
             await _account(conn, tenant_id, account_id)
-            cur = await conn.execute("SELECT account_id, time_zone, slots, updated_at FROM posting_schedules "
-                                     "WHERE account_id = %s", (account_id,))
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        return ScheduleRecord(row["account_id"], row["time_zone"], [(int(d), str(t)) for d, t in row["slots"]],
-                              row["updated_at"])
+            cur = await conn.execute(f"SELECT {COLUMNS} FROM posting_schedules WHERE account_id = %s", (account_id,))
+            return _record(await cur.fetchone())
 
     async def enqueue(self, tenant_id: str, post: PostRecord, after: datetime,
                       schedule_of: Callable[[ScheduleRecord], WeeklySchedule], *, trace_context: str | None) -> PostRecord:
@@ -156,9 +152,11 @@ def _free(schedule: WeeklySchedule, after: datetime, count: int, taken: Callable
 
 
 async def _lock(conn: Connection, account_id: uuid.UUID) -> ScheduleRecord | None:
-    cur = await conn.execute("SELECT account_id, time_zone, slots, updated_at FROM posting_schedules "
-                             "WHERE account_id = %s FOR UPDATE", (account_id,))
-    row = await cur.fetchone()
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM posting_schedules WHERE account_id = %s FOR UPDATE", (account_id,))
+    return _record(await cur.fetchone())
+
+
+def _record(row: Mapping[str, Any] | None) -> ScheduleRecord | None:
     if row is None:
         return None
     return ScheduleRecord(row["account_id"], row["time_zone"], [(int(d), str(t)) for d, t in row["slots"]], row["updated_at"])

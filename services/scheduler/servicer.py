@@ -234,7 +234,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     async def ReschedulePost(self, request: scheduler_pb2.ReschedulePostRequest, context: Context) -> resources_pb2.Post:
         post_id = parse_id(request.post_id, "post_id")
         violations: list[FieldViolation] = []
-        at = validation.schedule_time(request, self._clock.now(), "scheduled_at", violations)
+        at = validation.schedule_time(validation.set_time(request, "scheduled_at"), self._clock.now(), "scheduled_at",
+                                      violations)
         if violations:
             raise InvalidArgument(violations)
         return post_message(await self._posts.reschedule(current_tenant(), post_id, at))
@@ -448,10 +449,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             raise InvalidArgument([FieldViolation("post.scheduled_at", "EnqueuePost picks the time; use not_before")])
         now = self._clock.now()
         new, violations = validation.post_shape(request.post, now, "post.")
-        after = now
-        if request.HasField("not_before"):
-            as_schedule = scheduler_pb2.ReschedulePostRequest(scheduled_at=request.not_before)
-            after = max(now, validation.schedule_time(as_schedule, now, "not_before", violations) or now)
+        after = max(now, validation.schedule_time(validation.set_time(request, "not_before"), now, "not_before",
+                                                  violations) or now)
         if violations:
             raise InvalidArgument(violations)
         assert new is not None

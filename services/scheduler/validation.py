@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from google.protobuf import duration_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched import recurrence, timezones
 from postsched.slots import SlotError, WeeklySchedule
@@ -70,16 +71,14 @@ def url_problem(value: str) -> str | None:
 
 
 def schedule_time(
-    request: scheduler_pb2.CreatePostRequest | scheduler_pb2.ReschedulePostRequest,
-    now: datetime,
-    field: str,
-    violations: list[FieldViolation],
+    stamp: Timestamp | None, now: datetime, field: str, violations: list[FieldViolation],
 ) -> datetime | None:
-    """The requested time (None = as soon as possible), at most 400 days ahead and 24 hours back."""
-    if not request.HasField("scheduled_at"):
+    """A requested time (None = as soon as possible), at most 400 days ahead and 24 hours back:
+    CreatePost's and ReschedulePost's scheduled_at, EnqueuePost's not_before."""
+    if stamp is None:
         return None
     try:
-        at = request.scheduled_at.ToDatetime(tzinfo=timezone.utc)
+        at = stamp.ToDatetime(tzinfo=timezone.utc)
     except (ValueError, OverflowError):
         violations.append(FieldViolation(field, "is not a valid timestamp"))
         return None
@@ -90,6 +89,11 @@ def schedule_time(
             field, "is more than 24 hours in the past; leave it empty, or give a time at most 24 hours ago, "
                    "to publish as soon as possible"))
     return at
+
+
+def set_time(message: Any, name: str) -> Timestamp | None:
+    """A Timestamp field of a request, or None when it is not set."""
+    return getattr(message, name) if message.HasField(name) else None
 
 
 def post_shape(
@@ -119,7 +123,7 @@ def post_shape(
         violations.append(
             FieldViolation(prefix + "idempotency_key", f"must be at most {MAX_KEY_LENGTH} characters, no NUL")
         )
-    at = schedule_time(request, now, prefix + "scheduled_at", violations)
+    at = schedule_time(set_time(request, "scheduled_at"), now, prefix + "scheduled_at", violations)
     if violations:
         return None, violations
     post = NewPost(

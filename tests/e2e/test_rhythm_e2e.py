@@ -28,15 +28,6 @@ Req = scheduler_pb2
 UTC = timezone.utc
 
 
-def webhook_account(client: Tenant, name: str, url: str = "https://hooks.example.com/in", *, zone: str = "UTC",
-                    spacing: timedelta | None = None) -> resources_pb2.Account:
-    request = Req.CreateAccountRequest(platform=resources_pb2.WEBHOOK, external_id=name, webhook_url=url,
-                                       webhook_secret="s" * 32, time_zone=zone)
-    if spacing is not None:
-        request.min_post_interval.FromTimedelta(spacing)
-    return client.CreateAccount(request)
-
-
 def occurrences(client: Tenant, recurring_id: str) -> list[resources_pb2.Post]:
     posts: list[resources_pb2.Post] = []
     token = ""
@@ -59,8 +50,8 @@ def test_a_year_of_local_times_across_dst_made_once_by_two_racing_dispatchers(su
     for _ in range(2):
         suite.start("dispatcher", POSTSCHED_RECURRENCE_HORIZON="400d")
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
-    berlin = webhook_account(client, "berlin", zone="Europe/Berlin")
-    new_york = webhook_account(client, "new-york", zone="America/New_York")
+    berlin = client.webhook_account("berlin", zone="Europe/Berlin")
+    new_york = client.webhook_account("new-york", zone="America/New_York")
 
     def create(account: resources_pb2.Account, start: str, rule: str, zone: str = "") -> resources_pb2.RecurringPost:
         return client.CreateRecurringPost(Req.CreateRecurringPostRequest(
@@ -108,7 +99,7 @@ def test_after_three_hours_away_missed_occurrences_are_skipped_not_piled(suite: 
     scheduler = suite.start("scheduler")
     dispatcher = suite.start("dispatcher")
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
-    account = webhook_account(client, "rhythm", f"{fake_meta.base}/_webhooks/rhythm")
+    account = client.webhook_account("rhythm", f"{fake_meta.base}/_webhooks/rhythm")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     # Hourly from half an hour from now, daily from 20 minutes from now: three hours later they were
     # due 2.5 h, 1.5 h and 0.5 h ago, and 2 h 40 min ago, each far from the one-hour grace's edge.
@@ -147,8 +138,8 @@ def test_min_post_interval_turns_a_backlog_into_a_paced_catch_up(suite: Suite, f
     suite.start("dispatcher")
     suite.start("publisher")
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
-    slow = webhook_account(client, "ten-minutes", f"{fake_meta.base}/_webhooks/slow", spacing=timedelta(minutes=10))
-    quick = webhook_account(client, "one-second", f"{fake_meta.base}/_webhooks/quick", spacing=timedelta(seconds=1))
+    slow = client.webhook_account("ten-minutes", f"{fake_meta.base}/_webhooks/slow", spacing=timedelta(minutes=10))
+    quick = client.webhook_account("one-second", f"{fake_meta.base}/_webhooks/quick", spacing=timedelta(seconds=1))
     # Due together in three seconds, in this order (a time in the past would mean "now" for all of them).
     due = datetime.now(UTC) + timedelta(seconds=3)
     batch = Req.BatchCreatePostsRequest()
@@ -189,7 +180,7 @@ def slots_client(scheduler: ServiceProcess) -> Tenant:
 
 def test_two_hundred_concurrent_enqueues_fill_two_hundred_slots_in_order(slots_client: Tenant) -> None:
     client = slots_client
-    account = webhook_account(client, "slots", zone="Europe/Berlin")
+    account = client.webhook_account("slots", zone="Europe/Berlin")
     slots = [(day, at) for day in range(1, 8) for at in ("09:00", "12:30", "18:00")]
     schedule = client.SetPostingSchedule(Req.SetPostingScheduleRequest(
         account_id=account.account_id, slots=[resources_pb2.PostingSlot(day_of_week=d, time=t) for d, t in slots]))
@@ -236,7 +227,7 @@ def test_two_hundred_concurrent_enqueues_fill_two_hundred_slots_in_order(slots_c
 
 
 def test_enqueue_without_a_schedule_and_bad_slots_are_refused(slots_client: Tenant) -> None:
-    account = webhook_account(slots_client, "no-schedule")
+    account = slots_client.webhook_account("no-schedule")
     with pytest.raises(grpc.RpcError) as error:
         slots_client.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id, text="x")))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -249,9 +240,9 @@ def test_enqueue_without_a_schedule_and_bad_slots_are_refused(slots_client: Tena
 def test_account_time_zone_and_spacing_are_validated_and_updated_in_place(slots_client: Tenant) -> None:
     client = slots_client
     with pytest.raises(grpc.RpcError) as error:
-        webhook_account(client, "bad-zone", zone="Europe/Berln")
+        client.webhook_account("bad-zone", zone="Europe/Berln")
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    account = webhook_account(client, "updated", zone="Asia/Tokyo")
+    account = client.webhook_account("updated", zone="Asia/Tokyo")
     changed = client.UpdateAccount(Req.UpdateAccountRequest(
         account_id=account.account_id, min_post_interval=duration_pb2.Duration(seconds=600)))
     assert changed.time_zone == "Asia/Tokyo" and changed.min_post_interval.seconds == 600
@@ -266,7 +257,7 @@ def test_account_time_zone_and_spacing_are_validated_and_updated_in_place(slots_
 def test_recurring_post_rules_are_refused_naming_the_line_and_its_calls_answer_the_recurring_post(
         slots_client: Tenant) -> None:
     client = slots_client
-    account = webhook_account(client, "refusals")
+    account = client.webhook_account("refusals")
     for lines, start, field in (
             (["RRULE:FREQ=MINUTELY"], "2027-01-01T09:00:00", "recurrence[0]"),
             (["RRULE:FREQ=HOURLY;BYMINUTE=0,30"], "2027-01-01T09:00:00", "recurrence[0]"),
@@ -303,7 +294,7 @@ def test_the_dashboard_shows_an_occurrences_recurring_post_and_an_accounts_rhyth
     suite.start("dispatcher")
     admin = suite.start("admin")
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
-    account = webhook_account(client, "desk", zone="Europe/Berlin", spacing=timedelta(minutes=10))
+    account = client.webhook_account("desk", zone="Europe/Berlin", spacing=timedelta(minutes=10))
     client.SetPostingSchedule(Req.SetPostingScheduleRequest(account_id=account.account_id, slots=[
         resources_pb2.PostingSlot(day_of_week=d, time="09:00") for d in (1, 3, 5)]))
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT09:00:00")

@@ -15,6 +15,7 @@ import grpc
 import pytest
 
 from postsched import bulk_export, bulk_import
+from postsched.messages import PLATFORM_FROM_API
 from postsched.bulk_import import Accounts, ImportFileError, Options, Row
 from postsched.errors import FieldViolation, InvalidArgument, NotFound, PostschedError, QuotaExceeded
 from postsched.grpc_server import _rich_status, status_code_for
@@ -75,7 +76,7 @@ class FakeScheduler:
             raise FakeRpcError(self.refuse_with)
         now = datetime.now(timezone.utc)
         violations: list[FieldViolation] = []
-        platforms = {a.account_id: bulk_import.PLATFORM_NAMES[a.platform] for a in self.accounts}
+        platforms = {a.account_id: PLATFORM_FROM_API[a.platform] for a in self.accounts}
         for i, request in enumerate(requests):
             post, problems = validation.post_shape(request, now, f"requests[{i}].")
             violations.extend(problems)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from postsched.keys import MessageKey
-from postsched.lifecycle import PostStatus
+from postsched.lifecycle import SKIPPED, PostStatus
 from postsched.store import accounts, leases
 from postsched.store.counters import POST_COUNTS
 from postsched.store.database import Database
@@ -300,7 +300,7 @@ class DispatchStore:
     async def skip_missed(self, *, now: datetime, batch: int = 1000) -> int:
         """Records as skipped the occurrences more than missed_grace late; returns how many."""
         cutoff = now - self.missed_grace
-        reason = (f"skipped: due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) and never "
+        reason = (f"{SKIPPED} due more than {self.missed_grace} ago (POSTSCHED_MISSED_OCCURRENCE_GRACE) and never "
                   "seen due by a dispatcher (services away); an occurrence is never published late in a pile")
         async with self._db.connection() as conn:
             cur = await conn.execute(SKIP_MISSED, params(skip_before=cutoff, now=now, batch=batch, reason=reason))
