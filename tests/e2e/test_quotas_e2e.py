@@ -19,7 +19,7 @@ from postsched_devtools.processes import Suite
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2
 LIMITS = {
-    "default": {"live_posts": 5, "accounts": 2, "watch_streams": 2},
+    "default": {"live_posts": 5, "accounts": 2, "watch_streams": 2, "recurring_posts": 2},
     "tenants": {"globex": {"requests_per_second": 5, "request_burst": 20}},
 }
 
@@ -116,3 +116,31 @@ def test_watch_streams(tenants: dict[str, Tenant]) -> None:
     assert event.type == "post.cancelled" and event.post_id == post.post_id
     for stream in (again, other, streams[1]):
         stream.cancel()
+
+
+def test_recurring_posts_and_enqueued_posts_count_against_the_tenants_limits(tenants: dict[str, Tenant]) -> None:
+    acme, globex = tenants["acme"], tenants["globex"]
+    account = acme.webhook_account("rhythm")
+
+    def rule(key: str) -> Req.CreateRecurringPostRequest:
+        return Req.CreateRecurringPostRequest(account_id=account.account_id, text="weekly", idempotency_key=key,
+                                              start_time="2027-01-04T09:00:00", recurrence=["RRULE:FREQ=WEEKLY"])
+
+    first, _ = acme.CreateRecurringPost(rule("r1")), acme.CreateRecurringPost(rule("r2"))
+    violation = refused(acme.CreateRecurringPost, rule("r3"))
+    assert violation.quota_id == "recurring_posts" and violation.subject == "tenant:acme"
+    assert len(acme.ListRecurringPosts(Req.ListRecurringPostsRequest()).recurring_posts) == 2
+    acme.CancelRecurringPost(Req.CancelRecurringPostRequest(recurring_post_id=first.recurring_post_id))
+    acme.CreateRecurringPost(rule("r3"))  # a cancelled one frees its place
+    other = globex.webhook_account("theirs")  # another tenant's limit is its own
+    globex.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=other.account_id, text="x", start_time="2027-01-04T09:00:00", recurrence=["RRULE:FREQ=WEEKLY"]))
+
+    # EnqueuePost counts towards live_posts (5) at once, like CreatePost.
+    acme.SetPostingSchedule(Req.SetPostingScheduleRequest(account_id=account.account_id, slots=[
+        resources_pb2.PostingSlot(day_of_week=day, time="09:00") for day in range(1, 8)]))
+    for n in range(5):
+        acme.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id, text=f"q{n}")))
+    violation = refused(acme.EnqueuePost, Req.EnqueuePostRequest(
+        post=Req.CreatePostRequest(account_id=account.account_id, text="one too many")))
+    assert violation.quota_id == "live_posts"

@@ -248,10 +248,30 @@ def test_account_time_zone_and_spacing_are_validated_and_updated_in_place(slots_
     assert changed.time_zone == "Asia/Tokyo" and changed.min_post_interval.seconds == 600
     renamed = client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id, display_name="Tokyo"))
     assert renamed.display_name == "Tokyo" and renamed.min_post_interval.seconds == 600 and renamed.time_zone == "Asia/Tokyo"
+    for bad in (duration_pb2.Duration(seconds=-1), duration_pb2.Duration(seconds=7 * 86400 + 1),
+                duration_pb2.Duration(seconds=0, nanos=1_000_000_000)):
+        with pytest.raises(grpc.RpcError) as error:
+            client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id, min_post_interval=bad))
+        assert list(field_violations(error.value)) == ["min_post_interval"], bad
     with pytest.raises(grpc.RpcError) as error:
-        client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id,
-                                                      min_post_interval=duration_pb2.Duration(seconds=-1)))
-    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id, time_zone="x" * 65))
+    assert list(field_violations(error.value)) == ["time_zone"]
+    # the limits of a posting schedule's reads and writes
+    for request in (Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=501),
+                    Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=-1)):
+        with pytest.raises(grpc.RpcError) as error:
+            client.ListUpcomingSlots(request)
+        assert list(field_violations(error.value)) == ["count"]
+    too_many = [resources_pb2.PostingSlot(day_of_week=d, time=f"{h:02}:{m:02}")
+                for d in range(1, 8) for h in range(24) for m in (0, 20, 40)]  # 504
+    with pytest.raises(grpc.RpcError) as error:
+        client.SetPostingSchedule(Req.SetPostingScheduleRequest(account_id=account.account_id, slots=too_many))
+    assert list(field_violations(error.value)) == ["slots"]
+    far = Req.EnqueuePostRequest(post=Req.CreatePostRequest(account_id=account.account_id, text="x"))
+    far.not_before.FromDatetime(datetime.now(UTC) + timedelta(days=401))
+    with pytest.raises(grpc.RpcError) as error:
+        client.EnqueuePost(far)
+    assert list(field_violations(error.value)) == ["not_before"]
 
 
 def test_recurring_post_rules_are_refused_naming_the_line_and_its_calls_answer_the_recurring_post(
@@ -263,6 +283,8 @@ def test_recurring_post_rules_are_refused_naming_the_line_and_its_calls_answer_t
             (["RRULE:FREQ=HOURLY;BYMINUTE=0,30"], "2027-01-01T09:00:00", "recurrence[0]"),
             (["RRULE:FREQ=DAILY", "DTSTART:20270101T090000"], "2027-01-01T09:00:00", "recurrence[1]"),
             (["RRULE:FREQ=DAILY;COUNT=3"], "1904-02-29T09:00:00", "start_time"),  # over a year back
+            (["RRULE:FREQ=DAILY;COUNT=3"], "2030-01-01T09:00:00", "start_time"),  # over 400 days ahead
+            (["RRULE:FREQ=DAILY"] * 51, "2027-01-01T09:00:00", "recurrence"),  # 1 to 50 lines
             (["RRULE:FREQ=DAILY"], "2027-01-01 09:00", "start_time")):
         with pytest.raises(grpc.RpcError) as error:
             client.CreateRecurringPost(Req.CreateRecurringPostRequest(
