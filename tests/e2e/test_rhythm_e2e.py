@@ -257,10 +257,9 @@ def test_account_time_zone_and_spacing_are_validated_and_updated_in_place(slots_
         client.UpdateAccount(Req.UpdateAccountRequest(account_id=account.account_id, time_zone="x" * 65))
     assert list(field_violations(error.value)) == ["time_zone"]
     # the limits of a posting schedule's reads and writes
-    for request in (Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=501),
-                    Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=-1)):
+    for count in (501, -1):
         with pytest.raises(grpc.RpcError) as error:
-            client.ListUpcomingSlots(request)
+            client.ListUpcomingSlots(Req.ListUpcomingSlotsRequest(account_id=account.account_id, count=count))
         assert list(field_violations(error.value)) == ["count"]
     too_many = [resources_pb2.PostingSlot(day_of_week=d, time=f"{h:02}:{m:02}")
                 for d in range(1, 8) for h in range(24) for m in (0, 20, 40)]  # 504
