@@ -135,8 +135,9 @@ def test_after_three_hours_away_missed_occurrences_are_skipped_not_piled(suite: 
 
 def test_min_post_interval_turns_a_backlog_into_a_paced_catch_up(suite: Suite, fake_meta: FakeMeta) -> None:
     scheduler = suite.start("scheduler")
-    suite.start("dispatcher")
-    suite.start("publisher")
+    for _ in range(2):  # two dispatchers and two publishers: the spacing holds across replicas
+        suite.start("dispatcher")
+        suite.start("publisher")
     client = Tenant(scheduler.addr, TENANT_TOKENS["acme"])
     slow = client.webhook_account("ten-minutes", f"{fake_meta.base}/_webhooks/slow", spacing=timedelta(minutes=10))
     quick = client.webhook_account("one-second", f"{fake_meta.base}/_webhooks/quick", spacing=timedelta(seconds=1))
