@@ -82,6 +82,44 @@ SKIPPED = "skipped:"
 # Processing-log entries about a post that do not change its state.
 NOTES = frozenset({"handed_over"})
 
+# Processing-log entries about a post or an account that change no post's state but are the
+# tenant's events (postsched_event_type, migration 0012); written with to_status NULL.
+PUBLIC_NOTES: dict[str, str] = {
+    "first_comment_published": "post.first_comment_published",
+    "first_comment_failed": "post.first_comment_failed",
+    "media_unreachable": "post.media_unreachable",
+    "needs_credentials": "account.needs_credentials",
+    "credentials_updated": "account.credentials_updated",
+    "credentials_expiring": "account.credentials_expiring",
+    "recurring_post_ended": "recurring_post.ended",
+}
+
+
+class FirstCommentStatus(enum.StrEnum):
+    """A post's first comment, a step of its own after the post is PUBLISHED (no comment: NULL).
+
+    PENDING -> PUBLISHED (first_comment_id) or FAILED (first_comment_error); the post's own state
+    never changes for it, and it never publishes the post again.
+    """
+
+    PENDING = "PENDING"      # the first-comments duty makes it once the post is PUBLISHED
+    PUBLISHED = "PUBLISHED"  # final
+    FAILED = "FAILED"        # final: permanent error, or attempts used up
+
+
+class CredentialsStatus(enum.StrEnum):
+    """An account's token as the credentials-health duty last found it (NULL: never checked)."""
+
+    OK = "OK"
+    EXPIRING = "EXPIRING"  # works, expires within POSTSCHED_CREDENTIALS_WARNING
+    INVALID = "INVALID"    # rejected, or lacks a permission its posts need: accounts.needs_credentials
+
+
+class PostKind(enum.StrEnum):
+    FEED = "FEED"
+    REEL = "REEL"
+    STORY = "STORY"
+
 
 _BY_KEY: dict[tuple[str | None, str | None, str], Transition] = {(t.source and t.source.value, t.target.value, t.event): t for t in TRANSITIONS}
 

@@ -48,6 +48,13 @@ def account_message(record: AccountRecord) -> resources_pb2.Account:
         disabled=record.disabled,
         time_zone=record.time_zone,
         min_post_interval=duration(record.min_post_interval),
+        credentials_status=f"CREDENTIALS_{record.credentials_status}" if record.credentials_status else None,
+        credentials_expire_at=timestamp(record.credentials_expire_at),
+        credentials_problem=record.credentials_problem or "",
+        credentials_checked_at=timestamp(record.credentials_checked_at),
+        publishing_quotas=[resources_pb2.PublishingQuota(
+            name=q.name, used=q.used, total=q.total, window=duration(q.window), read_at=timestamp(q.read_at),
+            frees_at=timestamp(q.frees_at)) for q in record.publishing_quotas],
         created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at),
     )
@@ -74,7 +81,35 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
         recurring_post_id=str(record.recurring_post_id or ""),
         occurrence_time=timestamp(record.occurrence_time),
         slotted=record.slotted,
+        kind=record.kind,  # by name, as status
+        reel=reel_message(record.reel),
+        first_comment=record.first_comment or "",
+        first_comment_status=f"FIRST_COMMENT_{record.first_comment_status}" if record.first_comment_status else None,
+        first_comment_id=record.first_comment_id or "",
+        first_comment_error=record.first_comment_error or "",
     )
+
+
+def reel_options(message: resources_pb2.ReelOptions) -> dict[str, Any]:
+    """A ReelOptions message as the post's stored reel options (only what was given)."""
+    options: dict[str, Any] = {}
+    if message.cover_url:
+        options["cover_url"] = message.cover_url
+    if message.thumb_offset_ms:
+        options["thumb_offset_ms"] = message.thumb_offset_ms
+    if message.HasField("share_to_feed"):
+        options["share_to_feed"] = message.share_to_feed
+    if message.audio_name:
+        options["audio_name"] = message.audio_name
+    if message.trial:
+        options["trial"] = True
+    if message.graduation_strategy:
+        options["graduation_strategy"] = resources_pb2.TrialGraduation.Name(message.graduation_strategy)
+    return options
+
+
+def reel_message(options: dict[str, Any] | None) -> resources_pb2.ReelOptions | None:
+    return resources_pb2.ReelOptions(**options) if options else None
 
 
 def _waiting_until(record: EventRecord) -> str:
@@ -116,6 +151,14 @@ def json_time(value: datetime) -> str:
     return text + "Z"
 
 
+def _reel_json(options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """ReelOptions as protobuf's JSON has them (thumb_offset_ms is an int32: a number)."""
+    if not options:
+        return None
+    order = resources_pb2.ReelOptions.DESCRIPTOR.fields_by_name
+    return {k: options[k] for k in order if k in options and (options[k] or k == "share_to_feed")}
+
+
 def _post_fields(record: PostRecord) -> dict[str, Any]:
     fields: dict[str, Any] = {"post_id": str(record.id), "account_id": str(record.account_id), "status": record.status}
     optional: list[tuple[str, Any]] = [
@@ -128,6 +171,9 @@ def _post_fields(record: PostRecord) -> dict[str, Any]:
         ("idempotency_key", record.idempotency_key), ("tenant_id", record.tenant_id), ("permalink", record.permalink),
         ("recurring_post_id", record.recurring_post_id and str(record.recurring_post_id)),
         ("occurrence_time", record.occurrence_time and json_time(record.occurrence_time)), ("slotted", record.slotted),
+        ("kind", record.kind), ("reel", _reel_json(record.reel)), ("first_comment", record.first_comment),
+        ("first_comment_status", record.first_comment_status and f"FIRST_COMMENT_{record.first_comment_status}"),
+        ("first_comment_id", record.first_comment_id), ("first_comment_error", record.first_comment_error),
     ]
     fields.update((name, value) for name, value in optional if value)  # proto3 JSON leaves defaults out
     return fields

@@ -26,7 +26,8 @@ from postsched.store.posts.transitions import params
 
 COLUMNS = (
     "id, tenant_id, platform::text AS platform, external_id, display_name, paused, disabled, needs_credentials, "
-    "created_at, updated_at, time_zone, min_post_interval"
+    "created_at, updated_at, time_zone, min_post_interval, credentials_status, credentials_expire_at, "
+    "credentials_checked_at, credentials_problem"
 )
 
 

@@ -41,6 +41,8 @@ async def clear_before(conn: Connection, cutoff: datetime) -> int:
 EVENT_TYPES = (
     "post.published", "post.failed", "post.cancelled", "post.rescheduled", "post.retried", "post.waiting", "post.skipped",
     "account.needs_credentials", "account.credentials_updated", "recurring_post.ended",
+    "post.first_comment_published", "post.first_comment_failed", "post.media_unreachable",
+    "account.credentials_expiring",
 )
 
 

@@ -64,6 +64,13 @@ accounts = Table(
     Column("time_zone", Text, nullable=False, server_default="UTC"),
     Column("min_post_interval", Interval, nullable=False, server_default=text("'0'::interval")),
     Column("next_post_at", Timestamp),
+    # Migration 0012: the credentials-health duty's findings (NULL status: never checked);
+    # credentials_warned_at: account.credentials_expiring was said for this expiry.
+    Column("credentials_status", Text),
+    Column("credentials_expire_at", Timestamp),
+    Column("credentials_checked_at", Timestamp),
+    Column("credentials_problem", Text),
+    Column("credentials_warned_at", Timestamp),
     Index("accounts_tenant_platform_external_key", "tenant_id", "platform", "external_id", unique=True,
           postgresql_where=text("deleted_at IS NULL")),
     Index("accounts_tenant_created", "tenant_id", "created_at", "id"),
@@ -119,6 +126,18 @@ posts = Table(
     Column("occurrence_time", Timestamp),
     Column("slotted", Boolean, nullable=False, server_default=text("false")),
     Column("slot_after", Timestamp),  # EnqueuePost's not_before, kept for a reshuffle
+    # Migration 0012: what the post is on its platform, and its first comment, a step of its own
+    # (status NULL: no comment; PENDING, PUBLISHED, FAILED; due_at: the next try or the end of the
+    # lease of the try under way). media_checked_at: the media pre-flight looked at its URLs.
+    Column("kind", Text, nullable=False, server_default="FEED"),
+    Column("reel", JSONB),
+    Column("first_comment", Text),
+    Column("first_comment_status", Text),
+    Column("first_comment_id", Text),
+    Column("first_comment_error", Text),
+    Column("first_comment_attempts", Integer, nullable=False, server_default="0"),
+    Column("first_comment_due_at", Timestamp),
+    Column("media_checked_at", Timestamp),
     # Leasing reads only SCHEDULED rows in time order: a small partial index at any table size.
     Index("posts_due", text("greatest(scheduled_at, not_before)"), postgresql_where=text("status = 'SCHEDULED'")),
     # The rescuer looks for expired leases among QUEUED rows only.
@@ -133,6 +152,9 @@ posts = Table(
     Index("posts_failed", "updated_at", "id", postgresql_where=text("status = 'FAILED'")),
     Index("posts_published", "published_at", postgresql_where=text("status = 'PUBLISHED'")),
     Index("posts_tenant_schedule", "tenant_id", "scheduled_at", "id"),
+    # The first-comments duty reads published posts whose comment is still to be made.
+    Index("posts_first_comment_due", "first_comment_due_at",
+          postgresql_where=text("first_comment_status = 'PENDING' AND status = 'PUBLISHED'")),
     Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
     Index("posts_occurrence", "recurring_post_id", "occurrence_version", "occurrence_time", unique=True,
           postgresql_where=text("recurring_post_id IS NOT NULL")),
@@ -330,5 +352,21 @@ posting_schedules = Table(
     Column("tenant_id", Text, nullable=False),
     Column("time_zone", Text, nullable=False),
     Column("slots", JSONB, nullable=False),  # [[iso weekday, "HH:MM"], ...] in the order given
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+
+# Migration 0012: the rolling-window caps Meta puts on an account's publications (Instagram's
+# content_publishing_limit, Facebook Page Reels' 30 a day); postsched/store/quotas.py.
+publishing_quotas = Table(
+    "publishing_quotas",
+    metadata,
+    Column("account_id", UUID(as_uuid=True), ForeignKey("accounts.id"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("used", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("read_at", Timestamp),  # last read from Meta (NULL: counted from our own publications)
+    Column("frees_at", Timestamp),  # when full: when the oldest publication leaves the window
     Column("updated_at", Timestamp, nullable=False),
 )

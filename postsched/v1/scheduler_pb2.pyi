@@ -81,20 +81,26 @@ class ListAccountsResponse(_message.Message):
     def __init__(self, accounts: _Optional[_Iterable[_Union[_resources_pb2.Account, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreatePostRequest(_message.Message):
-    __slots__ = ("account_id", "text", "media_urls", "link", "scheduled_at", "idempotency_key")
+    __slots__ = ("account_id", "text", "media_urls", "link", "scheduled_at", "idempotency_key", "kind", "reel", "first_comment")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
     LINK_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COMMENT_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     text: str
     media_urls: _containers.RepeatedScalarFieldContainer[str]
     link: str
     scheduled_at: _timestamp_pb2.Timestamp
     idempotency_key: str
-    def __init__(self, account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    kind: _resources_pb2.PostKind
+    reel: _resources_pb2.ReelOptions
+    first_comment: str
+    def __init__(self, account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.PostKind, str]] = ..., reel: _Optional[_Union[_resources_pb2.ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ...) -> None: ...
 
 class BatchCreatePostsRequest(_message.Message):
     __slots__ = ("requests",)
@@ -197,16 +203,22 @@ class Event(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., tenant_id: _Optional[str] = ..., post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., post: _Optional[_Union[_resources_pb2.Post, _Mapping]] = ..., message: _Optional[str] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., waiting_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., permalink: _Optional[str] = ...) -> None: ...
 
 class UpdatePostRequest(_message.Message):
-    __slots__ = ("post_id", "text", "media_urls", "link")
+    __slots__ = ("post_id", "text", "media_urls", "link", "kind", "reel", "first_comment")
     POST_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
     LINK_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COMMENT_FIELD_NUMBER: _ClassVar[int]
     post_id: str
     text: str
     media_urls: _containers.RepeatedScalarFieldContainer[str]
     link: str
-    def __init__(self, post_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ...) -> None: ...
+    kind: _resources_pb2.PostKind
+    reel: _resources_pb2.ReelOptions
+    first_comment: str
+    def __init__(self, post_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.PostKind, str]] = ..., reel: _Optional[_Union[_resources_pb2.ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ...) -> None: ...
 
 class DisableAccountRequest(_message.Message):
     __slots__ = ("account_id",)

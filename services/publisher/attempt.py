@@ -137,7 +137,7 @@ class Attempts:
         post = Post(
             id=claimed.id, text=claimed.text, media_urls=list(claimed.media_urls), link=claimed.link,
             scheduled_at=claimed.scheduled_at, claimed_at=claimed.claimed_at, platform_state=claimed.platform_state,
-            claims=claim_times(claimed),
+            claims=claim_times(claimed), kind=claimed.kind, reel=claimed.reel or {},
         )
         return post, self._target(claimed)
 

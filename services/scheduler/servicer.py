@@ -182,7 +182,9 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         tenant = current_tenant()
         current = await self._posts.get(tenant, post_id)
         as_created = scheduler_pb2.CreatePostRequest(
-            account_id=str(current.account_id), text=request.text, media_urls=request.media_urls, link=request.link
+            account_id=str(current.account_id), text=request.text, media_urls=request.media_urls, link=request.link,
+            kind=request.kind, reel=request.reel if request.HasField("reel") else None,
+            first_comment=request.first_comment,
         )
         new, violations = validation.post_shape(as_created, self._clock.now())
         if new is not None:
@@ -191,7 +193,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         assert new is not None
-        return post_message(await self._posts.update_content(tenant, post_id, new.text, new.media_urls, new.link))
+        return post_message(await self._posts.update_content(tenant, post_id, new))
 
     async def DisableAccount(self, request: scheduler_pb2.DisableAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")

@@ -23,7 +23,8 @@ from postsched.identifiers import id_violation
 from postsched.messages import PLATFORM_FROM_API
 from postsched.outbound import OutboundPolicy
 from postsched.store.records import NewAccount, NewPost
-from postsched.v1 import scheduler_pb2
+from postsched.messages import reel_options
+from postsched.v1 import resources_pb2, scheduler_pb2
 
 MAX_SCHEDULE_AHEAD = timedelta(days=400)
 # A time in the past means "as soon as possible" — up to a day back (a clock a little off, a retry
@@ -43,6 +44,22 @@ MIN_WEBHOOK_SECRET = 16
 MAX_SECRET_LENGTH = 4096  # Meta's tokens are a few hundred characters
 
 HASHTAG = re.compile(r"#\w+")
+FACEBOOK_MAX_COMMENT = 8_000
+MAX_REEL_OFFSET_MS = 15 * 60 * 1000  # Instagram Reels last at most 15 minutes
+MAX_AUDIO_NAME = 100
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".bmp")
+KINDS = {resources_pb2.POST_KIND_UNSPECIFIED: "FEED", resources_pb2.FEED: "FEED", resources_pb2.REEL: "REEL",
+         resources_pb2.STORY: "STORY"}
+
+
+def _suffix_is(url: str, suffixes: tuple[str, ...]) -> bool:
+    return urlsplit(url).path.lower().endswith(suffixes)
+
+
+def is_video(url: str) -> bool:
+    """A media URL whose path names a video file (what the publisher sends as video_url/file_url)."""
+    return _suffix_is(url, VIDEO_SUFFIXES)
 
 
 def _has_nul(value: str) -> bool:
@@ -124,6 +141,13 @@ def post_shape(
             FieldViolation(prefix + "idempotency_key", f"must be at most {MAX_KEY_LENGTH} characters, no NUL")
         )
     at = schedule_time(set_time(request, "scheduled_at"), now, prefix + "scheduled_at", violations)
+    kind = KINDS.get(request.kind)
+    if kind is None:
+        violations.append(FieldViolation(prefix + "kind", "must be FEED, REEL or STORY"))
+    reel = reel_options(request.reel) if request.HasField("reel") else {}
+    violations += reel_shape(reel, kind, prefix)
+    if _has_nul(request.first_comment):
+        violations.append(FieldViolation(prefix + "first_comment", "must not contain NUL characters"))
     if violations:
         return None, violations
     post = NewPost(
@@ -133,13 +157,75 @@ def post_shape(
         link=request.link,
         scheduled_at=at,
         idempotency_key=key or None,
+        kind=kind or "FEED",
+        reel=reel or None,
+        first_comment=request.first_comment if request.first_comment.strip() else "",
     )
     return post, []
 
 
+def reel_shape(reel: dict[str, Any], kind: str | None, prefix: str) -> list[FieldViolation]:
+    """A Reel's options, on their own (the platform's rules come later)."""
+    violations: list[FieldViolation] = []
+    if reel and kind != "REEL":
+        violations.append(FieldViolation(prefix + "reel", "reel options go only with kind REEL"))
+    if "cover_url" in reel:
+        problem = url_problem(reel["cover_url"])
+        if problem:
+            violations.append(FieldViolation(prefix + "reel.cover_url", problem))
+    if not 0 <= reel.get("thumb_offset_ms", 0) <= MAX_REEL_OFFSET_MS:
+        violations.append(FieldViolation(prefix + "reel.thumb_offset_ms", f"must be 0 to {MAX_REEL_OFFSET_MS} ms"))
+    audio = reel.get("audio_name", "")
+    if len(audio) > MAX_AUDIO_NAME or _has_nul(audio):
+        violations.append(FieldViolation(prefix + "reel.audio_name", f"at most {MAX_AUDIO_NAME} characters, no NUL"))
+    if reel.get("trial") and reel.get("graduation_strategy") not in ("MANUAL", "SS_PERFORMANCE"):
+        violations.append(FieldViolation(prefix + "reel.graduation_strategy",
+                                         "a trial reel needs MANUAL or SS_PERFORMANCE"))
+    if not reel.get("trial") and "graduation_strategy" in reel:
+        violations.append(FieldViolation(prefix + "reel.graduation_strategy", "goes only with trial"))
+    if "graduation_strategy" in reel and reel["graduation_strategy"] not in ("MANUAL", "SS_PERFORMANCE"):
+        violations.append(FieldViolation(prefix + "reel.graduation_strategy", "must be MANUAL or SS_PERFORMANCE"))
+    return violations
+
+
+def kind_rules(post: NewPost, platform: str, prefix: str = "") -> list[FieldViolation]:
+    """What each kind takes on each platform (Meta's content publishing and video_reels guides)."""
+    violations: list[FieldViolation] = []
+    reel = post.reel or {}
+    if post.kind in ("REEL", "STORY"):
+        if len(post.media_urls) != 1:
+            violations.append(FieldViolation(prefix + "media_urls", f"a {post.kind.title()} takes exactly one media URL"))
+        if post.link:
+            violations.append(FieldViolation(prefix + "link", f"a {post.kind.title()} cannot carry a link"))
+    if post.kind == "REEL" and post.media_urls and _suffix_is(post.media_urls[0], IMAGE_SUFFIXES):
+        violations.append(FieldViolation(prefix + "media_urls[0]", "a Reel is a video (.mp4 or .mov), not an image"))
+    if post.kind == "STORY":
+        if post.text.strip():
+            violations.append(FieldViolation(prefix + "text", "Stories take no text"))
+        if post.first_comment:
+            violations.append(FieldViolation(prefix + "first_comment", "Stories take no comments"))
+    if post.first_comment:
+        limit = INSTAGRAM_MAX_CAPTION if platform == "instagram" else FACEBOOK_MAX_COMMENT
+        if platform == "webhook":
+            violations.append(FieldViolation(prefix + "first_comment", "webhook accounts take no first comment"))
+        elif len(post.first_comment) > limit:
+            violations.append(FieldViolation(prefix + "first_comment", f"at most {limit} characters on this platform"))
+        elif platform == "instagram" and len(HASHTAG.findall(post.first_comment)) > INSTAGRAM_MAX_HASHTAGS:
+            violations.append(FieldViolation(prefix + "first_comment", f"at most {INSTAGRAM_MAX_HASHTAGS} hashtags"))
+    if platform == "facebook_page":
+        for name in ("cover_url", "thumb_offset_ms", "audio_name", "trial"):
+            if name in reel:
+                violations.append(FieldViolation(f"{prefix}reel.{name}", "Facebook Reels do not take it (Instagram only)"))
+        if reel.get("share_to_feed") is False:
+            violations.append(FieldViolation(prefix + "reel.share_to_feed", "Facebook Reels are always in the feed"))
+        if post.kind == "FEED" and len(post.media_urls) > 1 and any(is_video(u) for u in post.media_urls):
+            violations.append(FieldViolation(prefix + "media_urls", "a Facebook video post takes one video, alone"))
+    return violations
+
+
 def platform_rules(post: NewPost, platform: str, prefix: str = "") -> list[FieldViolation]:
     """The rules of the account's platform."""
-    violations: list[FieldViolation] = []
+    violations = kind_rules(post, platform, prefix)
     if platform == "instagram":
         if not post.media_urls:
             violations.append(FieldViolation(prefix + "media_urls", "Instagram posts need at least one image or video URL"))

@@ -156,6 +156,7 @@ def _valid_values(world: World) -> dict[str, object]:
         "scheduled_until": int((now + timedelta(days=400)).timestamp()),
         "recurring_post_id": world.recurring_post_id, "start_time": "2027-01-01T09:00:00", "time_zone": "Europe/Berlin",
         "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"], "update_mask": ["text"], "min_post_interval": 60,
+        "kind": resources_pb2.FEED, "reel": None, "first_comment": "first!",
         "slots": True, "day_of_week": 1, "time": "09:00", "reshuffle": False, "post": True,
         "not_before": int((now + timedelta(days=1)).timestamp()), "count": 3,
     }

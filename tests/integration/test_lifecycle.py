@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 
 from postsched import lifecycle
+from postsched.store.events import EVENT_TYPES
 from postsched.lifecycle import TRANSITIONS, PostStatus
 from postsched.v1 import resources_pb2
 from postsched_devtools.processes import ROOT
@@ -27,6 +28,11 @@ def test_the_database_and_the_events_trigger_agree_with_the_table(database_url: 
             assert public == t.public, t
         for note in lifecycle.NOTES:
             assert conn.execute("SELECT postsched_event_type(%s, NULL)", (note,)).fetchone() == (None,)
+        for note, public in lifecycle.PUBLIC_NOTES.items():
+            assert conn.execute("SELECT postsched_event_type(%s, NULL)", (note,)).fetchone() == (public,)
+        # Every event type a tenant can be told of is one of these.
+        named = {t.public for t in TRANSITIONS if t.public} | set(lifecycle.PUBLIC_NOTES.values())
+        assert named == set(EVENT_TYPES)
 
 
 def test_the_readme_shows_the_table() -> None:

@@ -33,6 +33,13 @@ def post(variant: int) -> PostRecord:
         permalink="https://www.facebook.com/1/posts/2" if published else None,
         recurring_post_id=uuid.uuid4() if variant % 3 == 1 else None,
         occurrence_time=BASE + timedelta(microseconds=micro) if variant % 3 == 1 else None, slotted=variant % 4 == 2,
+        kind=["FEED", "REEL", "STORY"][variant % 3],
+        reel=[None, {"cover_url": "https://x/c.jpg", "thumb_offset_ms": 1500, "share_to_feed": False,
+                     "trial": True, "graduation_strategy": "SS_PERFORMANCE", "audio_name": "ü"}][variant % 2],
+        first_comment=["", "#tag ü \"q\""][variant % 2] or None,
+        first_comment_status=[None, "PENDING", "PUBLISHED", "FAILED"][variant % 4],
+        first_comment_id="17_99" if variant % 4 == 2 else None,
+        first_comment_error="Meta error 100" if variant % 4 == 3 else None,
     )
 
 
@@ -70,7 +77,8 @@ def test_the_encoder_knows_every_field_of_event_and_post() -> None:
     assert [f.name for f in resources_pb2.Post.DESCRIPTOR.fields] == [
         "post_id", "account_id", "status", "text", "media_urls", "link", "scheduled_at", "published_at",
         "platform_post_id", "attempts", "last_error", "created_at", "updated_at", "idempotency_key", "tenant_id",
-        "permalink", "recurring_post_id", "occurrence_time", "slotted"]
+        "permalink", "recurring_post_id", "occurrence_time", "slotted", "kind", "reel", "first_comment",
+        "first_comment_status", "first_comment_id", "first_comment_error"]
 
 
 @pytest.mark.parametrize("value", [

@@ -11,6 +11,8 @@ import uuid
 from datetime import datetime
 from typing import Sequence
 
+from psycopg.types.json import Jsonb
+
 from postsched.clock import Clock
 from postsched.errors import FailedPrecondition, NotFound
 from postsched.lifecycle import PostStatus
@@ -25,7 +27,8 @@ S, Q = PostStatus.SCHEDULED, PostStatus.QUEUED
 COLUMNS = (
     "id, tenant_id, account_id, status::text AS status, text, media_urls, link, scheduled_at, published_at, "
     "platform_post_id, permalink, attempts, last_error, idempotency_key, created_at, updated_at, "
-    "recurring_post_id, occurrence_time, slotted"
+    "recurring_post_id, occurrence_time, slotted, kind, reel, first_comment, first_comment_status, first_comment_id, "
+    "first_comment_error"
 )
 
 # One statement inserts the whole batch and its "created" log entries. Rows whose idempotency key
@@ -34,13 +37,16 @@ COLUMNS = (
 INSERT_POSTS = """
 WITH new AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(accounts)s::uuid[], %(texts)s::text[], %(media)s::text[],
-                         %(links)s::text[], %(at)s::timestamptz[], %(keys)s::text[], %(slotted)s::bool[])
-        AS n(id, account_id, text, media, link, scheduled_at, idempotency_key, slotted)
+                         %(links)s::text[], %(at)s::timestamptz[], %(keys)s::text[], %(slotted)s::bool[],
+                         %(kinds)s::text[], %(reels)s::jsonb[], %(comments)s::text[])
+        AS n(id, account_id, text, media, link, scheduled_at, idempotency_key, slotted, kind, reel, first_comment)
 ), inserted AS (
     INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, idempotency_key,
-                       trace_context, created_at, updated_at, slotted, slot_after)
+                       trace_context, created_at, updated_at, slotted, slot_after, kind, reel, first_comment,
+                       first_comment_status)
     SELECT id, %(tenant)s, account_id, text, ARRAY(SELECT jsonb_array_elements_text(media::jsonb)), link,
-           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s, slotted, %(slot_after)s::timestamptz
+           scheduled_at, idempotency_key, %(trace_context)s, %(now)s, %(now)s, slotted, %(slot_after)s::timestamptz,
+           kind, reel, first_comment, CASE WHEN first_comment IS NOT NULL THEN 'PENDING' END
     FROM new
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, account_id, scheduled_at
@@ -57,7 +63,9 @@ ONE_MATCH = "p.id = one.id AND p.tenant_id = one.tenant_id"
 
 UPDATE_CONTENT = move(
     source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="updated",
-    set="text = %(text)s, media_urls = %(media)s, link = %(link)s", returning="p.*",
+    set="text = %(text)s, media_urls = %(media)s, link = %(link)s, kind = %(kind)s, reel = %(reel)s, "
+        "first_comment = %(comment)s, first_comment_status = CASE WHEN %(comment)s::text IS NOT NULL THEN 'PENDING' END, "
+        "first_comment_id = NULL, first_comment_error = NULL, first_comment_attempts = 0", returning="p.*",
     select=f"SELECT {COLUMNS} FROM moved",
 )
 
@@ -164,6 +172,9 @@ async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostReco
             "at": [r.scheduled_at for r in rows],
             "keys": [r.idempotency_key for r in rows],
             "slotted": [r.slotted for r in rows],
+            "kinds": [r.kind for r in rows],
+            "reels": [Jsonb(r.reel) if r.reel else None for r in rows],
+            "comments": [r.first_comment or None for r in rows],
             "slot_after": slot_after,
             "tenant": tenant_id,
             "trace_context": trace_context,
@@ -233,6 +244,8 @@ class PostStore:
             record = PostRecord(
                 id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED",
                 text=new.text, media_urls=list(new.media_urls), link=new.link,
+                kind=new.kind, reel=new.reel, first_comment=new.first_comment or None,
+                first_comment_status="PENDING" if new.first_comment else None,
                 # Empty or past means as soon as possible: due now, so lateness counts from now.
                 scheduled_at=max(new.scheduled_at or now, now),
                 published_at=None, platform_post_id=None, attempts=0, last_error=None,
@@ -269,12 +282,14 @@ class PostStore:
             raise NotFound("no post with that idempotency_key")
         return PostRecord.from_row(row)
 
-    async def update_content(self, tenant_id: str, post_id: uuid.UUID, text: str, media_urls: list[str], link: str) -> PostRecord:
-        """New text, media and link, only while SCHEDULED: a compare-and-set on the status, so a
-        post the dispatcher has leased (and the publisher may be sending) never changes."""
+    async def update_content(self, tenant_id: str, post_id: uuid.UUID, new: NewPost) -> PostRecord:
+        """New content (text, media, link, kind, reel options, first comment), only while SCHEDULED:
+        a compare-and-set on the status, so a post the dispatcher has leased (and the publisher may
+        be sending) never changes."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(UPDATE_CONTENT, params(
-                id=post_id, tenant=tenant_id, text=text, media=media_urls, link=link, now=self._clock.now()))
+                id=post_id, tenant=tenant_id, text=new.text, media=list(new.media_urls), link=new.link, kind=new.kind,
+                reel=Jsonb(new.reel) if new.reel else None, comment=new.first_comment or None, now=self._clock.now()))
             row = await cur.fetchone()
             if row is None:
                 current = await _get(conn, tenant_id, post_id)  # NOT_FOUND if it is not the tenant's

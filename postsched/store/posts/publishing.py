@@ -31,7 +31,7 @@ S, Q, P = PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.PUBLISHING
 CLAIM_COLUMNS = """
     c.id, c.tenant_id, c.account_id, c.dispatch_generation AS generation, c.text, c.media_urls, c.link,
     c.scheduled_at, c.attempts, c.claimed_at, c.platform_state, c.trace_context, c.attempt_epoch AS epoch,
-    a.platform::text AS platform, a.external_id, a.credentials, a.needs_credentials, a.throttled_until
+    c.kind, c.reel, a.platform::text AS platform, a.external_id, a.credentials, a.needs_credentials, a.throttled_until
 """
 
 
@@ -55,6 +55,8 @@ class ClaimedPost:
     credentials: bytes
     needs_credentials: bool
     throttled_until: datetime | None
+    kind: str = "FEED"
+    reel: dict[str, Any] | None = None
 
     @property
     def message(self) -> MessageKey:

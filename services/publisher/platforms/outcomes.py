@@ -93,6 +93,8 @@ class Post:
     # When each attempt so far (this one included) was claimed: a lookup searches every window in
     # which one of them may have reached the platform.
     claims: tuple[datetime, ...] = ()
+    kind: str = "FEED"  # lifecycle.PostKind: FEED, REEL or STORY
+    reel: dict[str, Any] = field(default_factory=dict)  # a REEL's options (ReelOptions' field names)
 
     @property
     def earlier_attempts(self) -> bool:

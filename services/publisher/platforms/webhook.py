@@ -50,6 +50,8 @@ class Webhook:
                 "media_urls": post.media_urls,
                 "link": post.link,
                 "scheduled_at": post.scheduled_at.isoformat(),
+                "kind": post.kind,
+                **({"reel": post.reel} if post.reel else {}),
             }
         ).encode()
         now = int(time.time())
