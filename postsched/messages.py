@@ -90,6 +90,9 @@ def post_message(record: PostRecord) -> resources_pb2.Post:
     )
 
 
+GRADUATIONS = {resources_pb2.MANUAL: "MANUAL", resources_pb2.SS_PERFORMANCE: "SS_PERFORMANCE"}
+
+
 def reel_options(message: resources_pb2.ReelOptions) -> dict[str, Any]:
     """A ReelOptions message as the post's stored reel options (only what was given)."""
     options: dict[str, Any] = {}
@@ -104,7 +107,8 @@ def reel_options(message: resources_pb2.ReelOptions) -> dict[str, Any]:
     if message.trial:
         options["trial"] = True
     if message.graduation_strategy:
-        options["graduation_strategy"] = resources_pb2.TrialGraduation.Name(message.graduation_strategy)
+        # An unknown number (a newer client's value) is kept as such, and refused by validation.
+        options["graduation_strategy"] = GRADUATIONS.get(message.graduation_strategy, str(message.graduation_strategy))
     return options
 
 

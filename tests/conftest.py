@@ -138,6 +138,11 @@ def service_env(database_url: str, secret_key: str, nats_url: str | None = None)
         # fake-meta's webhook receivers and the tests' own listen on 127.0.0.1; the outbound guard's
         # tests start their services with other allowances (tests/e2e/test_outbound_e2e.py).
         "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32",
+        # The background checks of issue 25 call fake-meta and every media URL on their own; tests
+        # that count calls or events would see them. Off here, on in production; the tests of each
+        # (test_credentials_health_e2e.py, test_media_preflight_e2e.py) turn it on.
+        "POSTSCHED_CREDENTIALS_CHECK_PERIOD": "0",
+        "POSTSCHED_MEDIA_PREFLIGHT": "0",
     }
     if nats_url:
         env["POSTSCHED_NATS_URL"] = nats_url

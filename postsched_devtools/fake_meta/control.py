@@ -49,9 +49,16 @@ class FakeMeta:
     def settings(self, **settings: Any) -> None:
         self._call("POST", "/_control/settings", settings)
 
-    def page_posts(self, account: str, count: int, message: str = "by someone else {i}") -> None:
-        """Posts on a page that postsched did not make."""
-        self._call("POST", "/_control/page_posts", {"account": account, "count": count, "message": message})
+    def page_posts(self, account: str, count: int, message: str = "by someone else {i}", kind: str = "feed") -> None:
+        """Posts on a page that postsched did not make (kind "ig_media": an Instagram account's
+        publications by another tool, counting towards its quota)."""
+        self._call("POST", "/_control/page_posts", {"account": account, "count": count, "message": message,
+                                                    "kind": kind})
+
+    def comments(self, node: str | None = None) -> dict[str, list[dict]]:
+        """Every comment made, by the object it is under."""
+        every = self._call("GET", "/_control/comments")["comments"]
+        return every if node is None else {node: every.get(node, [])}
 
     def posts(self, account: str | None = None) -> list[dict]:
         """Posts postsched made (not those added with page_posts)."""

@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook")
+PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook", "comments")
 VERSION = re.compile(r"^v\d+\.\d+$")
 SAVE_EVERY = 1.0  # seconds between saves of a changed state (--state)
 
@@ -79,6 +79,9 @@ class State:
     latency_ms: int = 0
     error_rate: float = 0.0  # share of publish calls answered with a transient error (code 2, HTTP 500)
     ig_quota_total: int = 50
+    ig_quota_seconds: float = 86400.0  # content_publishing_limit's rolling window (short in tests)
+    # Comments by the object they are under (a Page post, an Instagram medium), oldest first.
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     video_processing_seconds: float = 1.0
     seed: int = 0
     draw: random.Random = field(default_factory=lambda: random.Random(0))
@@ -93,12 +96,12 @@ class State:
     # faults and settings are a test's or a demo's of the moment and start empty.
     def snapshot(self) -> dict[str, Any]:
         return {"last_id": self.last_id, "posts": self.posts, "containers": self.containers,
-                "webhooks": self.webhooks}
+                "webhooks": self.webhooks, "comments": self.comments}
 
     @classmethod
     def restored(cls, saved: dict[str, Any]) -> "State":
         state = cls(containers=dict(saved.get("containers", {})), webhooks=list(saved.get("webhooks", [])),
-                    last_id=int(saved.get("last_id", cls.last_id)))
+                    last_id=int(saved.get("last_id", cls.last_id)), comments=dict(saved.get("comments", {})))
         for post in saved.get("posts", []):
             state.add_post(post)
             if post.get("kind") == "ig_media":
@@ -154,6 +157,7 @@ class FakeMeta:
             web.get("/_control/posts", self.list_posts),
             web.get("/_control/calls", self.list_calls),
             web.get("/_control/webhooks", self.list_webhooks),
+            web.get("/_control/comments", self.list_comments),
             web.get("/_control/concurrency", self.concurrency),
             web.post("/_webhooks/{name}", self.webhook),
             web.route("*", "/{path:.*}", self.graph),
@@ -170,7 +174,7 @@ class FakeMeta:
 
     async def settings(self, request: web.Request) -> web.Response:
         body = await request.json()
-        for key in ("latency_ms", "error_rate", "ig_quota_total", "video_processing_seconds", "seed"):
+        for key in ("latency_ms", "error_rate", "ig_quota_total", "ig_quota_seconds", "video_processing_seconds", "seed"):
             if key in body:
                 setattr(self.state, key, type(getattr(self.state, key))(body[key]))
         if "seed" in body:
@@ -178,13 +182,22 @@ class FakeMeta:
         return web.json_response({"ok": True})
 
     async def add_page_posts(self, request: web.Request) -> web.Response:
-        """Posts made on a page by someone else (other tools, people): {account, count, message}.
-        A busy page makes a lookup page through hundreds of them."""
+        """Posts made on a page by someone else (other tools, people): {account, count, message,
+        kind}. A busy page makes a lookup page through hundreds of them. With kind "ig_media" they are
+        an Instagram account's publications by another tool: they count towards its quota."""
         body = await request.json()
         for i in range(int(body.get("count", 1))):
+            message = str(body.get("message", "by someone else {i}")).format(i=i)
+            if body.get("kind") == "ig_media":
+                media_id = self.state.next_id()
+                medium = {"id": media_id, "account": body["account"], "kind": "ig_media", "message": message,
+                          "container": "", "children": [], "created_time": time.time(), "media_type": "IMAGE",
+                          "permalink": f"https://www.instagram.com/p/{shortcode(media_id)}/", "foreign": True}
+                self.state.add_post(medium)
+                self.state.media[media_id] = medium
+                continue
             self.state.add_post({"id": f"{body['account']}_{self.state.next_id()}", "account": body["account"],
-                                 "kind": "feed", "message": str(body.get("message", "by someone else {i}")).format(i=i),
-                                 "created_time": time.time(), "foreign": True})
+                                 "kind": "feed", "message": message, "created_time": time.time(), "foreign": True})
         return web.json_response({"posts": len(self.state.by_account.get(body["account"], []))})
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -196,6 +209,9 @@ class FakeMeta:
 
     async def list_calls(self, request: web.Request) -> web.Response:
         return web.json_response({"calls": self.state.calls})
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        return web.json_response({"comments": self.state.comments})
 
     async def list_webhooks(self, request: web.Request) -> web.Response:
         return web.json_response({"deliveries": self.state.webhooks})
@@ -330,6 +346,8 @@ class FakeMeta:
             ("POST", "feed"): self._feed, ("POST", "photos"): self._photos, ("POST", "media"): self._media,
             ("POST", "media_publish"): self._media_publish, ("GET", "published_posts"): listing,
             ("GET", "feed"): listing, ("GET", "content_publishing_limit"): self._publishing_limit,
+            ("POST", "comments"): self._comment, ("GET", "comments"): self._comments,
+            ("GET", "media"): self._ig_user_media,
             ("GET", ""): self._node,
         }.get((request.method, edge))
         if handler is None:
@@ -441,9 +459,84 @@ class FakeMeta:
         return web.json_response({f: values[f] for f in fields} | {"id": medium["id"]})
 
     def _ig_published_last_day(self, ig: str) -> int:
-        day_ago = time.time() - 86400
+        """Publications in the quota's rolling window (a day at Meta; shorter when a test says so)."""
+        day_ago = time.time() - self.state.ig_quota_seconds
         return sum(1 for post in self.state.by_account.get(ig, []) if post["kind"] == "ig_media"
                    and post["created_time"] >= day_ago)
+
+    def _ig_user_media(self, ig: str, p: dict[str, str]) -> web.Response:
+        """GET /{ig-user-id}/media: the account's published media, newest first, `since` (unix
+        seconds), `limit` (25 by default, 100 at most) and an `after` cursor (the medium's place)."""
+        try:
+            since = float(p.get("since", "0") or 0)
+            limit = min(100, max(1, int(p.get("limit", "25") or 25)))
+            after = int(p["after"]) if p.get("after") else None
+        except ValueError:
+            return graph_error(400, 100, "(#100) Invalid since, limit or after")
+        posts = self.state.by_account.get(ig, [])
+        data: list[dict[str, Any]] = []
+        last, more = None, False
+        for index in range(len(posts) - 1 if after is None else after - 1, -1, -1):
+            post = posts[index]
+            if post["kind"] != "ig_media" or post["created_time"] < since:
+                continue
+            if len(data) == limit:
+                more = True
+                break
+            data.append({"id": post["id"], "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000",
+                                                                      time.gmtime(post["created_time"])),
+                         "created_time": post["created_time"]})
+            last = index
+        body: dict[str, Any] = {"data": data}
+        if more and last is not None:
+            body["paging"] = {"cursors": {"after": str(last)}, "next": f"?after={last}"}
+        return web.json_response(body)
+
+    def _comment_owner(self, node: str) -> tuple[str, str] | None:
+        """(account, platform) of the object a comment goes under: a Page post or an IG medium."""
+        if node in self.state.media:
+            return self.state.media[node]["account"], "instagram"
+        page, _, rest = node.partition("_")
+        if rest and any(post["id"] == node for post in self.state.by_account.get(page, [])):
+            return page, "facebook"
+        return None
+
+    def _comment(self, node: str, p: dict[str, str]) -> web.Response:
+        """POST /{object-id}/comments with `message`: a comment by the object's own account."""
+        owner = self._comment_owner(node)
+        if owner is None:
+            return graph_error(400, 100, f"(#100) Unsupported post request. Object with ID '{node}' does not exist")
+        if not p.get("message"):
+            return graph_error(400, 100, "(#100) The parameter message is required")
+        account, platform = owner
+        comment_id = f"{node}_{self.state.next_id()}" if platform == "facebook" else self.state.next_id()
+        self.state.comments.setdefault(node, []).append(
+            {"id": comment_id, "message": p["message"], "from": account, "created_time": time.time()})
+        return web.json_response({"id": comment_id})
+
+    def _comments(self, node: str, p: dict[str, str]) -> web.Response:
+        """GET /{object-id}/comments: oldest first, `limit` (25, at most 100) and an `after` cursor;
+        Facebook's carry message and from{id,name}, Instagram's text, username and from{id,username}."""
+        owner = self._comment_owner(node)
+        if owner is None:
+            return graph_error(400, 100, f"(#100) Unsupported get request. Object with ID '{node}' does not exist")
+        try:
+            limit = min(100, max(1, int(p.get("limit", "25") or 25)))
+            start = int(p["after"]) + 1 if p.get("after") else 0
+        except ValueError:
+            return graph_error(400, 100, "(#100) Invalid limit or after")
+        every = self.state.comments.get(node, [])
+        chunk = every[start:start + limit]
+        if owner[1] == "instagram":
+            data = [{"id": c["id"], "text": c["message"], "username": f"ig{c['from']}",
+                     "from": {"id": c["from"], "username": f"ig{c['from']}"}} for c in chunk]
+        else:
+            data = [{"id": c["id"], "message": c["message"], "from": {"id": c["from"], "name": f"Page {c['from']}"}}
+                    for c in chunk]
+        body: dict[str, Any] = {"data": data}
+        if start + limit < len(every):
+            body["paging"] = {"cursors": {"after": str(start + limit - 1)}, "next": f"?after={start + limit - 1}"}
+        return web.json_response(body)
 
     def _media_publish(self, ig: str, p: dict[str, str]) -> web.Response:
         container = self.state.containers.get(p.get("creation_id", ""))
@@ -468,7 +561,7 @@ class FakeMeta:
     def _publishing_limit(self, ig: str, p: dict[str, str]) -> web.Response:
         return web.json_response({"data": [{
             "quota_usage": self._ig_published_last_day(ig),
-            "config": {"quota_total": self.state.ig_quota_total, "quota_duration": 86400},
+            "config": {"quota_total": self.state.ig_quota_total, "quota_duration": int(self.state.ig_quota_seconds)},
         }]})
 
 
