@@ -80,7 +80,7 @@ TRANSITIONS: tuple[Transition, ...] = (
 SKIPPED = "skipped:"
 
 # Processing-log entries about a post that do not change its state.
-NOTES = frozenset({"handed_over"})
+NOTES = frozenset({"handed_over", "first_comment_attempt_failed"})
 
 # Processing-log entries about a post or an account that change no post's state but are the
 # tenant's events (postsched_event_type, migration 0012); written with to_status NULL.

@@ -1,7 +1,10 @@
 """A faithful local stand-in for the parts of the Meta Graph API postsched uses.
 
 Graph endpoints (under any version prefix, e.g. /v27.0/, recorded with each call): Page feed and photos, published_posts, Instagram
-media containers with status_code, media_publish, published media (permalink) and content_publishing_limit. Answers carry
+media containers with status_code (feed, REELS and STORIES, every parameter recorded), media_publish, published media
+(permalink) and content_publishing_limit; Page videos, Reels (video_reels: start, the upload host's transfer under
+/video-upload/VERSION/VIDEO_ID, finish, and the video's status), photo and video Stories and the Page's stories; a Page or an
+Instagram user read by id, and debug_token (tokens registered with POST /_control/tokens). Answers carry
 Meta's error body shape and the X-App-Usage / X-Business-Use-Case-Usage headers.
 
 A control API under /_control lets tests and demos inject errors, latency, dropped connections and
@@ -22,12 +25,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook", "comments")
+PUBLISH_ENDPOINTS = ("feed", "photos", "media", "media_publish", "webhook", "comments", "videos", "video_reels",
+                     "video_stories", "photo_stories", "video-upload")
+GRADUATION_STRATEGIES = ("MANUAL", "SS_PERFORMANCE")
 VERSION = re.compile(r"^v\d+\.\d+$")
-SAVE_EVERY = 1.0  # seconds between saves of a changed state (--state)
+SAVE_EVERY = 1.0
+# The permissions a token has unless registered with fewer (POST /_control/tokens).
+ALL_SCOPES = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "pages_manage_engagement",
+              "instagram_basic", "instagram_content_publish", "instagram_manage_comments")  # seconds between saves of a changed state (--state)
 
 
 @dataclass
@@ -39,7 +48,8 @@ class Fault:
     drop (close the connection without doing it), ghost_drop (do it, then close the connection
     without an answer), latency (wait, then go on), late (do it, then wait before answering: a
     client that times out never learns it succeeded), broken (an Instagram container made by the
-    call ends in status `status_code`, e.g. ERROR or EXPIRED).
+    call ends in status `status_code`, e.g. ERROR or EXPIRED; a Facebook video started or uploaded by
+    the call ends in video_status error, or expired).
     """
 
     kind: str
@@ -55,10 +65,12 @@ class Fault:
     retry_after: int | None = None
     status_code: str = "ERROR"
     rate: float = 1.0  # share of matching calls it affects (drawn from the seeded generator)
+    method: str = "*"  # GET or POST only (an edge such as comments is read and written)
     used: int = 0
 
-    def matches(self, account: str, endpoint: str, draw: random.Random) -> bool:
+    def matches(self, account: str, endpoint: str, draw: random.Random, method: str = "*") -> bool:
         return (self.account in ("*", account)) and (self.endpoint in ("*", endpoint)) and (
+            self.method in ("*", method)) and (
             self.times == 0 or self.used < self.times
         ) and (self.rate >= 1.0 or draw.random() < self.rate)
 
@@ -83,6 +95,12 @@ class State:
     # Comments by the object they are under (a Page post, an Instagram medium), oldest first.
     comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     video_processing_seconds: float = 1.0
+    # Facebook videos (/videos, Reels, video Stories) by video id, and unpublished photos by id.
+    videos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    photos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Tokens registered with POST /_control/tokens: {token: {is_valid, expires_at,
+    # data_access_expires_at, scopes}}. Any other token is valid, never expires, has every scope.
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
     draw: random.Random = field(default_factory=lambda: random.Random(0))
     last_id: int = 17_000_000_000_000 - 1
@@ -96,12 +114,13 @@ class State:
     # faults and settings are a test's or a demo's of the moment and start empty.
     def snapshot(self) -> dict[str, Any]:
         return {"last_id": self.last_id, "posts": self.posts, "containers": self.containers,
-                "webhooks": self.webhooks, "comments": self.comments}
+                "webhooks": self.webhooks, "comments": self.comments, "videos": self.videos, "photos": self.photos}
 
     @classmethod
     def restored(cls, saved: dict[str, Any]) -> "State":
         state = cls(containers=dict(saved.get("containers", {})), webhooks=list(saved.get("webhooks", [])),
-                    last_id=int(saved.get("last_id", cls.last_id)), comments=dict(saved.get("comments", {})))
+                    last_id=int(saved.get("last_id", cls.last_id)), comments=dict(saved.get("comments", {})),
+                    videos=dict(saved.get("videos", {})), photos=dict(saved.get("photos", {})))
         for post in saved.get("posts", []):
             state.add_post(post)
             if post.get("kind") == "ig_media":
@@ -134,6 +153,11 @@ def request_account(path: str) -> str:
     return parts[0] if parts else ""
 
 
+def query(p: dict[str, str]) -> dict[str, str]:
+    """A call's parameters as a `paging.next` link repeats them (never the token)."""
+    return {k: v for k, v in p.items() if k != "access_token"}
+
+
 def graph_error(status: int, code: int, message: str, subcode: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code,
                              "fbtrace_id": f"Fake{random.randrange(10**9)}"}
@@ -154,12 +178,14 @@ class FakeMeta:
             web.post("/_control/settings", self.settings),
             web.post("/_control/reset", self.reset),
             web.post("/_control/page_posts", self.add_page_posts),
+            web.post("/_control/tokens", self.add_token),
             web.get("/_control/posts", self.list_posts),
             web.get("/_control/calls", self.list_calls),
             web.get("/_control/webhooks", self.list_webhooks),
             web.get("/_control/comments", self.list_comments),
             web.get("/_control/concurrency", self.concurrency),
             web.post("/_webhooks/{name}", self.webhook),
+            web.post("/video-upload/{version}/{video_id}", self.video_upload),
             web.route("*", "/{path:.*}", self.graph),
         ])
 
@@ -199,6 +225,45 @@ class FakeMeta:
             self.state.add_post({"id": f"{body['account']}_{self.state.next_id()}", "account": body["account"],
                                  "kind": "feed", "message": message, "created_time": time.time(), "foreign": True})
         return web.json_response({"posts": len(self.state.by_account.get(body["account"], []))})
+
+    async def add_token(self, request: web.Request) -> web.Response:
+        """What debug_token says about a token: {token, is_valid, expires_at, data_access_expires_at
+        (unix seconds, 0 = never), scopes}. A token made invalid (or past its expires_at) gets 190 on
+        every call, as Meta answers after a password change."""
+        body = await request.json()
+        self.state.tokens[str(body["token"])] = {
+            "is_valid": bool(body.get("is_valid", True)), "expires_at": int(body.get("expires_at", 0)),
+            "data_access_expires_at": int(body.get("data_access_expires_at", 0)),
+            "scopes": list(body.get("scopes", ALL_SCOPES))}
+        return web.json_response({"tokens": len(self.state.tokens)})
+
+    def _token_refusal(self, token: str) -> tuple[int, str] | None:
+        """(subcode, message) of a 190 for a token Meta would refuse, None for a good one."""
+        if token.startswith("invalid"):
+            return 463, "Error validating access token: Session has expired."
+        known = self.state.tokens.get(token)
+        if known is None:
+            return None
+        if not known["is_valid"]:
+            return 460, "Error validating access token: The session has been invalidated because the user changed their password."
+        if known["expires_at"] and known["expires_at"] <= time.time():
+            return 463, "Error validating access token: Session has expired."
+        return None
+
+    def _debug_token(self, p: dict[str, str]) -> web.Response:
+        """GET /debug_token?input_token=…: what Meta knows about a token (asked with an app token)."""
+        token = p.get("input_token", "")
+        if not token:
+            return graph_error(400, 100, "(#100) The parameter input_token is required")
+        known = self.state.tokens.get(token, {"expires_at": 0, "data_access_expires_at": 0, "scopes": ALL_SCOPES})
+        data: dict[str, Any] = {"app_id": "1000000000", "type": "PAGE", "application": "postsched fake-meta",
+                                "is_valid": True, "expires_at": known["expires_at"],
+                                "data_access_expires_at": known["data_access_expires_at"], "scopes": known["scopes"]}
+        refusal = self._token_refusal(token)
+        if refusal is not None:
+            data["is_valid"] = False
+            data["error"] = {"code": 190, "subcode": refusal[0], "message": refusal[1]}
+        return web.json_response({"data": data})
 
     async def reset(self, request: web.Request) -> web.Response:
         self.state = State()
@@ -250,7 +315,7 @@ class FakeMeta:
         if self.state.latency_ms:
             await asyncio.sleep(self.state.latency_ms / 1000)
         for fault in self.state.faults:
-            if not fault.matches(account, endpoint, self.state.draw):
+            if not fault.matches(account, endpoint, self.state.draw, request.method):
                 continue
             fault.used += 1
             if fault.kind == "latency":
@@ -306,9 +371,13 @@ class FakeMeta:
                 request.transport.close()
             raise ConnectionResetError("fake-meta dropped the connection after doing the call")
         if fault.kind == "broken":
-            container = self.state.containers.get(json.loads(response.body)["id"])  # type: ignore[arg-type]
+            answer = json.loads(response.body)  # type: ignore[arg-type]
+            container = self.state.containers.get(str(answer.get("id")))
             if container is not None:
                 container["status"] = fault.status_code
+            video = self.state.videos.get(str(answer.get("video_id") or account))
+            if video is not None:
+                video["failed"] = "expired" if fault.status_code.upper() == "EXPIRED" else "error"
             return response
         if fault.kind == "late":
             await asyncio.sleep(fault.latency_ms / 1000)
@@ -329,18 +398,22 @@ class FakeMeta:
         node = parts[0] if parts else ""
         edge = parts[1] if len(parts) > 1 else ""
         # A published Instagram medium read by id (its permalink) is its own endpoint for faults.
-        endpoint = edge or ("ig_media" if node in self.state.media else "node")
+        endpoint = edge or ("ig_media" if node in self.state.media else "debug_token" if node == "debug_token" else "node")
         self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint,
                                  "version": version})
         if not token:
             return graph_error(400, 104, "An access token is required to request this resource.")
-        if token.startswith("invalid"):
-            return graph_error(400, 190, "Error validating access token: Session has expired.", 463)
+        refusal = self._token_refusal(token)
+        if refusal is not None:
+            return graph_error(400, 190, refusal[1], refusal[0])
         answer, ghost = await self._faults(request, node, endpoint)
         if answer is not None:
             return answer
         def listing(page: str, p: dict[str, str]) -> web.Response:
             return self._published_posts(page, p, request)
+
+        def upload_session(page: str, p: dict[str, str]) -> web.Response:
+            return self._upload_session(edge, page, p, f"{request.scheme}://{request.host}/video-upload/{version or 'v27.0'}")
 
         handler = {
             ("POST", "feed"): self._feed, ("POST", "photos"): self._photos, ("POST", "media"): self._media,
@@ -348,6 +421,9 @@ class FakeMeta:
             ("GET", "feed"): listing, ("GET", "content_publishing_limit"): self._publishing_limit,
             ("POST", "comments"): self._comment, ("GET", "comments"): self._comments,
             ("GET", "media"): self._ig_user_media,
+            ("POST", "videos"): self._videos, ("POST", "video_reels"): upload_session,
+            ("POST", "video_stories"): upload_session, ("POST", "photo_stories"): self._photo_story,
+            ("GET", "stories"): self._stories,
             ("GET", ""): self._node,
         }.get((request.method, edge))
         if handler is None:
@@ -369,6 +445,7 @@ class FakeMeta:
             return graph_error(400, 100, "(#100) param url must be a valid URL")
         photo_id = self.state.next_id()
         if p.get("published", "true") == "false":
+            self.state.photos[photo_id] = {"account": page, "url": p["url"]}  # for attached_media, photo_stories
             return web.json_response({"id": photo_id})
         post_id = f"{page}_{self.state.next_id()}"
         self.state.add_post({"id": post_id, "account": page, "kind": "photo",
@@ -394,7 +471,8 @@ class FakeMeta:
         more = False
         for index in range(len(posts) - 1 if after is None else after - 1, -1, -1):
             post = posts[index]
-            if post["kind"] not in ("feed", "photo") or not since <= post["created_time"] <= until:
+            # Videos and Reels are Page posts too; Stories are not (they are listed by /stories).
+            if post["kind"] not in ("feed", "photo", "video", "reel") or not since <= post["created_time"] <= until:
                 continue
             if len(chunk) == limit:
                 more = True
@@ -421,6 +499,10 @@ class FakeMeta:
                 return graph_error(400, 100, "(#100) children must be 2 to 10 existing carousel item containers")
         elif not p.get("image_url") and not p.get("video_url"):
             return graph_error(400, 100, "(#100) image_url or video_url is required")
+        elif media_type == "REELS" and not p.get("video_url"):
+            return graph_error(400, 100, "(#100) The parameter video_url is required for media_type REELS")
+        elif (problem := self._reel_problem(media_type, p)) is not None:
+            return graph_error(400, 100, problem)
         else:
             children = []
         container = self.state.next_id()
@@ -429,8 +511,28 @@ class FakeMeta:
             "account": ig, "media_type": media_type, "caption": p.get("caption", ""), "children": children,
             "ready_at": time.time() + (self.state.video_processing_seconds if video else 0), "status": "IN_PROGRESS",
             "url": p.get("image_url") or p.get("video_url"),
+            "params": dict(p),  # every parameter as received, for tests to check what arrived
         }
         return web.json_response({"id": container})
+
+    @staticmethod
+    def _reel_problem(media_type: str, p: dict[str, str]) -> str | None:
+        """What Meta refuses in a container's Reel parameters (IG User Media reference)."""
+        reel_only = [k for k in ("cover_url", "thumb_offset", "share_to_feed", "audio_name", "trial_params") if k in p]
+        if reel_only and media_type != "REELS":
+            return f"(#100) {reel_only[0]} is only for media_type REELS"
+        if p.get("share_to_feed", "true") not in ("true", "false"):
+            return "(#100) share_to_feed must be true or false"
+        if not p.get("thumb_offset", "0").isdigit():
+            return "(#100) thumb_offset must be a number of milliseconds"
+        if "trial_params" in p:
+            try:
+                trial = json.loads(p["trial_params"])
+            except ValueError:
+                trial = None
+            if not isinstance(trial, dict) or trial.get("graduation_strategy") not in GRADUATION_STRATEGIES:
+                return "(#100) trial_params must be a JSON object with graduation_strategy MANUAL or SS_PERFORMANCE"
+        return None
 
     def _container_status(self, container: dict[str, Any]) -> str:
         if container["status"] == "IN_PROGRESS" and time.time() >= container["ready_at"]:
@@ -438,9 +540,15 @@ class FakeMeta:
         return str(container["status"])
 
     def _node(self, node: str, p: dict[str, str]) -> web.Response:
+        if node == "debug_token":
+            return self._debug_token(p)
         if node in self.state.media:
             return self._ig_media(self.state.media[node], p)
+        if node in self.state.videos:
+            return self._video_node(node, p)
         container = self.state.containers.get(node)
+        if container is None and set((p.get("fields") or "id").split(",")) <= {"id"}:
+            return web.json_response({"id": node})  # a Page or an Instagram user read with its token
         if container is None:
             return graph_error(400, 100, f"(#100) Unsupported get request. Object with ID '{node}' does not exist")
         return web.json_response({"status_code": self._container_status(container), "id": node})
@@ -489,7 +597,7 @@ class FakeMeta:
             last = index
         body: dict[str, Any] = {"data": data}
         if more and last is not None:
-            body["paging"] = {"cursors": {"after": str(last)}, "next": f"?after={last}"}
+            body["paging"] = {"cursors": {"after": str(last)}, "next": "?" + urlencode(query(p) | {"after": last})}
         return web.json_response(body)
 
     def _comment_owner(self, node: str) -> tuple[str, str] | None:
@@ -535,7 +643,8 @@ class FakeMeta:
                     for c in chunk]
         body: dict[str, Any] = {"data": data}
         if start + limit < len(every):
-            body["paging"] = {"cursors": {"after": str(start + limit - 1)}, "next": f"?after={start + limit - 1}"}
+            after = start + limit - 1
+            body["paging"] = {"cursors": {"after": str(after)}, "next": "?" + urlencode(query(p) | {"after": after})}
         return web.json_response(body)
 
     def _media_publish(self, ig: str, p: dict[str, str]) -> web.Response:
@@ -553,7 +662,8 @@ class FakeMeta:
         media_id = self.state.next_id()
         medium = {"id": media_id, "account": ig, "kind": "ig_media", "message": container["caption"],
                   "container": p["creation_id"], "children": container["children"], "created_time": time.time(),
-                  "media_type": container["media_type"], "permalink": f"https://www.instagram.com/p/{shortcode(media_id)}/"}
+                  "media_type": container["media_type"], "permalink": f"https://www.instagram.com/p/{shortcode(media_id)}/",
+                  "params": container.get("params", {})}
         self.state.add_post(medium)
         self.state.media[media_id] = medium
         return web.json_response({"id": media_id})
@@ -591,7 +701,8 @@ async def serve(host: str, port: int, state_file: Path | None = None) -> None:
     fake = FakeMeta(state_file)
     runner = web.AppRunner(fake.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    # A call held by a `late` fault never holds up a stop for long.
+    site = web.TCPSite(runner, host, port, shutdown_timeout=2.0)
     await site.start()
     print(f"fake-meta listening on http://{host}:{port} (Graph API under /vNN.N/; control API: /_control, webhooks: /_webhooks/NAME)"
           + (f"; state in {state_file}" if state_file else ""), flush=True)

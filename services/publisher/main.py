@@ -19,6 +19,7 @@ from postsched.heartbeat import PERIOD as HEARTBEAT_PERIOD, Heartbeat
 from postsched.grpc_server import start_server, wait_for_shutdown_signal
 from postsched.settings import PublisherSettings
 from postsched.store.database import Database
+from postsched.store.posts.preflight import PreflightStore
 from postsched.store.posts.publishing import PublishingStore
 from postsched.v1 import publisher_pb2, publisher_pb2_grpc
 from postsched.store.event_webhooks import EventWebhookStore
@@ -26,15 +27,21 @@ from services.publisher.event_delivery import EventDelivery
 from services.publisher.account_slots import AccountSlots
 from services.publisher.attempt import Attempts
 from services.publisher.consumer import Consumer, Work
+from services.publisher.credentials_health import CredentialsHealth
 from services.publisher.fair_share import FairShare
 from services.publisher.leases import LeaseKeeper
+from services.publisher.media_preflight import MediaPreflight
 from services.publisher.platforms.facebook import FacebookPage
 from services.publisher.platforms.graph_api import GraphClient, Usage
 from services.publisher.platforms.instagram import Instagram, InstagramQuota
+from services.publisher.platforms.facebook_video import VideoUploads
 from services.publisher.platforms.outcomes import Adapter
 from services.publisher.platforms.webhook import Webhook
 from services.publisher.recorder import OutcomeRecorder
 from services.publisher.rescuer import PublishingRescuer
+from services.publisher.first_comments import FirstComments
+from services.publisher.platforms.comments import GraphComments
+from postsched.store.posts.comments import CommentStore
 from services.publisher.retry import RetryPolicy
 from services.publisher.servicer import PublisherServicer
 from services.publisher.stats import PublisherStats
@@ -66,9 +73,13 @@ async def serve(settings: PublisherSettings) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=settings.concurrency, ttl_dns_cache=300))
     tenant_http = TenantHttp(settings.outbound, connections=settings.concurrency)
     graph = GraphClient(session, settings.graph_base, timeout=settings.http_timeout, usage_sink=usage_sink)
+    # Reels and video Stories: the same session, to Meta's upload host (POSTSCHED_META_UPLOAD_URL).
+    uploads = VideoUploads(graph, GraphClient(session, settings.upload_base, timeout=settings.http_timeout,
+                                              usage_sink=usage_sink),
+                           poll_interval=settings.instagram_poll_interval, poll_timeout=settings.publish_timeout / 2)
     quota = InstagramQuota()
     adapters: dict[str, Adapter] = {
-        "facebook_page": FacebookPage(graph, attempt_span=settings.publish_timeout),
+        "facebook_page": FacebookPage(graph, uploads, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,
                                poll_timeout=settings.publish_timeout / 2, quota=quota),
         "webhook": Webhook(tenant_http, timeout=settings.http_timeout),
@@ -114,6 +125,21 @@ async def serve(settings: PublisherSettings) -> None:
                            retry_max=settings.event_retry_max, concurrency=settings.event_concurrency,
                            in_flight=lambda tenant: settings.limits.of(tenant).event_deliveries_in_flight)
     duties.periodic("event-delivery", events.run_once, events.period, first_delay=0)
+    if settings.credentials_check_period is not None:  # POSTSCHED_CREDENTIALS_CHECK_PERIOD=0: off
+        health = CredentialsHealth(db, graph, CredentialBox(settings.secret_key), clock,
+                                   period=settings.credentials_check_period, warning=settings.credentials_warning,
+                                   tick=settings.credentials_check_tick, app_token=settings.meta_app_token)
+        duties.periodic("credentials-health", health.run_once, health.period, first_delay=0)
+    preflight = None
+    if settings.media_preflight:  # POSTSCHED_MEDIA_PREFLIGHT=0: off
+        preflight = MediaPreflight(tenant_http, PreflightStore(db), clock, window=settings.media_preflight)
+        duties.periodic("media-preflight", preflight.run_once, preflight.period)
+    first_comments = FirstComments(
+        CommentStore(db), GraphComments(graph), CredentialBox(settings.secret_key), clock,
+        RetryPolicy(base=settings.retry_base, cap=settings.retry_max),
+        max_attempts=settings.jetstream.max_deliveries, http_timeout=settings.http_timeout,
+        lease=settings.publish_lease)
+    duties.periodic("first-comments", first_comments.run_once, first_comments.period)
     beat = Heartbeat(nats, "publisher", instance_id, duties, lambda: {
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})
     duties.periodic("heartbeat", beat.run_once, HEARTBEAT_PERIOD, first_delay=0)
@@ -122,8 +148,11 @@ async def serve(settings: PublisherSettings) -> None:
              account_concurrency=settings.account_concurrency, outbound_allow=settings.outbound.source or "nothing")
     await wait_for_shutdown_signal()
     log.info("publisher stopping: finishing attempts in flight")
-    await duties.stop("rescuer", "event-delivery")
+    await duties.stop("rescuer", "event-delivery", "first-comments")
     await events.stop()
+    if preflight is not None:
+        await duties.stop("media-preflight")
+        await preflight.stop()
     abandoned = await consumer.stop(SHUTDOWN_GRACE_SECONDS)
     await duties.stop("consumer", "keep-alive")
     await duties.stop()
