@@ -276,15 +276,22 @@ class TenantHttp:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> Answer:
         """POSTs `body`; the answer's first MAX_ANSWER_BYTES. Raises OutboundRefused before any
         connection to a forbidden place, aiohttp's errors and TimeoutError for the rest."""
+        return await self.request("POST", url, headers, timeout=timeout, body=body)
+
+    async def request(self, method: str, url: str, headers: Mapping[str, str], *, timeout: float,
+                      body: bytes | None = None, max_answer: int | None = None) -> Answer:
+        """One call, as `post`; at most `max_answer` bytes of the answer are read (never more than
+        the client's own limit): a caller that needs only the headers passes 0."""
         problem = self.policy.url_problem(url)
         if problem:
             raise OutboundRefused(f"the URL {problem}")
+        limit = self._max_answer if max_answer is None else min(max_answer, self._max_answer)
         try:
-            async with self._session.post(
-                url, data=body, headers={**headers, "Accept-Encoding": "identity"}, allow_redirects=False,
+            async with self._session.request(
+                method, url, data=body, headers={**headers, "Accept-Encoding": "identity"}, allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
-                data, complete = await read_bounded(response, self._max_answer)
+                data, complete = await read_bounded(response, limit)
                 return Answer(response.status, response.headers, data, complete)
         except aiohttp.ClientError as exc:
             refused = refusal(exc)
@@ -304,7 +311,7 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> tuple[by
         return b"", False
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.content.iter_chunked(16 * 1024):
+    async for chunk in response.content.iter_chunked(min(16 * 1024, limit + 1)):  # no more than one past the limit
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:

@@ -158,6 +158,13 @@ def duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta
     return timedelta(seconds=float(match.group(1)) * UNIT_SECONDS[match.group(2) or "s"])
 
 
+def duration_or_off(env: Mapping[str, str], name: str, default: timedelta) -> timedelta | None:
+    """A duration as `duration` reads it, or None for "0" or "off" (a duty turned off)."""
+    if env.get(name, "").strip().lower() in ("0", "off"):
+        return None
+    return duration(env, name, default)
+
+
 @dataclass(frozen=True)
 class SchedulerSettings:
     database_url: str
@@ -329,6 +336,9 @@ class PublisherSettings:
     event_concurrency: int = 100
     # The longest wait any platform's answer (Retry-After, Meta's estimate) can impose on an account.
     max_platform_wait: float = 3600.0
+    # How long before its due time a post's media URLs are asked for their type and size (None: never;
+    # services/publisher/media_preflight.py).
+    media_preflight: timedelta | None = timedelta(minutes=15)
     tls: TLSSettings = TLSSettings()
     outbound: OutboundPolicy = OutboundPolicy()
     limits: TenantLimits = TenantLimits()
@@ -376,6 +386,7 @@ class PublisherSettings:
             event_retry_max=positive_number(env, "POSTSCHED_EVENT_RETRY_MAX", 900.0),
             event_concurrency=int(positive_number(env, "POSTSCHED_EVENT_CONCURRENCY", 100, integer=True)),
             max_platform_wait=positive_number(env, "POSTSCHED_MAX_PLATFORM_WAIT", 3600.0),
+            media_preflight=duration_or_off(env, "POSTSCHED_MEDIA_PREFLIGHT", timedelta(minutes=15)),
             outbound=OutboundPolicy.from_env(env),
             limits=TenantLimits.from_env(env),
         )

@@ -155,6 +155,10 @@ posts = Table(
     # The first-comments duty reads published posts whose comment is still to be made.
     Index("posts_first_comment_due", "first_comment_due_at",
           postgresql_where=text("first_comment_status = 'PENDING' AND status = 'PUBLISHED'")),
+    # The media pre-flight reads SCHEDULED posts with media it has not checked, in due order.
+    Index("posts_media_unchecked", text("greatest(scheduled_at, not_before)"),
+          postgresql_where=text("status = 'SCHEDULED' AND media_checked_at IS NULL"
+                                " AND (cardinality(media_urls) > 0 OR reel ->> 'cover_url' IS NOT NULL)")),
     Index("posts_account_schedule", "account_id", "scheduled_at", "id"),
     Index("posts_occurrence", "recurring_post_id", "occurrence_version", "occurrence_time", unique=True,
           postgresql_where=text("recurring_post_id IS NOT NULL")),

@@ -32,6 +32,9 @@ branch_labels = None
 depends_on = None
 
 TS = postgresql.TIMESTAMP(timezone=True)
+# The media pre-flight reads SCHEDULED posts with media it has not checked, in due order.
+MEDIA_UNCHECKED = ("status = 'SCHEDULED' AND media_checked_at IS NULL"
+                   " AND (cardinality(media_urls) > 0 OR reel ->> 'cover_url' IS NOT NULL)")
 UUID = postgresql.UUID(as_uuid=True)
 
 
@@ -45,6 +48,8 @@ def upgrade() -> None:
     op.add_column("posts", sa.Column("first_comment_attempts", sa.Integer, nullable=False, server_default="0"))
     op.add_column("posts", sa.Column("first_comment_due_at", TS))
     op.add_column("posts", sa.Column("media_checked_at", TS))
+    op.create_index("posts_media_unchecked", "posts", [sa.text("greatest(scheduled_at, not_before)")],
+                    postgresql_where=sa.text(MEDIA_UNCHECKED))
     op.create_index("posts_first_comment_due", "posts", ["first_comment_due_at"],
                     postgresql_where=sa.text("first_comment_status = 'PENDING' AND status = 'PUBLISHED'"))
     op.add_column("accounts", sa.Column("credentials_status", sa.Text))
@@ -73,6 +78,7 @@ def downgrade() -> None:
                    "credentials_status"):
         op.drop_column("accounts", column)
     op.drop_index("posts_first_comment_due", "posts")
+    op.drop_index("posts_media_unchecked", "posts")
     for column in ("media_checked_at", "first_comment_due_at", "first_comment_attempts", "first_comment_error",
                    "first_comment_id", "first_comment_status", "first_comment", "reel", "kind"):
         op.drop_column("posts", column)

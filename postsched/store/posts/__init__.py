@@ -65,7 +65,8 @@ UPDATE_CONTENT = move(
     source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="updated",
     set="text = %(text)s, media_urls = %(media)s, link = %(link)s, kind = %(kind)s, reel = %(reel)s, "
         "first_comment = %(comment)s, first_comment_status = CASE WHEN %(comment)s::text IS NOT NULL THEN 'PENDING' END, "
-        "first_comment_id = NULL, first_comment_error = NULL, first_comment_attempts = 0", returning="p.*",
+        "first_comment_id = NULL, first_comment_error = NULL, first_comment_attempts = 0, "
+        "media_checked_at = NULL", returning="p.*",  # the media pre-flight checks the new media
     select=f"SELECT {COLUMNS} FROM moved",
 )
 
