@@ -14,10 +14,13 @@ import pytest
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from postsched.errors import ConfigError
+from postsched.settings import PublisherSettings
 from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.processes import Suite
 from postsched_devtools.tenant import Tenant
 from tests.conftest import TENANT_TOKENS
+from tests.e2e.test_settings import GOOD
 from tests.listeners import CountingListener, Receiver, loopback_name
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +29,7 @@ MIB = 1024 * 1024
 # The media server lives on 127.0.0.2, the only address the guard is told to allow; the
 # "forbidden" listener on 127.0.0.1 stands for anything private.
 ALLOW = "127.0.0.2/32"
+PUBLISHER = {**GOOD, "POSTSCHED_NATS_URL": "nats://127.0.0.1:4222", "POSTSCHED_ADMIN_TOKEN": "a" * 40}
 NO_ANSWER = "unreachable (no answer from a public address within 10 s)"
 
 
@@ -70,6 +74,18 @@ class MediaServer:
         if path == "/slow.jpg":
             await asyncio.sleep(60)
         return web.Response(status=500)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", timedelta(minutes=15)), ("0", None), ("off", None), ("90s", timedelta(seconds=90)), ("2h", timedelta(hours=2)),
+])
+def test_the_preflight_window_is_a_duration_default_15_minutes_0_off(value: str, expected: timedelta | None) -> None:
+    assert PublisherSettings.from_env({**PUBLISHER, "POSTSCHED_MEDIA_PREFLIGHT": value}).media_preflight == expected
+
+
+def test_a_bad_preflight_window_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="POSTSCHED_MEDIA_PREFLIGHT"):
+        PublisherSettings.from_env({**PUBLISHER, "POSTSCHED_MEDIA_PREFLIGHT": "soon"})
 
 
 def _at(minutes: float) -> Timestamp:
