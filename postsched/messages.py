@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from postsched.store.events import EventRecord
 from postsched.store.recurring import RecurringRecord
-from postsched.store.records import AccountRecord, PostRecord
+from postsched.store.records import AccountRecord, PostRecord, QuotaRecord
 from postsched.store.schedules import ScheduleRecord
 from postsched.v1 import resources_pb2, scheduler_pb2
 
@@ -37,6 +37,12 @@ def duration(value: timedelta) -> Duration:
     return message
 
 
+def quota_message(quota: QuotaRecord) -> resources_pb2.PublishingQuota:
+    return resources_pb2.PublishingQuota(
+        name=quota.name, used=quota.used, total=quota.total, window=duration(quota.window),
+        read_at=timestamp(quota.read_at), frees_at=timestamp(quota.frees_at))
+
+
 def account_message(record: AccountRecord) -> resources_pb2.Account:
     return resources_pb2.Account(
         account_id=str(record.id),
@@ -52,9 +58,7 @@ def account_message(record: AccountRecord) -> resources_pb2.Account:
         credentials_expire_at=timestamp(record.credentials_expire_at),
         credentials_problem=record.credentials_problem or "",
         credentials_checked_at=timestamp(record.credentials_checked_at),
-        publishing_quotas=[resources_pb2.PublishingQuota(
-            name=q.name, used=q.used, total=q.total, window=duration(q.window), read_at=timestamp(q.read_at),
-            frees_at=timestamp(q.frees_at)) for q in record.publishing_quotas],
+        publishing_quotas=[quota_message(q) for q in record.publishing_quotas],
         created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at),
     )

@@ -7,6 +7,7 @@ the publisher learns about an account (a dead token, a platform's wait) and an o
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Iterable
 
@@ -17,6 +18,7 @@ from postsched.credentials import CredentialBox
 from postsched.errors import AlreadyExists, NotFound
 from postsched.store.due_notice import announce_due
 from postsched.store import processing_log
+from postsched.store import quotas
 from postsched.store.processing_log import LogEntry
 from postsched.store.database import Connection, Database
 from postsched.store.posts import CANCEL_ACCOUNT_POSTS, forget_waits
@@ -88,9 +90,10 @@ class AccountStore:
                 (account_id, tenant_id),
             )
             row = await cur.fetchone()
-        if row is None:
-            raise NotFound(f"account {account_id} not found")
-        return AccountRecord.from_row(row)
+            if row is None:
+                raise NotFound(f"account {account_id} not found")
+            found = await quotas.of_accounts(conn, [account_id], now=self._clock.now())
+        return replace(AccountRecord.from_row(row), publishing_quotas=found.get(account_id, ()))
 
     async def platforms(self, tenant_id: str, account_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         """{account_id: platform} for those of account_ids the tenant owns."""

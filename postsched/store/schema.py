@@ -372,5 +372,9 @@ publishing_quotas = Table(
     Column("window_seconds", Integer, nullable=False),
     Column("read_at", Timestamp),  # last read from Meta (NULL: counted from our own publications)
     Column("frees_at", Timestamp),  # when full: when the oldest publication leaves the window
+    # Places taken by publications under way (not in `used` until they are done); forgotten after
+    # reserved_until, so a publisher that died holding one does not keep it.
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    Column("reserved_until", Timestamp),
     Column("updated_at", Timestamp, nullable=False),
 )

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from postsched.v1 import resources_pb2 as postsched_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/publisher.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\x1b\n\x19GetPublisherStatusRequest\"\xaa\x02\n\x10\x41\x63\x63ountRateState\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x33\n\x0fthrottled_until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x15\n\rapp_usage_pct\x18\x05 \x01(\x01\x12\x1a\n\x12\x62usiness_usage_pct\x18\x06 \x01(\x01\x12\x1c\n\x14instagram_quota_used\x18\x07 \x01(\x05\x12\x1d\n\x15instagram_quota_total\x18\x08 \x01(\x05\x12\x11\n\tin_flight\x18\t \x01(\x05\x12\x0f\n\x07waiting\x18\n \x01(\x05\"\xb6\x03\n\x0fPublisherStatus\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x12\x13\n\x0b\x63oncurrency\x18\x04 \x01(\x05\x12\x17\n\x0fpublished_total\x18\x05 \x01(\x03\x12\x14\n\x0c\x66\x61iled_total\x18\x06 \x01(\x03\x12\x15\n\rretried_total\x18\x07 \x01(\x03\x12\x1a\n\x12rate_limited_total\x18\x08 \x01(\x03\x12\x15\n\rdropped_total\x18\t \x01(\x03\x12\x18\n\x10reconciled_total\x18\n \x01(\x03\x12\x30\n\x08\x61\x63\x63ounts\x18\x0b \x03(\x0b\x32\x1e.postsched.v1.AccountRateState\x12\x16\n\x0enats_connected\x18\x0c \x01(\x08\x12\x1b\n\x13\x61\x63\x63ount_concurrency\x18\r \x01(\x05\x12\x16\n\x0e\x64\x65\x66\x65rred_total\x18\x0e \x01(\x03\x12\x0e\n\x06queued\x18\x0f \x01(\x05\x12\x14\n\x0c\x66orged_total\x18\x10 \x01(\x03\x32p\n\x10PublisherService\x12\\\n\x12GetPublisherStatus\x12\'.postsched.v1.GetPublisherStatusRequest\x1a\x1d.postsched.v1.PublisherStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpostsched/v1/publisher.proto\x12\x0cpostsched.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cpostsched/v1/resources.proto\"\x1b\n\x19GetPublisherStatusRequest\"\xe4\x02\n\x10\x41\x63\x63ountRateState\x12(\n\x08platform\x18\x01 \x01(\x0e\x32\x16.postsched.v1.Platform\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x33\n\x0fthrottled_until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x15\n\rapp_usage_pct\x18\x05 \x01(\x01\x12\x1a\n\x12\x62usiness_usage_pct\x18\x06 \x01(\x01\x12\x1c\n\x14instagram_quota_used\x18\x07 \x01(\x05\x12\x1d\n\x15instagram_quota_total\x18\x08 \x01(\x05\x12\x11\n\tin_flight\x18\t \x01(\x05\x12\x0f\n\x07waiting\x18\n \x01(\x05\x12\x38\n\x11publishing_quotas\x18\x0b \x03(\x0b\x32\x1d.postsched.v1.PublishingQuota\"\xb6\x03\n\x0fPublisherStatus\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tin_flight\x18\x03 \x01(\x05\x12\x13\n\x0b\x63oncurrency\x18\x04 \x01(\x05\x12\x17\n\x0fpublished_total\x18\x05 \x01(\x03\x12\x14\n\x0c\x66\x61iled_total\x18\x06 \x01(\x03\x12\x15\n\rretried_total\x18\x07 \x01(\x03\x12\x1a\n\x12rate_limited_total\x18\x08 \x01(\x03\x12\x15\n\rdropped_total\x18\t \x01(\x03\x12\x18\n\x10reconciled_total\x18\n \x01(\x03\x12\x30\n\x08\x61\x63\x63ounts\x18\x0b \x03(\x0b\x32\x1e.postsched.v1.AccountRateState\x12\x16\n\x0enats_connected\x18\x0c \x01(\x08\x12\x1b\n\x13\x61\x63\x63ount_concurrency\x18\r \x01(\x05\x12\x16\n\x0e\x64\x65\x66\x65rred_total\x18\x0e \x01(\x03\x12\x0e\n\x06queued\x18\x0f \x01(\x05\x12\x14\n\x0c\x66orged_total\x18\x10 \x01(\x03\x32p\n\x10PublisherService\x12\\\n\x12GetPublisherStatus\x12\'.postsched.v1.GetPublisherStatusRequest\x1a\x1d.postsched.v1.PublisherStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,9 +36,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPUBLISHERSTATUSREQUEST']._serialized_start=109
   _globals['_GETPUBLISHERSTATUSREQUEST']._serialized_end=136
   _globals['_ACCOUNTRATESTATE']._serialized_start=139
-  _globals['_ACCOUNTRATESTATE']._serialized_end=437
-  _globals['_PUBLISHERSTATUS']._serialized_start=440
-  _globals['_PUBLISHERSTATUS']._serialized_end=878
-  _globals['_PUBLISHERSERVICE']._serialized_start=880
-  _globals['_PUBLISHERSERVICE']._serialized_end=992
+  _globals['_ACCOUNTRATESTATE']._serialized_end=495
+  _globals['_PUBLISHERSTATUS']._serialized_start=498
+  _globals['_PUBLISHERSTATUS']._serialized_end=936
+  _globals['_PUBLISHERSERVICE']._serialized_start=938
+  _globals['_PUBLISHERSERVICE']._serialized_end=1050
 # @@protoc_insertion_point(module_scope)

@@ -15,7 +15,7 @@ class GetPublisherStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class AccountRateState(_message.Message):
-    __slots__ = ("platform", "external_id", "throttled_until", "reason", "app_usage_pct", "business_usage_pct", "instagram_quota_used", "instagram_quota_total", "in_flight", "waiting")
+    __slots__ = ("platform", "external_id", "throttled_until", "reason", "app_usage_pct", "business_usage_pct", "instagram_quota_used", "instagram_quota_total", "in_flight", "waiting", "publishing_quotas")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
     THROTTLED_UNTIL_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class AccountRateState(_message.Message):
     INSTAGRAM_QUOTA_TOTAL_FIELD_NUMBER: _ClassVar[int]
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     WAITING_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHING_QUOTAS_FIELD_NUMBER: _ClassVar[int]
     platform: _resources_pb2.Platform
     external_id: str
     throttled_until: _timestamp_pb2.Timestamp
@@ -36,7 +37,8 @@ class AccountRateState(_message.Message):
     instagram_quota_total: int
     in_flight: int
     waiting: int
-    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., throttled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., app_usage_pct: _Optional[float] = ..., business_usage_pct: _Optional[float] = ..., instagram_quota_used: _Optional[int] = ..., instagram_quota_total: _Optional[int] = ..., in_flight: _Optional[int] = ..., waiting: _Optional[int] = ...) -> None: ...
+    publishing_quotas: _containers.RepeatedCompositeFieldContainer[_resources_pb2.PublishingQuota]
+    def __init__(self, platform: _Optional[_Union[_resources_pb2.Platform, str]] = ..., external_id: _Optional[str] = ..., throttled_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ..., app_usage_pct: _Optional[float] = ..., business_usage_pct: _Optional[float] = ..., instagram_quota_used: _Optional[int] = ..., instagram_quota_total: _Optional[int] = ..., in_flight: _Optional[int] = ..., waiting: _Optional[int] = ..., publishing_quotas: _Optional[_Iterable[_Union[_resources_pb2.PublishingQuota, _Mapping]]] = ...) -> None: ...
 
 class PublisherStatus(_message.Message):
     __slots__ = ("instance_id", "started_at", "in_flight", "concurrency", "published_total", "failed_total", "retried_total", "rate_limited_total", "dropped_total", "reconciled_total", "accounts", "nats_connected", "account_concurrency", "deferred_total", "queued", "forged_total")

@@ -228,6 +228,7 @@ class Attempts:
             platform_id = await adapter.publish(post, target, progress)
         except RateLimited as exc:
             wait = min(exc.retry_after, self._max_platform_wait)
+            now = self._clock.now()  # the wait counts from the answer, not from the attempt's start
             until = now + timedelta(seconds=wait)
             capped = f", capped from {exc.retry_after:.0f} s (POSTSCHED_MAX_PLATFORM_WAIT)" if wait < exc.retry_after else ""
             reason = f"{exc.message}; waiting {wait:.0f} s{capped}, until {until:%Y-%m-%dT%H:%M:%SZ}"

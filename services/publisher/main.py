@@ -33,7 +33,9 @@ from services.publisher.leases import LeaseKeeper
 from services.publisher.media_preflight import MediaPreflight
 from services.publisher.platforms.facebook import FacebookPage
 from services.publisher.platforms.graph_api import GraphClient, Usage
-from services.publisher.platforms.instagram import Instagram, InstagramQuota
+from services.publisher.platforms.instagram import Instagram
+from services.publisher.quotas import PublishingQuotas
+from postsched.store.quotas import QuotaStore
 from services.publisher.platforms.facebook_video import VideoUploads
 from services.publisher.platforms.outcomes import Adapter
 from services.publisher.platforms.webhook import Webhook
@@ -77,7 +79,7 @@ async def serve(settings: PublisherSettings) -> None:
     uploads = VideoUploads(graph, GraphClient(session, settings.upload_base, timeout=settings.http_timeout,
                                               usage_sink=usage_sink),
                            poll_interval=settings.instagram_poll_interval, poll_timeout=settings.publish_timeout / 2)
-    quota = InstagramQuota()
+    quota = PublishingQuotas(QuotaStore(db), graph, clock, hold=settings.publish_timeout)
     adapters: dict[str, Adapter] = {
         "facebook_page": FacebookPage(graph, uploads, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,

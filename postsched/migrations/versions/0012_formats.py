@@ -66,6 +66,8 @@ def upgrade() -> None:
         sa.Column("window_seconds", sa.Integer, nullable=False),
         sa.Column("read_at", TS),
         sa.Column("frees_at", TS),
+        sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("reserved_until", TS),
         sa.Column("updated_at", TS, nullable=False),
     )
     op.execute(load("0012_event_type.sql"))

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.publisher.platforms.graph_api import GraphClient
+from services.publisher.quotas import INSTAGRAM_POSTS, PublishingQuotas
 from services.publisher.platforms.outcomes import (
     Permanent,
     PlatformError,
     Post,
     Progress,
-    RateLimited,
     Target,
     Transient,
     meter,
@@ -50,7 +50,7 @@ class Instagram:
     identifies_by_text = False
 
     def __init__(
-        self, graph: GraphClient, *, poll_interval: float, poll_timeout: float, quota: "InstagramQuota"
+        self, graph: GraphClient, *, poll_interval: float, poll_timeout: float, quota: PublishingQuotas
     ) -> None:
         self._graph = graph
         self._poll_interval = poll_interval
@@ -62,25 +62,31 @@ class Instagram:
         container = await self._reusable_container(post, ig, token)
         if container and container.startswith("published:"):
             return f"{CONTAINER_PREFIX}{container.removeprefix('published:')}"
-        await self._quota.check(target, self._graph)
+        await self._quota.check(target, INSTAGRAM_POSTS)  # known to be full: no container made for nothing
         if container is None:
             container = await self._new_container(post, ig, token)
             await progress.save({"container_id": container,
                                  "container_created_at": datetime.now(timezone.utc).isoformat()})
         await self._wait_finished(container, ig, token)
-        await progress.save({"publish_sent_at": datetime.now(timezone.utc).isoformat()})  # fenced in the database
+        # A place in the publishing limit first (RateLimited when there is none): never a call against it.
+        await self._quota.reserve(target, INSTAGRAM_POSTS)
+        published = False
         try:
-            body = await self._graph.call(
-                "POST", f"{ig}/media_publish", token=token, meter=meter("instagram", ig), params={"creation_id": container}
-            )
-        except PlatformError:
-            # Whatever the error said, it may have gone out: the container tells.
-            if await self._status(container, ig, token) == "PUBLISHED":
-                self._quota.used(target)
-                return f"{CONTAINER_PREFIX}{container}"
-            raise
-        self._quota.used(target)
-        return str(body["id"])
+            await progress.save({"publish_sent_at": datetime.now(timezone.utc).isoformat()})  # fenced in the database
+            try:
+                body = await self._graph.call(
+                    "POST", f"{ig}/media_publish", token=token, meter=meter("instagram", ig),
+                    params={"creation_id": container})
+            except PlatformError:
+                # Whatever the error said, it may have gone out: the container tells.
+                if await self._status(container, ig, token) == "PUBLISHED":
+                    published = True
+                    return f"{CONTAINER_PREFIX}{container}"
+                raise
+            published = True
+            return str(body["id"])
+        finally:
+            await self._quota.settle(target, INSTAGRAM_POSTS, published=published)
 
     async def _reusable_container(self, post: Post, ig: str, token: str) -> str | None:
         """The container an earlier attempt made, if it can still be used ("published:<id>" if it
@@ -151,41 +157,3 @@ class Instagram:
             return []  # no container was made and recorded: nothing can have been published
         status = await self._status(container, target.external_id, target.credentials["access_token"])
         return [f"{CONTAINER_PREFIX}{container}"] if status == "PUBLISHED" else []
-
-
-class InstagramQuota:
-    """Instagram's rolling 24-hour cap on API-published posts, per account.
-
-    Read from content_publishing_limit at most once a minute per account; in between, counted here.
-    When the platform cannot be asked, the cap is taken as DEFAULT_TOTAL.
-    """
-
-    DEFAULT_TOTAL = 50
-    REFRESH_SECONDS = 60.0
-    WAIT_WHEN_FULL = 3600.0
-
-    def __init__(self) -> None:
-        self.usage: dict[str, tuple[int, int, float]] = {}  # ig id -> (used, total, read at)
-
-    async def check(self, target: Target, graph: GraphClient) -> None:
-        used, total, read_at = self.usage.get(target.external_id, (0, self.DEFAULT_TOTAL, 0.0))
-        if time.monotonic() - read_at > self.REFRESH_SECONDS:
-            try:
-                body = await graph.call(
-                    "GET", f"{target.external_id}/content_publishing_limit", token=target.credentials["access_token"],
-                    meter=target.meter, params={"fields": "quota_usage,config"},
-                )
-                data = (body.get("data") or [{}])[0]
-                used = int(data.get("quota_usage", used))
-                total = int((data.get("config") or {}).get("quota_total", total))
-            except (Transient, RateLimited, Permanent, ValueError, TypeError):
-                pass  # keep counting locally
-            self.usage[target.external_id] = (used, total, time.monotonic())
-        if used >= total:
-            raise RateLimited(
-                f"Instagram 24-hour publishing limit reached ({used} of {total})", retry_after=self.WAIT_WHEN_FULL
-            )
-
-    def used(self, target: Target) -> None:
-        used, total, read_at = self.usage.get(target.external_id, (0, self.DEFAULT_TOTAL, 0.0))
-        self.usage[target.external_id] = (used + 1, total, read_at)
