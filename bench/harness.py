@@ -154,6 +154,7 @@ class BenchSuite:
             "POSTSCHED_DATABASE_URL": self.database_url, "POSTSCHED_NATS_URL": self.nats_url,
             "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(), "POSTSCHED_API_TOKENS": f"bench:{TOKEN}",
             "POSTSCHED_ADMIN_TOKEN": ADMIN_TOKEN, "POSTSCHED_META_GRAPH_URL": self.fake_meta,
+            "POSTSCHED_META_UPLOAD_URL": self.fake_meta,
             # Its webhook receivers (fake-meta's) live on loopback, which the outbound guard forbids.
             "POSTSCHED_OUTBOUND_ALLOW": "127.0.0.1/32", "POSTSCHED_LOG_LEVEL": "info",
             # Benchmarks create posts as fast as the scheduler takes them, past a tenant's default rate.

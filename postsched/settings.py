@@ -312,6 +312,10 @@ class PublisherSettings:
     # retires each version two years after its release; README "Moving to the next Graph API version").
     meta_graph_url: str = "https://graph.facebook.com"
     meta_graph_version: str = "v27.0"
+    # Meta's upload host for videos (Reels, video Stories): the upload URL is built from it, the
+    # version and the video id, never taken from an answer (that would let an answer aim our token
+    # at any host).
+    meta_upload_url: str = "https://rupload.facebook.com"
     # Posts handled at once by one publisher process. A real platform answers in 0.2-2 s, so
     # throughput is calls in flight / latency (the README's POSTSCHED_PUBLISH_CONCURRENCY row has
     # the measurement).
@@ -348,12 +352,20 @@ class PublisherSettings:
         """Where every Graph API call goes: the base URL and the version."""
         return f"{self.meta_graph_url}/{self.meta_graph_version}"
 
+    @property
+    def upload_base(self) -> str:
+        """Where a video's file is handed to Meta: POST {upload_base}/{video_id}."""
+        return f"{self.meta_upload_url}/video-upload/{self.meta_graph_version}"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PublisherSettings":
         env = os.environ if env is None else env
         graph_url = env.get("POSTSCHED_META_GRAPH_URL", "").strip().rstrip("/") or cls.meta_graph_url
         if not graph_url.startswith(("http://", "https://")):
             raise ConfigError(f"POSTSCHED_META_GRAPH_URL must be an http(s) URL, got {graph_url!r}")
+        upload_url = env.get("POSTSCHED_META_UPLOAD_URL", "").strip().rstrip("/") or cls.meta_upload_url
+        if not upload_url.startswith(("http://", "https://")):
+            raise ConfigError(f"POSTSCHED_META_UPLOAD_URL must be an http(s) URL, got {upload_url!r}")
         version = env.get("POSTSCHED_META_GRAPH_VERSION", "").strip() or cls.meta_graph_version
         if not GRAPH_VERSION.fullmatch(version):
             raise ConfigError(f"POSTSCHED_META_GRAPH_VERSION must be a Graph API version such as v27.0, got {version!r}")
@@ -374,6 +386,7 @@ class PublisherSettings:
             jetstream=JetStreamSettings.from_env(env),
             meta_graph_url=graph_url,
             meta_graph_version=version,
+            meta_upload_url=upload_url,
             concurrency=int(positive_number(env, "POSTSCHED_PUBLISH_CONCURRENCY", 1000, integer=True)),
             account_concurrency=int(positive_number(env, "POSTSCHED_ACCOUNT_CONCURRENCY", 20, integer=True)),
             publish_timeout=positive_number(env, "POSTSCHED_PUBLISH_TIMEOUT", 600.0),

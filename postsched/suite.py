@@ -276,6 +276,7 @@ def _run_suite(state_dir: Path, services: list[str]) -> int:
                 )
             wait_for_port("127.0.0.1", fake_port, children["fake-meta"], log_file, timeout=30)
             env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{fake_port}"
+            env.setdefault("POSTSCHED_META_UPLOAD_URL", env["POSTSCHED_META_GRAPH_URL"])  # its upload host too
 
         for name in services:
             log_file = state_dir / "logs" / f"{name}.log"

@@ -56,6 +56,7 @@ class Fault:
     account: str = "*"
     endpoint: str = "*"
     times: int = 1  # how many matching calls it affects; 0 = every one
+    skip: int = 0  # matching calls let through untouched first (e.g. 1: a Reel's finish, not its start)
     http_status: int = 500
     code: int = 2
     subcode: int | None = None
@@ -67,6 +68,7 @@ class Fault:
     rate: float = 1.0  # share of matching calls it affects (drawn from the seeded generator)
     method: str = "*"  # GET or POST only (an edge such as comments is read and written)
     used: int = 0
+    skipped: int = 0
 
     def matches(self, account: str, endpoint: str, draw: random.Random, method: str = "*") -> bool:
         return (self.account in ("*", account)) and (self.endpoint in ("*", endpoint)) and (
@@ -317,6 +319,9 @@ class FakeMeta:
         for fault in self.state.faults:
             if not fault.matches(account, endpoint, self.state.draw, request.method):
                 continue
+            if fault.skipped < fault.skip:
+                fault.skipped += 1
+                continue
             fault.used += 1
             if fault.kind == "latency":
                 await asyncio.sleep(fault.latency_ms / 1000)
@@ -375,7 +380,7 @@ class FakeMeta:
             container = self.state.containers.get(str(answer.get("id")))
             if container is not None:
                 container["status"] = fault.status_code
-            video = self.state.videos.get(str(answer.get("video_id") or account))
+            video = self.state.videos.get(str(answer.get("video_id") or answer.get("id")))
             if video is not None:
                 video["failed"] = "expired" if fault.status_code.upper() == "EXPIRED" else "error"
             return response
@@ -673,6 +678,173 @@ class FakeMeta:
             "quota_usage": self._ig_published_last_day(ig),
             "config": {"quota_total": self.state.ig_quota_total, "quota_duration": int(self.state.ig_quota_seconds)},
         }]})
+
+
+    # --- Facebook videos, Reels and Stories ---------------------------------------------------------
+    # A video: {id, account, edge, file_url, uploaded_at, ready_at, finished_at, failed, post_id}.
+    # Its status is computed when read: uploaded by the transfer, processed video_processing_seconds
+    # later, published by the finish (a Reel once processed too). Each publication is a post with a
+    # kind (video, reel, story) in /_control/posts, so duplicates can be counted.
+
+    def _new_video(self, page: str, edge: str, **values: Any) -> dict[str, Any]:
+        video_id = self.state.next_id()
+        video = {"id": video_id, "account": page, "edge": edge, "file_url": "", "uploaded_at": None, "ready_at": None,
+                 "finished_at": None, "failed": "", "post_id": "", "created_time": time.time()} | values
+        self.state.videos[video_id] = video
+        return video
+
+    def _upload_session(self, edge: str, page: str, p: dict[str, str], upload_base: str) -> web.Response:
+        """POST /{page-id}/video_reels or /video_stories: upload_phase start, or finish with video_id."""
+        phase = p.get("upload_phase", "")
+        if phase == "start":
+            started = self._new_video(page, edge)
+            return web.json_response({"video_id": started["id"], "upload_url": f"{upload_base}/{started['id']}"})
+        if phase != "finish":
+            return graph_error(400, 100, "(#100) upload_phase must be one of start, finish")
+        video = self.state.videos.get(p.get("video_id", ""))
+        if video is None or video["edge"] != edge:
+            return graph_error(400, 100, "(#100) Invalid video_id: no upload session with this id was started on this edge")
+        if video["account"] != page:
+            return graph_error(400, 200, "(#200) The video was started on another Page")
+        if video["uploaded_at"] is None:
+            return graph_error(400, 6000, "There was a problem uploading your video file: the video was not transferred "
+                               "before the finish phase", 1363130)
+        if video["failed"]:
+            return graph_error(400, 6000, f"The video cannot be published: its processing ended in {video['failed']}", 1363008)
+        if video["finished_at"] is not None:
+            return graph_error(400, 100, "(#100) This video has already been published")
+        if edge == "video_reels" and p.get("video_state", "") != "PUBLISHED":
+            return graph_error(400, 100, "(#100) video_state must be PUBLISHED (drafts and scheduling are not modelled)")
+        now = time.time()
+        video["finished_at"] = now
+        if edge == "video_reels":
+            post = {"id": f"{page}_{self.state.next_id()}", "account": page, "kind": "reel", "video_id": video["id"],
+                    "message": p.get("description", ""), "media": [video["file_url"]], "created_time": now}
+            video["post_id"] = post["id"]
+            self.state.add_post(post)
+            return web.json_response({"success": True})
+        video["ready_at"] = min(video["ready_at"] or now, now)  # a Story is up when the finish answers
+        return web.json_response({"success": True, "post_id": self._story(page, video["id"], "video", video["file_url"])})
+
+    def _story(self, page: str, media_id: str, media_type: str, url: str) -> str:
+        post_id = self.state.next_id()
+        self.state.add_post({"id": post_id, "account": page, "kind": "story", "media_id": media_id,
+                             "media_type": media_type, "message": "", "media": [url], "created_time": time.time()})
+        return post_id
+
+    async def video_upload(self, request: web.Request) -> web.StreamResponse:
+        """Meta's upload host: POST /video-upload/{version}/{video-id} with `Authorization: OAuth <token>`
+        and a hosted file's URL in the `file_url` header. Answers {"success": true}, or a debug_info error."""
+        video = self.state.videos.get(request.match_info["video_id"])
+        account = video["account"] if video else ""
+        self.state.calls.append({"at": time.time(), "method": "POST", "account": account, "endpoint": "video-upload",
+                                 "version": request.match_info["version"], "file_url": request.headers.get("file_url", "")})
+
+        def refused(status: int, kind: str, message: str) -> web.Response:
+            return web.json_response({"debug_info": {"retriable": False, "type": kind, "message": message}}, status=status)
+
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "OAuth" or not token.strip():
+            return refused(401, "AuthError", "Authorization: OAuth <token> is required")
+        refusal = self._token_refusal(token.strip())
+        if refusal is not None:
+            return refused(401, "AuthError", refusal[1])
+        if video is None:
+            return refused(400, "ParameterValidationError", "Invalid video id")
+        if not request.headers.get("file_url", "").startswith(("http://", "https://")):
+            return refused(400, "ParameterValidationError", "The file_url header must hold the hosted file's URL")
+        answer, fault = await self._faults(request, account, "video-upload")
+        if answer is not None:
+            return answer
+        now = time.time()
+        video["file_url"] = request.headers["file_url"]
+        video["uploaded_at"] = now
+        video["ready_at"] = now + self.state.video_processing_seconds
+        if fault is not None and fault.kind == "broken":
+            video["failed"] = "expired" if fault.status_code.upper() == "EXPIRED" else "error"
+            fault = None
+        return await self._after(request, fault, account, web.json_response({"success": True}))
+
+    def _videos(self, page: str, p: dict[str, str]) -> web.Response:
+        """POST /{page-id}/videos with file_url (a hosted file) and description: a video post on the Page."""
+        if not p.get("file_url"):
+            return graph_error(400, 100, "(#100) file_url or an uploaded file is required")
+        now = time.time()
+        video = self._new_video(page, "videos", file_url=p["file_url"], uploaded_at=now, finished_at=now,
+                                ready_at=now + self.state.video_processing_seconds)
+        post = {"id": f"{page}_{self.state.next_id()}", "account": page, "kind": "video", "video_id": video["id"],
+                "message": p.get("description", ""), "media": [p["file_url"]], "created_time": now}
+        video["post_id"] = post["id"]
+        self.state.add_post(post)
+        return web.json_response({"id": video["id"]})
+
+    def _video_status(self, video: dict[str, Any]) -> dict[str, Any]:
+        """A video's `status` field, in Meta's shape."""
+        now = time.time()
+        uploaded = video["uploaded_at"] is not None
+        processed = uploaded and not video["failed"] and now >= video["ready_at"]
+        uploading = {"status": "complete" if uploaded else "not_started"}
+        if video["failed"]:
+            processing: dict[str, Any] = {"status": "error", "errors": [
+                {"code": 1363008, "message": f"Video processing failed ({video['failed']})"}]}
+        else:
+            processing = {"status": "complete" if processed else "in_progress" if uploaded else "not_started"}
+        if video["finished_at"] is None or video["failed"]:
+            publishing: dict[str, Any] = {"status": "not_started"}
+        elif processed:
+            publishing = {"status": "complete", "publish_status": "published", "publish_time": int(video["finished_at"])}
+        else:
+            publishing = {"status": "in_progress"}
+        overall = video["failed"] or ("ready" if processed else "processing")
+        return {"video_status": overall, "uploading_phase": uploading, "processing_phase": processing,
+                "publishing_phase": publishing}
+
+    def _video_node(self, video_id: str, p: dict[str, str]) -> web.Response:
+        video = self.state.videos[video_id]
+        link = f"/reel/{video_id}/" if video["edge"] == "video_reels" else f"/{video['account']}/videos/{video_id}/"
+        values: dict[str, Any] = {"id": video_id, "status": self._video_status(video), "permalink_url": link,
+                                  "post_id": video["post_id"] or None}
+        if video["edge"] == "video_stories":
+            del values["permalink_url"]  # a Story is seen among the Page's stories, not at a URL of its own
+        fields = [f for f in (p.get("fields") or "id").split(",") if f]
+        unknown = [f for f in fields if f not in values]
+        if unknown:
+            return graph_error(400, 100, f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type (Video)")
+        return web.json_response({f: values[f] for f in fields if values[f] is not None} | {"id": video_id})
+
+    def _photo_story(self, page: str, p: dict[str, str]) -> web.Response:
+        """POST /{page-id}/photo_stories with the id of an unpublished photo of the Page."""
+        photo = self.state.photos.get(p.get("photo_id", ""))
+        if photo is None or photo["account"] != page:
+            return graph_error(400, 100, "(#100) photo_id must be an unpublished photo uploaded to this Page")
+        return web.json_response({"success": True, "post_id": self._story(page, p["photo_id"], "photo", photo["url"])})
+
+    def _stories(self, page: str, p: dict[str, str]) -> web.Response:
+        """GET /{page-id}/stories: the Page's stories, newest first, `limit` (25, at most 100) and an
+        `after` cursor, each with post_id, status, creation_time, media_type, media_id and url."""
+        try:
+            limit = min(100, max(1, int(p.get("limit", "25") or 25)))
+            after = int(p["after"]) if p.get("after") else None
+        except ValueError:
+            return graph_error(400, 100, "(#100) Invalid limit or after")
+        posts = self.state.by_account.get(page, [])
+        data: list[dict[str, Any]] = []
+        last, more = None, False
+        for index in range(len(posts) - 1 if after is None else after - 1, -1, -1):
+            post = posts[index]
+            if post["kind"] != "story":
+                continue
+            if len(data) == limit:
+                more = True
+                break
+            data.append({"post_id": post["id"], "status": "PUBLISHED", "media_type": post["media_type"],
+                         "media_id": post["media_id"], "url": post["media"][0],
+                         "creation_time": str(int(post["created_time"]))})
+            last = index
+        body: dict[str, Any] = {"data": data}
+        if more and last is not None:
+            body["paging"] = {"cursors": {"after": str(last)}, "next": f"?limit={limit}&after={last}"}
+        return web.json_response(body)
 
 
     def save(self) -> None:

@@ -274,7 +274,7 @@ class Attempts:
         """This post's platform id if one of its attempts went out, None if none did; raises
         OutcomeUnknown when the answer is not certain."""
         candidates = await adapter.find(post, target)
-        if adapter.identifies_by_text and candidates:
+        if adapter.identifies_by_text(post) and candidates:
             others = await self._store.same_text_posts(
                 claimed.account_id, claimed.text, other_than=claimed.id, since=post.claims[0] - SIBLING_LOOKBACK
             )

@@ -79,3 +79,13 @@ def test_the_graph_api_version_is_one_setting_and_never_in_the_url() -> None:
     for bad in ("27.0", "v27", "latest", "v27.0/"):
         with pytest.raises(ConfigError, match="POSTSCHED_META_GRAPH_VERSION"):
             PublisherSettings.from_env({**env, "POSTSCHED_META_GRAPH_VERSION": bad})
+
+
+def test_the_video_upload_host_is_a_setting_with_the_graph_version() -> None:
+    env = {**GOOD, "POSTSCHED_NATS_URL": "nats://127.0.0.1:4222", "POSTSCHED_ADMIN_TOKEN": "o" * 32}
+    assert PublisherSettings.from_env(env).upload_base == "https://rupload.facebook.com/video-upload/v27.0"
+    chosen = PublisherSettings.from_env({**env, "POSTSCHED_META_UPLOAD_URL": "http://127.0.0.1:8089/",
+                                         "POSTSCHED_META_GRAPH_VERSION": "v28.0"})
+    assert chosen.upload_base == "http://127.0.0.1:8089/video-upload/v28.0"
+    with pytest.raises(ConfigError, match="POSTSCHED_META_UPLOAD_URL must be an http"):
+        PublisherSettings.from_env({**env, "POSTSCHED_META_UPLOAD_URL": "rupload.facebook.com"})

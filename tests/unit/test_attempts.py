@@ -42,9 +42,11 @@ class FakeAdapter:
     on_publish: list[Any] = field(default_factory=list)  # each: a platform id, or an exception to raise
     on_find: list[Any] = field(default_factory=list)  # each: a list of ids, or an exception to raise
     repeatable: bool = False
-    identifies_by_text: bool = False
     published: int = 0
     looked: int = 0
+
+    def identifies_by_text(self, post: Post) -> bool:
+        return False
 
     async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         progress.check()

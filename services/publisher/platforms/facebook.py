@@ -1,7 +1,9 @@
-"""Facebook Page posts: text and link to /feed, one photo to /photos, several photos attached to one feed post.
+"""Facebook Page posts: text and link to /feed, one photo to /photos, several photos attached to one
+feed post, one video to /videos; Reels (/video_reels) and Stories (facebook_video.py, facebook_stories.py).
 
 Reconciliation (after an answer that may hide a success, before any second attempt, and for an
-attempt whose publisher went away) reads the page's published posts in every window in which one
+attempt whose publisher went away) finds a Reel or a Story by the id saved before its publishing
+step; any other post, it recognises by its text among the page's published posts: it reads them in every window in which one
 of the post's attempts may have reached Facebook, following `paging.next` to the end of each
 window: a busy page receives hundreds of posts a minute, far more than one page of answers.
 """
@@ -13,7 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from services.publisher.platforms.facebook_stories import PageStories
+from services.publisher.platforms.facebook_video import REELS, VideoUploads, saved_video
 from services.publisher.platforms.graph_api import GraphClient
+from services.publisher.platforms.media import is_video
 from services.publisher.platforms.outcomes import OutcomeUnknown, Post, Progress, Target
 
 # Margin around each attempt's window, for clock skew between us and Meta and for Meta's own delay.
@@ -44,15 +49,35 @@ def windows(claims: tuple[datetime, ...], attempt_span: float) -> list[tuple[dat
 
 class FacebookPage:
     repeatable = False
-    identifies_by_text = True
 
-    def __init__(self, graph: GraphClient, *, attempt_span: float) -> None:
+    def __init__(self, graph: GraphClient, uploads: VideoUploads, *, attempt_span: float) -> None:
         self._graph = graph
+        self._uploads = uploads
+        self._stories = PageStories(graph, uploads)
         self._attempt_span = attempt_span
+
+    def identifies_by_text(self, post: Post) -> bool:
+        return post.kind == "FEED"  # Reels and Stories: by the media id saved before publishing
 
     async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         page, token = target.external_id, target.credentials["access_token"]
         message = message_of(post)
+        if post.kind == "REEL":
+            # The finish only starts the publication: the Reel is published once Meta says so.
+            video_id, _ = await self._uploads.publish(
+                REELS, post, target, progress, finish={"video_state": "PUBLISHED", "description": message or None},
+                wait_published=True)
+            return video_id
+        if post.kind == "STORY":
+            return await self._stories.publish(post, target, progress)
+        if len(post.media_urls) == 1 and is_video(post.media_urls[0]):
+            # One call, no id before it: found again, like a feed post, by its text.
+            progress.check()
+            body = await self._graph.call(
+                "POST", f"{page}/videos", token=token, meter=target.meter,
+                params={"file_url": post.media_urls[0], "description": message or None},
+            )
+            return str(body["id"])
         if not post.media_urls:
             progress.check()
             body = await self._graph.call(
@@ -84,10 +109,27 @@ class FacebookPage:
     async def permalink(self, platform_id: str, target: Target) -> str:
         # A feed post's id is PAGEID_POSTID, and Facebook's permalink is made of the two: no call.
         page, _, post = platform_id.partition("_")
-        return f"https://www.facebook.com/{page}/posts/{post}" if page and post else ""
+        if page and post:
+            return f"https://www.facebook.com/{page}/posts/{post}"
+        # A video's or a Reel's id (a Story's post id): Meta knows its permalink_url, if it has one.
+        body = await self._graph.call("GET", platform_id, token=target.credentials["access_token"],
+                                      meter=target.meter, params={"fields": "permalink_url"})
+        link = str(body.get("permalink_url") or "")
+        return f"https://www.facebook.com{link}" if link.startswith("/") else link
 
     async def find(self, post: Post, target: Target) -> list[str]:
-        """Every post on the page with this post's text, created in one of its attempts' windows."""
+        """A Reel by its saved video's status, a Story among the Page's stories by its saved media;
+        any other post: every post on the page with its text, created in one of its attempts' windows."""
+        if post.kind == "REEL":
+            video = saved_video(post)
+            if not video:
+                return []  # the upload never started, so no finish was sent
+            status = await self._uploads.status(video, target)
+            # Publishing but not yet published: not found, so a later attempt goes on waiting for
+            # it from the saved id (it never sends a second finish for a video that is publishing).
+            return [video] if status.published else []
+        if post.kind == "STORY":
+            return await self._stories.find(post, target)
         message = message_of(post)
         if not message:
             raise OutcomeUnknown("a post without text cannot be recognised among the page's posts")

@@ -76,6 +76,13 @@ def _number(value: Any) -> int:
 def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformError:
     """The PlatformError for a Graph API error answer."""
     error = body.get("error") if isinstance(body, dict) else None
+    debug = body.get("debug_info") if isinstance(body, dict) else None
+    if not isinstance(error, dict) and isinstance(debug, dict):
+        # Meta's upload host (rupload) answers {"debug_info": {"retriable", "type", "message"}}.
+        text = f"HTTP {status} from Meta's upload host: {printable(str(debug.get('message', '')))}"
+        if debug.get("retriable") or status >= 500 or status == 429:
+            return Transient(text, retry_after=_retry_after(headers))
+        return Permanent(text)
     if not isinstance(error, dict):
         if status >= 500 or status == 429:
             return Transient(f"HTTP {status} from the Graph API", retry_after=_retry_after(headers))
@@ -112,14 +119,17 @@ class GraphClient:
         self._usage_sink = usage_sink
 
     async def call(
-        self, method: str, path: str, *, token: str, meter: str, params: dict[str, Any] | None = None
+        self, method: str, path: str, *, token: str, meter: str, params: dict[str, Any] | None = None,
+        auth_scheme: str = "Bearer", headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One Graph API request; returns the JSON body or raises a PlatformError.
 
-        The token travels in the Authorization header, never in a URL that could end up in a log.
+        The token travels in the Authorization header, never in a URL that could end up in a log
+        (`auth_scheme` "OAuth" for Meta's upload host, which asks for that spelling); `headers` are
+        sent besides it (the upload host takes a hosted file's URL as a header).
         """
         url = f"{self._base}/{path.lstrip('/')}"
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {**(headers or {}), "Authorization": f"{auth_scheme} {token}"}
         fields = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             if method == "GET":

@@ -11,11 +11,13 @@ is read before anything else.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.publisher.platforms.graph_api import GraphClient
+from services.publisher.platforms.media import is_video
 from services.publisher.quotas import INSTAGRAM_POSTS, PublishingQuotas
 from services.publisher.platforms.outcomes import (
     Permanent,
@@ -27,16 +29,11 @@ from services.publisher.platforms.outcomes import (
     meter,
 )
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 # Meta expires an unpublished container after 24 hours; reuse one only well before that.
 CONTAINER_REUSE = timedelta(hours=23)
 # The platform id recorded for a post found published by its container's status (not by the
 # answer of media_publish): the container id, prefixed, since the media id is then unknown.
 CONTAINER_PREFIX = "container:"
-
-
-def is_video(url: str) -> bool:
-    return url.split("?", 1)[0].lower().endswith(VIDEO_SUFFIXES)
 
 
 def saved_container(post: Post) -> str | None:
@@ -45,9 +42,28 @@ def saved_container(post: Post) -> str | None:
     return str(container) if container else None
 
 
+def kind_container(post: Post) -> dict[str, Any]:
+    """The container parameters of a Reel or a Story (Meta's IG User Media reference): a Reel is
+    its video with the reel options given; a Story is its one image or video, without a caption."""
+    url = post.media_urls[0]
+    if post.kind == "STORY":
+        return {"media_type": "STORIES", ("video_url" if is_video(url) else "image_url"): url}
+    reel = post.reel or {}
+    params: dict[str, Any] = {"media_type": "REELS", "video_url": url, "caption": post.text or None,
+                              "cover_url": reel.get("cover_url"), "thumb_offset": reel.get("thumb_offset_ms"),
+                              "audio_name": reel.get("audio_name")}
+    if "share_to_feed" in reel:
+        params["share_to_feed"] = "true" if reel["share_to_feed"] else "false"
+    if reel.get("trial"):
+        params["trial_params"] = json.dumps({"graduation_strategy": reel.get("graduation_strategy", "MANUAL")})
+    return {k: v for k, v in params.items() if v is not None}
+
+
 class Instagram:
     repeatable = False
-    identifies_by_text = False
+
+    def identifies_by_text(self, post: Post) -> bool:
+        return False  # by the container id saved before media_publish
 
     def __init__(
         self, graph: GraphClient, *, poll_interval: float, poll_timeout: float, quota: PublishingQuotas
@@ -106,6 +122,10 @@ class Instagram:
         return None  # EXPIRED, ERROR, or too old to trust: make another
 
     async def _new_container(self, post: Post, ig: str, token: str) -> str:
+        if post.kind in ("REEL", "STORY"):
+            body = await self._graph.call("POST", f"{ig}/media", token=token, meter=meter("instagram", ig),
+                                          params=kind_container(post))
+            return str(body["id"])
         if len(post.media_urls) == 1:
             return await self._container(ig, token, post.media_urls[0], caption=post.text)
         children = [await self._container(ig, token, url, carousel_item=True) for url in post.media_urls]

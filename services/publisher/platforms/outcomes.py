@@ -117,9 +117,10 @@ class Adapter(Protocol):
     # True when sending the same post again is harmless (a webhook: the receiver drops a repeated
     # Idempotency-Key); otherwise every attempt after the first asks the platform first.
     repeatable: bool
-    # True when find() recognises a post by its content, so two of our posts with the same text
-    # can be confused: the publisher then rules out ids it knows belong to other posts.
-    identifies_by_text: bool
+
+    def identifies_by_text(self, post: Post) -> bool:
+        """True when find() recognises this post by its content, so two of our posts with the same
+        text can be confused: the publisher then rules out ids it knows belong to other posts."""
 
     async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         """Publishes the post; returns the platform's post id or raises a PlatformError."""

@@ -35,7 +35,9 @@ class Webhook:
     # The receiver drops a repeated Idempotency-Key, so a retry after a 5xx is harmless; only an
     # answer that never came (a timeout) leaves the outcome unknown.
     repeatable = True
-    identifies_by_text = False
+
+    def identifies_by_text(self, post: Post) -> bool:
+        return False
 
     def __init__(self, http: TenantHttp, *, timeout: float) -> None:
         self._http = http
