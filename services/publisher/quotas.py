@@ -125,12 +125,7 @@ class PublishingQuotas:
                 times = await self._instagram_media_times(target, quota.window, now)
         except (PlatformError, ValueError, TypeError, KeyError):
             return None
-        in_window = sorted(t for t in times if t > now - quota.window)
-        leaving = quota.used - quota.total  # this many must leave, and one more
-        if not 0 <= leaving < len(in_window):
-            return None  # published by means we cannot list: unknown
-        # Meta's timestamps are whole seconds: a second more, so the place has surely freed.
-        return in_window[leaving] + quota.window + timedelta(seconds=1)
+        return place_frees_at(times, quota, now)
 
     async def _instagram_media_times(self, target: Target, window: timedelta, now: datetime) -> list[datetime]:
         """When the account's media of the window were published (GET /{ig-user-id}/media)."""
@@ -150,6 +145,19 @@ class PublishingQuotas:
     async def _own_reels(self, account_id: uuid.UUID, now: datetime) -> QuotaRecord:
         published = await self._store.own_reels(account_id, since=now - DAY)
         return QuotaRecord(FACEBOOK_REELS, len(published), DEFAULTS[FACEBOOK_REELS], DAY, None, None)
+
+
+def place_frees_at(times: list[datetime], quota: QuotaRecord, now: datetime) -> datetime | None:
+    """When enough of the window's publications (published at `times`) have left it for one more;
+    None when fewer are listed than must leave. `quota.used` also counts places reserved by
+    publications under way and publications that cannot be listed (Stories): they are taken as the
+    newest. An estimate that is wrong costs one more look when it comes, never an attempt."""
+    in_window = sorted(t for t in times if t > now - quota.window)
+    leaving = quota.used - quota.total  # this many must leave, and one more
+    if not 0 <= leaving < len(in_window):
+        return None
+    # Meta's timestamps are whole seconds: a second more, so the place has surely freed.
+    return in_window[leaving] + quota.window + timedelta(seconds=1)
 
 
 def _full(quota: QuotaRecord, frees_at: datetime, now: datetime) -> RateLimited:
