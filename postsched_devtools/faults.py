@@ -116,6 +116,14 @@ def fake_meta_faults(profile: Profile, pages: list[str], igs: list[str], hooks: 
         ]
     for hook in hooks:
         faults += [dict(kind="late", account=hook, endpoint="webhook", times=0, rate=0.01, latency_ms=4000)]
+    # First comments (under any post: the node is the post, so account "*"): made but answered
+    # with an error, answered late, dropped before or after being made.
+    faults += [
+        dict(kind="ghost", endpoint="comments", method="POST", times=0, rate=0.05, http_status=500, code=1, subcode=99),
+        dict(kind="late", endpoint="comments", method="POST", times=0, rate=0.02, latency_ms=4000),
+        dict(kind="ghost_drop", endpoint="comments", method="POST", times=0, rate=0.02),
+        dict(kind="drop", endpoint="comments", method="POST", times=0, rate=0.02),
+    ]
     return faults
 
 
@@ -129,6 +137,8 @@ class Report:
     statuses: dict[str, int] = field(default_factory=dict)
     failed_reasons: Counter = field(default_factory=Counter)
     published_twice: int = 0
+    commented_twice: int = 0
+    comments: dict[str, int] = field(default_factory=dict)  # first comments' end states
     lost_or_stuck: int = 0
     wrong_outcomes: list[str] = field(default_factory=list)
     lateness: dict[str, float] = field(default_factory=dict)
@@ -138,7 +148,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return self.published_twice == 0 and self.lost_or_stuck == 0 and not self.wrong_outcomes
+        return (self.published_twice == 0 and self.commented_twice == 0 and self.lost_or_stuck == 0
+                and not self.wrong_outcomes)
 
     def text(self) -> str:
         rec = {k: f"max {max(v):.1f}s over {len(v)}" for k, v in self.recoveries.items() if v}
@@ -147,6 +158,7 @@ class Report:
             f"  posts: {self.posts}; statuses: {self.statuses}",
             f"  published twice: {self.published_twice}; lost or stuck: {self.lost_or_stuck}; "
             f"wrong outcomes: {len(self.wrong_outcomes)}",
+            f"  first comments: {self.comments}; commented twice: {self.commented_twice}",
             f"  faults injected: {dict(self.faults)}",
             f"  time to first publication after each fault ended: {rec}",
             "  lateness (published_at - scheduled_at): " + ", ".join(f"{k} {v:.2f}s" for k, v in self.lateness.items()),
@@ -331,6 +343,8 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
             at = begin + timedelta(seconds=rnd.uniform(0, profile.spread))
             request = Req.CreatePostRequest(account_id=accounts[index], text=f"fault suite post {i}", media_urls=media,
                                             idempotency_key=f"fs-{i}")
+            if i % 10 == 0 and index < len(pages) + len(igs):  # a first comment under every tenth Meta post
+                request.first_comment = f"first comment of post {i}"
             request.scheduled_at.FromDatetime(at)
             plan.append(request)
         last_due = begin + timedelta(seconds=profile.spread)
@@ -407,6 +421,12 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
             time.sleep(1)
         report.drain = max(0.0, (datetime.now(timezone.utc) - last_due).total_seconds())
 
+        # First comments follow their posts within seconds, unless they are waiting for a retry.
+        comment_wait = time.monotonic() + 60
+        while time.monotonic() < comment_wait and sql(
+                url, "SELECT count(*) FROM posts WHERE status = 'PUBLISHED' AND first_comment_status = 'PENDING'")[0][0]:
+            time.sleep(1)
+
         # The verdict.
         rows = sql(url, "SELECT id, text, status::text, coalesce(last_error, ''), scheduled_at, published_at, "
                         "platform_post_id FROM posts")
@@ -414,6 +434,19 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
         report.lost_or_stuck = profile.posts - sum(1 for r in rows if r[2] in ("PUBLISHED", "FAILED", "CANCELLED"))
         on_platform = Counter(p["message"] for p in fake.posts() if p["message"].startswith("fault suite post"))
         report.published_twice = sum(1 for n in on_platform.values() if n > 1)
+        made = Counter(c["message"] for under in fake.comments().values() for c in under)
+        report.commented_twice = sum(1 for n in made.values() if n > 1)
+        for text, status, comment, comment_status, comment_error in sql(
+                url, "SELECT text, status::text, first_comment, first_comment_status, coalesce(first_comment_error, '') "
+                     "FROM posts WHERE first_comment IS NOT NULL"):
+            report.comments[comment_status] = report.comments.get(comment_status, 0) + 1
+            if comment_status == "PUBLISHED" and made.get(comment, 0) != 1:
+                report.wrong_outcomes.append(f"the first comment of {text!r} PUBLISHED but {made.get(comment, 0)} made")
+            if comment_status == "FAILED" and made.get(comment) and not comment_error.startswith(("outcome_unknown",
+                                                                                                   "the post was found")):
+                report.wrong_outcomes.append(f"the first comment of {text!r} FAILED ({comment_error[:80]}) but made")
+            if status == "PUBLISHED" and comment_status == "PENDING":
+                report.wrong_outcomes.append(f"the first comment of {text!r} still PENDING a minute after the drain")
         for _, text, status, error, _, _, _ in rows:
             count = on_platform.get(text, 0)
             if status == "PUBLISHED" and count != 1:
