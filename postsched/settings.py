@@ -165,6 +165,16 @@ def duration_or_off(env: Mapping[str, str], name: str, default: timedelta) -> ti
     return duration(env, name, default)
 
 
+def meta_app_token(env: Mapping[str, str]) -> str:
+    """POSTSCHED_META_APP_TOKEN: a Meta app access token, `app_id|app_secret` ("" when not set)."""
+    value = env.get("POSTSCHED_META_APP_TOKEN", "").strip()
+    app_id, sep, secret = value.partition("|")
+    if value and (not sep or not app_id.isdigit() or not secret or "|" in secret):
+        # The value is a secret: the message never repeats it.
+        raise ConfigError("POSTSCHED_META_APP_TOKEN must be an app access token of the form app_id|app_secret")
+    return value
+
+
 @dataclass(frozen=True)
 class SchedulerSettings:
     database_url: str
@@ -340,6 +350,13 @@ class PublisherSettings:
     event_concurrency: int = 100
     # The longest wait any platform's answer (Retry-After, Meta's estimate) can impose on an account.
     max_platform_wait: float = 3600.0
+    # The credentials-health duty (services/publisher/credentials_health.py): each Meta account's
+    # token is checked every credentials_check_period (None: the duty is off) and within the hour
+    # before its posts; the duty looks for accounts due a check every credentials_check_tick.
+    credentials_check_period: timedelta | None = timedelta(hours=6)
+    credentials_check_tick: float = 60.0
+    credentials_warning: timedelta = timedelta(days=7)  # account.credentials_expiring this far ahead
+    meta_app_token: str = field(default="", repr=False)  # app_id|app_secret: debug_token; never logged
     # How long before its due time a post's media URLs are asked for their type and size (None: never;
     # services/publisher/media_preflight.py).
     media_preflight: timedelta | None = timedelta(minutes=15)
@@ -399,6 +416,10 @@ class PublisherSettings:
             event_retry_max=positive_number(env, "POSTSCHED_EVENT_RETRY_MAX", 900.0),
             event_concurrency=int(positive_number(env, "POSTSCHED_EVENT_CONCURRENCY", 100, integer=True)),
             max_platform_wait=positive_number(env, "POSTSCHED_MAX_PLATFORM_WAIT", 3600.0),
+            credentials_check_period=duration_or_off(env, "POSTSCHED_CREDENTIALS_CHECK_PERIOD", timedelta(hours=6)),
+            credentials_check_tick=positive_number(env, "POSTSCHED_CREDENTIALS_CHECK_TICK", 60.0),
+            credentials_warning=duration(env, "POSTSCHED_CREDENTIALS_WARNING", timedelta(days=7)),
+            meta_app_token=meta_app_token(env),
             media_preflight=duration_or_off(env, "POSTSCHED_MEDIA_PREFLIGHT", timedelta(minutes=15)),
             outbound=OutboundPolicy.from_env(env),
             limits=TenantLimits.from_env(env),

@@ -191,11 +191,14 @@ class AccountStore:
         return cancelled
 
     async def replace_credentials(self, tenant_id: str, account_id: uuid.UUID, credentials: dict[str, str]) -> AccountRecord:
-        """Stores new credentials and clears needs_credentials; the posts that waited can go now."""
+        """Stores new credentials and clears needs_credentials; the posts that waited can go now.
+        What the credentials-health duty knew is forgotten: the new token is checked on its next run."""
         now = self._clock.now()
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                f"""UPDATE accounts SET credentials = %s, needs_credentials = false, updated_at = %s
+                f"""UPDATE accounts SET credentials = %s, needs_credentials = false, updated_at = %s,
+                           credentials_status = NULL, credentials_expire_at = NULL, credentials_problem = NULL,
+                           credentials_warned_at = NULL, credentials_checked_at = NULL
                     WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL RETURNING {COLUMNS}""",
                 (self._box.seal(credentials), now, account_id, tenant_id),
             )
@@ -224,16 +227,19 @@ PACE_AFTER_LEASE = """, paced_turn AS (
 )"""
 
 
-async def mark_needs_credentials(conn: Connection, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
-    """The platform refused the account's token: its posts wait for new credentials."""
+async def mark_needs_credentials(conn: Connection, account_id: uuid.UUID, reason: str, *, now: datetime) -> bool:
+    """The platform refused the account's token (a publish, or the credentials-health check): its
+    posts wait for new credentials, and its credentials_status says INVALID. True if this call said so."""
     cur = await conn.execute(
-        """UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s
+        """UPDATE accounts SET needs_credentials = true, throttle_reason = %s, updated_at = %s,
+                  credentials_status = 'INVALID', credentials_problem = %s
            WHERE id = %s AND NOT needs_credentials RETURNING tenant_id""",
-        (reason, now, account_id),
+        (reason, now, reason, account_id),
     )
     row = await cur.fetchone()
     if row is not None:  # only the first of many posts that hit the dead token tells
         await processing_log.append(conn, [LogEntry(None, row["tenant_id"], account_id, "needs_credentials", message=reason)])
+    return row is not None
 
 
 async def throttle(conn: Connection, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:

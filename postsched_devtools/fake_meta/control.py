@@ -49,11 +49,25 @@ class FakeMeta:
     def settings(self, **settings: Any) -> None:
         self._call("POST", "/_control/settings", settings)
 
+    def reset(self) -> None:
+        """Forgets everything: posts, calls, faults, settings and registered tokens."""
+        self._call("POST", "/_control/reset")
+
     def page_posts(self, account: str, count: int, message: str = "by someone else {i}", kind: str = "feed") -> None:
         """Posts on a page that postsched did not make (kind "ig_media": an Instagram account's
         publications by another tool, counting towards its quota)."""
         self._call("POST", "/_control/page_posts", {"account": account, "count": count, "message": message,
                                                     "kind": kind})
+
+    def token(self, token: str, *, is_valid: bool = True, expires_at: int = 0, data_access_expires_at: int = 0,
+              scopes: list[str] | None = None) -> None:
+        """Registers what Meta knows about a token (debug_token's answer; 0 = never expires; scopes
+        default to all); is_valid False makes every call with it a 190/460."""
+        body: dict[str, Any] = {"token": token, "is_valid": is_valid, "expires_at": expires_at,
+                                "data_access_expires_at": data_access_expires_at}
+        if scopes is not None:
+            body["scopes"] = scopes
+        self._call("POST", "/_control/tokens", body)
 
     def comments(self, node: str | None = None) -> dict[str, list[dict]]:
         """Every comment made, by the object it is under."""

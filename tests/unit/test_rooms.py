@@ -50,7 +50,8 @@ def test_fake_meta_without_the_devtools_package_says_so(monkeypatch: pytest.Monk
 WRITERS = {
     "posts": "postsched/store/posts/",
     "processing_logs": ("postsched/store/processing_log.py", "postsched/store/posts/"),
-    "accounts": "postsched/store/accounts.py",
+    # credentials_health.py: the credentials-health duty's claim and findings (its columns only).
+    "accounts": ("postsched/store/accounts.py", "postsched/store/credentials_health.py"),
     "tenants": "postsched/store/accounts.py",
     "events": "postsched/store/events.py",
     "event_relay": "postsched/store/events.py",
