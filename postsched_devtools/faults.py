@@ -435,6 +435,9 @@ def run(profile_name: str = "short", seed: int = 1, work_dir: Path | None = None
         on_platform = Counter(p["message"] for p in fake.posts() if p["message"].startswith("fault suite post"))
         report.published_twice = sum(1 for n in on_platform.values() if n > 1)
         made = Counter(c["message"] for under in fake.comments().values() for c in under)
+        # Comments whose answer was lost (ghost, dropped after made, late) and found by a look.
+        report.comments["found by a look"] = sql(url, "SELECT count(*) FROM processing_logs WHERE "
+                                                      "event = 'first_comment_published' AND message LIKE 'found%%'")[0][0]
         report.commented_twice = sum(1 for n in made.values() if n > 1)
         for text, status, comment, comment_status, comment_error in sql(
                 url, "SELECT text, status::text, first_comment, first_comment_status, coalesce(first_comment_error, '') "

@@ -21,6 +21,7 @@ def test_short_fault_suite_publishes_nothing_twice_and_loses_nothing(tmp_path: P
     assert report.published_twice == 0, report.text()
     assert report.commented_twice == 0, report.text()
     assert report.comments.get("PUBLISHED", 0) > 0 and "PENDING" not in report.comments, report.text()
+    assert report.comments["found by a look"] > 0, "no first comment's answer was lost"
     assert report.lost_or_stuck == 0, report.text()
     assert not report.wrong_outcomes, report.text()
     assert report.faults["postgres_restart"] == report.faults["nats_node_loss"] == 1
