@@ -276,6 +276,10 @@ def _run_suite(state_dir: Path, services: list[str]) -> int:
                 )
             wait_for_port("127.0.0.1", fake_port, children["fake-meta"], log_file, timeout=30)
             env["POSTSCHED_META_GRAPH_URL"] = f"http://127.0.0.1:{fake_port}"
+            # Account health in the demo: fake-meta answers debug_token for any app token, and the
+            # duty looks for accounts to check every 5 s instead of every minute.
+            env.setdefault("POSTSCHED_META_APP_TOKEN", "1000000000|fake-meta-demo-app-secret")
+            env.setdefault("POSTSCHED_CREDENTIALS_CHECK_TICK", "5")
             env.setdefault("POSTSCHED_META_UPLOAD_URL", env["POSTSCHED_META_GRAPH_URL"])  # its upload host too
 
         for name in services:

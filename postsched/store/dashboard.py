@@ -32,7 +32,8 @@ class DashboardStore:
         self._db = db
 
     async def accounts(self, limit: int = 50) -> list[AccountRow]:
-        """Accounts that need a person first (waiting for credentials, paused), then the busiest."""
+        """Accounts that need a person first (credentials refused, then expiring soon or lacking a
+        permission, then paused), then the busiest."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 f"""WITH c AS (SELECT account_id, status::text AS status, sum(n)::bigint AS n FROM {POST_COUNTS} c
@@ -43,7 +44,9 @@ class DashboardStore:
                     FROM accounts a LEFT JOIN c ON c.account_id = a.id
                     WHERE a.deleted_at IS NULL
                     GROUP BY a.id
-                    ORDER BY a.needs_credentials DESC, a.paused DESC,
+                    ORDER BY a.needs_credentials OR coalesce(a.credentials_status, '') = 'INVALID' DESC,
+                             coalesce(a.credentials_status, '') = 'EXPIRING' OR a.credentials_problem IS NOT NULL DESC,
+                             a.paused DESC,
                              coalesce(sum(c.n) FILTER (WHERE c.status IN ('SCHEDULED', 'QUEUED', 'PUBLISHING')), 0) DESC,
                              a.created_at, a.id
                     LIMIT %s""",

@@ -347,6 +347,10 @@ class Dashboard:
                           "platform": r.account.platform, "external_id": r.account.external_id,
                           "name": r.account.display_name, "paused": r.account.paused,
                           "needs_credentials": r.account.needs_credentials,
+                          "credentials_status": r.account.credentials_status or "",
+                          "credentials_expire_at": r.account.credentials_expire_at
+                          and r.account.credentials_expire_at.isoformat(timespec="minutes"),
+                          "credentials_problem": r.account.credentials_problem or "",
                           "throttled": bool(r.throttled_until and r.throttled_until > now), "counts": r.counts,
                           "time_zone": r.account.time_zone, "slots": r.slots,
                           "min_post_interval_s": int(r.account.min_post_interval.total_seconds())}

@@ -6,6 +6,7 @@ accounts due a check every POSTSCHED_CREDENTIALS_CHECK_TICK seconds."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -16,7 +17,9 @@ from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
 from postsched_devtools.tenant import Tenant
-from tests.conftest import TENANT_TOKENS
+from tests.conftest import ADMIN_TOKEN, TENANT_TOKENS
+from tests.dashboard_http import request
+from tests.e2e.test_dashboard_security_e2e import session_of, sign_in
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2
@@ -92,6 +95,13 @@ def test_an_expiring_token_raises_credentials_expiring_once(suite: Suite, fake_m
     assert health.get(page).credentials_status == resources_pb2.CREDENTIALS_EXPIRING
     # The page's own token never authenticated a check: debug_token was asked with the app's.
     assert fake_meta.calls("2220001") == []
+    # The dashboard shows it, first.
+    admin = suite.start("admin")
+    session = session_of(sign_in(admin, ADMIN_TOKEN)[1])
+    health.account(resources_pb2.FACEBOOK_PAGE, "2220011", "EAAB-fine")
+    rows = json.loads(request(admin, "/api/overview", headers=session)[2])["accounts"]
+    assert rows[0]["account_id"] == page.account_id and rows[0]["credentials_status"] == "EXPIRING"
+    assert rows[0]["credentials_expire_at"] == time.strftime("%Y-%m-%dT%H:%M+00:00", time.gmtime(expires))
 
 
 def test_an_invalidated_token_holds_the_next_post_before_it_is_due(suite: Suite, fake_meta: FakeMeta) -> None:

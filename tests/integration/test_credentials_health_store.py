@@ -19,6 +19,7 @@ from postsched.lifecycle import CredentialsStatus
 from postsched.store import credentials_health as health
 from postsched.store.accounts import AccountStore
 from postsched.store.credentials_health import Finding
+from postsched.store.dashboard import DashboardStore
 from postsched.store.database import Database
 from postsched.store.posts import PostStore
 from postsched.store.records import NewAccount, NewPost
@@ -129,3 +130,17 @@ async def test_invalid_holds_the_account_once_and_a_missing_comment_permission_i
     assert stores.events(ig) == [("account.needs_credentials", missing)]
     assert stores.events(page) == [("account.needs_credentials", "Meta error 190")]
     assert stores.sql("SELECT needs_credentials FROM accounts WHERE id = %s", ig) == [(False,)]
+
+
+async def test_the_dashboard_lists_accounts_needing_attention_first(stores: Stores) -> None:
+    busy, paused, expiring, refused = [await stores.account("instagram", n) for n in ("busy", "paused", "expiring", "refused")]
+    await stores.posts.create(TENANT, [NewPost(busy, f"p{n}", ["https://e.example/a.jpg"], "", None, None) for n in range(3)])
+    stores.sql("UPDATE accounts SET paused = true WHERE id = %s", paused)
+    checks = {c.account_id: c for c in await stores.claim(stores.now)}
+    await health.record(stores.db, checks[expiring], Finding(CredentialsStatus.EXPIRING, stores.now + timedelta(days=2)),
+                        now=stores.now)
+    await health.record(stores.db, checks[refused], Finding(CredentialsStatus.INVALID, problem="Meta error 190"),
+                        now=stores.now)
+    rows = await DashboardStore(stores.db).accounts()
+    assert [r.account.id for r in rows] == [refused, expiring, paused, busy]
+    assert rows[1].account.credentials_expire_at == stores.now + timedelta(days=2)

@@ -13,7 +13,9 @@ from cryptography.fernet import Fernet
 
 from postsched.clock import FixedClock
 from postsched.credentials import CredentialBox
+from postsched.errors import ConfigError
 from postsched.lifecycle import CredentialsStatus
+from postsched.settings import PublisherSettings
 from postsched.store.credentials_health import DueCheck, Finding
 from services.publisher.credentials_health import CredentialsHealth, classify
 from services.publisher.platforms.outcomes import Permanent, PlatformError, RateLimited, Transient
@@ -139,3 +141,32 @@ def test_debug_token_is_asked_with_the_app_token_and_a_190_on_it_is_about_the_ap
 def test_errors_that_say_nothing_about_the_token_teach_nothing(error: PlatformError, halts: bool) -> None:
     finding, halted, _ = check_with(Graph(error))
     assert finding is None and halted == halts
+
+
+# --- its settings ----------------------------------------------------------------------------------
+
+PUBLISHER = {"POSTSCHED_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/x", "POSTSCHED_NATS_URL": "nats://127.0.0.1:4222",
+             "POSTSCHED_SECRET_KEY": Fernet.generate_key().decode(), "POSTSCHED_ADMIN_TOKEN": "a" * 40}
+
+
+def test_settings_default_to_six_hours_and_a_week_and_off_turns_the_duty_off() -> None:
+    default = PublisherSettings.from_env(PUBLISHER)
+    assert (default.credentials_check_period, default.credentials_warning, default.credentials_check_tick,
+            default.meta_app_token) == (timedelta(hours=6), WEEK, 60.0, "")
+    chosen = PublisherSettings.from_env({**PUBLISHER, "POSTSCHED_CREDENTIALS_CHECK_PERIOD": "2h",
+                                         "POSTSCHED_CREDENTIALS_WARNING": "3d", "POSTSCHED_META_APP_TOKEN": "123|s3cret"})
+    assert (chosen.credentials_check_period, chosen.credentials_warning) == (timedelta(hours=2), timedelta(days=3))
+    assert chosen.meta_app_token == "123|s3cret" and "s3cret" not in repr(chosen)
+    for off in ("0", "off"):
+        assert PublisherSettings.from_env({**PUBLISHER, "POSTSCHED_CREDENTIALS_CHECK_PERIOD": off}).credentials_check_period is None
+
+
+@pytest.mark.parametrize("name, value", [
+    ("POSTSCHED_CREDENTIALS_CHECK_PERIOD", "often"), ("POSTSCHED_CREDENTIALS_WARNING", "0"),
+    ("POSTSCHED_CREDENTIALS_CHECK_TICK", "-1"), ("POSTSCHED_META_APP_TOKEN", "just-a-s3cret"),
+    ("POSTSCHED_META_APP_TOKEN", "app|"),
+])
+def test_a_bad_value_names_the_variable_and_never_repeats_the_app_secret(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as refused:
+        PublisherSettings.from_env({**PUBLISHER, name: value})
+    assert "s3cret" not in str(refused.value)

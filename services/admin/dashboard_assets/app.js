@@ -142,11 +142,15 @@ function renderAccounts(accounts) {
   rows("accounts", accounts, 6, (a) => {
     const n = (s) => a.counts[s] || 0;
     const state = a.needs_credentials ? "needs credentials" : a.paused ? "paused" : a.throttled ? "rate-limited" : "active";
+    // What the credentials-health duty last found: refused, expiring (and when), or a missing permission.
+    const token = a.credentials_status === "EXPIRING" ? `token expires ${a.credentials_expire_at}`
+      : a.credentials_status === "INVALID" ? "token refused" : "";
+    const health = [token, a.credentials_problem].filter(Boolean).join(": ");
     return el("tr", { "data-account": a.account_id },
       el("td", {}, account(a.account_id, `${a.name || a.external_id} (${a.platform} ${a.external_id})`),
         el("div", { class: "rhythm" }, rhythm(a))),
       el("td", {}, a.tenant_id),
-      el("td", { class: "state" }, state),
+      el("td", { class: "state" }, state, health ? el("div", { class: "credentials" }, health) : ""),
       el("td", {}, `${n("SCHEDULED")} / ${n("QUEUED")} / ${n("PUBLISHING")}`),
       el("td", {}, `${n("PUBLISHED")} / ${n("FAILED")}`),
       el("td", {}, el("button", { class: a.paused ? "resume" : "pause", "data-account": a.account_id,
