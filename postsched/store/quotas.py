@@ -41,11 +41,14 @@ ON CONFLICT (account_id, name) DO UPDATE SET used = excluded.used, total = exclu
     updated_at = excluded.updated_at
 """
 
-# Facebook Page Reels: no endpoint says how many were published, so they are counted here; the
-# oldest in the window is the first to leave it.
+# Facebook Page Reels: no endpoint says how many were published, so they are counted here: those
+# published in the window, and those being published whose finish was sent (its outcome may not be
+# recorded yet: counted as of now). A reservation covers a Reel only until its finish is sent.
 OWN_REELS = """
-SELECT published_at FROM posts
-WHERE account_id = %(account)s AND kind = 'REEL' AND status = 'PUBLISHED' AND published_at > %(since)s
+SELECT coalesce(published_at, %(now)s) AS published_at FROM posts
+WHERE account_id = %(account)s AND kind = 'REEL'
+  AND ((status = 'PUBLISHING' AND platform_state ? 'finish_sent_at')
+       OR (status = 'PUBLISHED' AND published_at > %(since)s))
 """
 
 
@@ -102,10 +105,11 @@ class QuotaStore:
             await conn.execute(SETTLE, {"account": account_id, "name": name, "now": now,
                                         "published": 1 if published else 0})
 
-    async def own_reels(self, account_id: uuid.UUID, *, since: datetime) -> list[datetime]:
-        """When this account's Reels published since `since` were published."""
+    async def own_reels(self, account_id: uuid.UUID, *, since: datetime, now: datetime) -> list[datetime]:
+        """When this account's Reels published since `since` were published (those being
+        published: `now`)."""
         async with self._db.connection() as conn:
-            cur = await conn.execute(OWN_REELS, {"account": account_id, "since": since})
+            cur = await conn.execute(OWN_REELS, {"account": account_id, "since": since, "now": now})
             return [row["published_at"] for row in await cur.fetchall()]
 
     async def full_until(self, account_id: uuid.UUID, name: str, frees_at: datetime | None, *, now: datetime) -> None:

@@ -405,7 +405,7 @@ class FakeMeta:
         # A published Instagram medium read by id (its permalink) is its own endpoint for faults.
         endpoint = edge or ("ig_media" if node in self.state.media else "debug_token" if node == "debug_token" else "node")
         self.state.calls.append({"at": time.time(), "method": request.method, "account": node, "endpoint": endpoint,
-                                 "version": version})
+                                 "version": version, "phase": params.get("upload_phase", "")})
         if not token:
             return graph_error(400, 104, "An access token is required to request this resource.")
         refusal = self._token_refusal(token)

@@ -76,10 +76,11 @@ async def serve(settings: PublisherSettings) -> None:
     tenant_http = TenantHttp(settings.outbound, connections=settings.concurrency)
     graph = GraphClient(session, settings.graph_base, timeout=settings.http_timeout, usage_sink=usage_sink)
     # Reels and video Stories: the same session, to Meta's upload host (POSTSCHED_META_UPLOAD_URL).
+    quota = PublishingQuotas(QuotaStore(db), graph, clock, hold=settings.publish_timeout)
     uploads = VideoUploads(graph, GraphClient(session, settings.upload_base, timeout=settings.http_timeout,
                                               usage_sink=usage_sink),
-                           poll_interval=settings.instagram_poll_interval, poll_timeout=settings.publish_timeout / 2)
-    quota = PublishingQuotas(QuotaStore(db), graph, clock, hold=settings.publish_timeout)
+                           poll_interval=settings.instagram_poll_interval, poll_timeout=settings.publish_timeout / 2,
+                           quotas=quota)
     adapters: dict[str, Adapter] = {
         "facebook_page": FacebookPage(graph, uploads, attempt_span=settings.publish_timeout),
         "instagram": Instagram(graph, poll_interval=settings.instagram_poll_interval,

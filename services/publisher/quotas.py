@@ -120,7 +120,7 @@ class PublishingQuotas:
         reserved by publications under way, which are the newest."""
         try:
             if quota.name == FACEBOOK_REELS:
-                times = await self._store.own_reels(target.account_id, since=now - quota.window)
+                times = await self._store.own_reels(target.account_id, since=now - quota.window, now=now)
             else:
                 times = await self._instagram_media_times(target, quota.window, now)
         except (PlatformError, ValueError, TypeError, KeyError):
@@ -143,7 +143,7 @@ class PublishingQuotas:
         return times
 
     async def _own_reels(self, account_id: uuid.UUID, now: datetime) -> QuotaRecord:
-        published = await self._store.own_reels(account_id, since=now - DAY)
+        published = await self._store.own_reels(account_id, since=now - DAY, now=now)
         return QuotaRecord(FACEBOOK_REELS, len(published), DEFAULTS[FACEBOOK_REELS], DAY, None, None)
 
 

@@ -11,6 +11,7 @@ import pytest
 from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
+from tests.e2e.test_post_kinds_e2e import Pipeline as KindsPipeline
 from tests.e2e.test_publisher_e2e import Pipeline, publisher_status
 
 pytestmark = pytest.mark.e2e
@@ -87,3 +88,28 @@ def test_the_quota_is_read_before_a_publication_only_when_near_it(pipeline_quota
 @pytest.fixture
 def pipeline_quota(suite: Suite, fake_meta: FakeMeta) -> Pipeline:
     return Pipeline(suite, fake_meta)
+
+
+def test_a_page_publishes_at_most_30_reels_a_day(suite: Suite, fake_meta: FakeMeta) -> None:
+    """No endpoint says how many Reels a Page published: postsched counts its own. 32 due at once:
+    30 go, 2 wait (no finish call against the limit), each told until when."""
+    pipeline = KindsPipeline(suite, fake_meta)
+    fake_meta.settings(video_processing_seconds=0)
+    page = pipeline.client.page_account("5552001")
+    ids = [pipeline.post(page, resources_pb2.REEL, f"https://cdn.example.com/reel{i}.mp4", f"reel {i}")
+           for i in range(32)]
+    suite.wait_for("SELECT count(*) FROM posts WHERE status = 'PUBLISHED'", 30, timeout=90)
+    suite.wait_for("SELECT count(DISTINCT post_id) FROM processing_logs WHERE event = 'rate_limited'", 2, timeout=30)
+    time.sleep(2)  # nothing more goes out
+    posts = [pipeline.get(i) for i in ids]
+    assert sum(p.status == resources_pb2.PUBLISHED for p in posts) == 30
+    held = [p for p in posts if p.status != resources_pb2.PUBLISHED]
+    assert len(held) == 2
+    for post in held:
+        # "(n of 30 ...)": n counts the Reels of other attempts under way at that moment too.
+        assert post.attempts == 0 and "Facebook's Reels publishing limit is used up (" in post.last_error
+        assert " of 30 in 24 h); a place frees up at " in post.last_error
+    finishes = [c for c in fake_meta.calls("5552001", "video_reels") if c["phase"] == "finish"]
+    assert len(fake_meta.posts("5552001")) == 30 and len(finishes) == 30
+    (quota,) = pipeline.client.GetAccount(Req.GetAccountRequest(account_id=page.account_id)).publishing_quotas
+    assert (quota.name, quota.used, quota.total) == ("facebook_reels", 30, 30) and not quota.read_at.seconds

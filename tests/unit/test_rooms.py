@@ -61,6 +61,7 @@ WRITERS = {
     "dashboard_sessions": "postsched/store/dashboard_sessions.py",
     "recurring_posts": "postsched/store/recurring.py",
     "posting_schedules": "postsched/store/schedules.py",
+    "publishing_quotas": "postsched/store/quotas.py",
 }
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from services.publisher.platforms.graph_api import GraphClient
 from services.publisher.platforms.outcomes import Permanent, PlatformError, Post, Progress, Target, Transient
+from services.publisher.quotas import FACEBOOK_REELS, PublishingQuotas
 
 REELS = "video_reels"
 STORIES = "video_stories"
@@ -83,8 +85,10 @@ def saved_video(post: Post) -> str | None:
 class VideoUploads:
     """The start / transfer / finish flow on one Page, with the status reads that make it safe."""
 
-    def __init__(self, graph: GraphClient, upload: GraphClient, *, poll_interval: float, poll_timeout: float) -> None:
+    def __init__(self, graph: GraphClient, upload: GraphClient, *, poll_interval: float, poll_timeout: float,
+                 quotas: PublishingQuotas) -> None:
         self._graph = graph
+        self._quotas = quotas  # a Reel's finish takes a place in the Page's daily Reels limit first
         self._upload = upload  # based at {POSTSCHED_META_UPLOAD_URL}/video-upload/{version}
         self._poll_interval = poll_interval
         self._poll_timeout = poll_timeout
@@ -119,19 +123,30 @@ class VideoUploads:
             await self._upload.call("POST", video_id, token=token, meter=target.meter, auth_scheme="OAuth",
                                     headers={"file_url": post.media_urls[0]})
         await self._wait(video_id, target, lambda s: s.uploaded, "uploaded")
-        progress.check()  # the finish is the publication: only while this attempt holds the post
+        quota = FACEBOOK_REELS if edge == REELS else None
+        if quota:  # RateLimited when the Page's Reels of the day are used up: no finish against it
+            await self._quotas.reserve(target, quota)
+        sent = False
         try:
-            answer = await self._graph.call("POST", f"{page}/{edge}", token=token, meter=target.meter,
-                                            params={"upload_phase": "finish", "video_id": video_id, **finish})
-        except PlatformError as exc:
-            # Whatever the error said, the finish may have gone through: the video tells.
+            if quota:  # from here the Reel counts as sent (postsched/store/quotas.py counts it)
+                await progress.save({"finish_sent_at": datetime.now(timezone.utc).isoformat()})
+            progress.check()  # the finish is the publication: only while this attempt holds the post
             try:
-                after = await self.status(video_id, target)
-            except PlatformError:
-                raise exc from None
-            if not after.publishing_started:
-                raise
-            return await self._settled(video_id, target, wait_published, "")
+                answer = await self._graph.call("POST", f"{page}/{edge}", token=token, meter=target.meter,
+                                                params={"upload_phase": "finish", "video_id": video_id, **finish})
+            except PlatformError as exc:
+                # Whatever the error said, the finish may have gone through: the video tells.
+                try:
+                    after = await self.status(video_id, target)
+                except PlatformError:
+                    raise exc from None
+                if not after.publishing_started:
+                    raise
+                answer = {}
+            sent = True
+        finally:
+            if quota:  # the place is used now, or free again; the count takes over from the marker
+                await self._quotas.settle(target, quota, published=sent)
         if answer.get("success") is False:
             raise Transient(f"Facebook did not finish video {video_id} (success: false)", maybe_published=True)
         return await self._settled(video_id, target, wait_published, str(answer.get("post_id") or ""))

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.media import is_video
 from services.publisher.quotas import INSTAGRAM_POSTS, PublishingQuotas
+from services.publisher.platforms.media import is_video
 from services.publisher.platforms.outcomes import (
     Permanent,
     PlatformError,
