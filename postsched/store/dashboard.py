@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from postsched.store import quotas
 from postsched.store.accounts import COLUMNS as ACCOUNT_COLUMNS
 from postsched.store.counters import POST_COUNTS, POST_OUTCOMES
 from postsched.store.database import Database
@@ -52,8 +53,11 @@ class DashboardStore:
                     LIMIT %s""",
                 (limit,),
             )
-            return [AccountRow(AccountRecord.from_row(row), row["throttled_until"], row["counts"], row["slots"] or 0)
-                    for row in await cur.fetchall()]
+            rows = await cur.fetchall()
+            # Each account's publishing quotas, as last read or counted.
+            found = await quotas.of_accounts(conn, [row["id"] for row in rows], now=datetime.now(timezone.utc))
+            return [AccountRow(replace(AccountRecord.from_row(row), publishing_quotas=found.get(row["id"], ())),
+                               row["throttled_until"], row["counts"], row["slots"] or 0) for row in rows]
 
     async def tenants(self) -> list[dict[str, Any]]:
         """Posts per status for each tenant, busiest first."""

@@ -353,7 +353,11 @@ class Dashboard:
                           "credentials_problem": r.account.credentials_problem or "",
                           "throttled": bool(r.throttled_until and r.throttled_until > now), "counts": r.counts,
                           "time_zone": r.account.time_zone, "slots": r.slots,
-                          "min_post_interval_s": int(r.account.min_post_interval.total_seconds())}
+                          "min_post_interval_s": int(r.account.min_post_interval.total_seconds()),
+                          "quotas": [{"name": q.name, "used": q.used, "total": q.total,
+                                      "window_s": int(q.window.total_seconds()),
+                                      "frees_at": q.frees_at and q.frees_at.isoformat(timespec="minutes")}
+                                     for q in r.account.publishing_quotas]}
                          for r in accounts],
         })
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Sequence
 
@@ -29,7 +28,7 @@ from postsched.credentials import CredentialBox
 from postsched.store.accounts import AccountStore
 from postsched.store.event_webhooks import EventWebhookStore, WebhookRecord
 from postsched.store.events import EVENT_TYPES, EventStore
-from postsched.store.posts import PostStore
+from postsched.store.posts import PostStore, new_record
 from postsched.store.records import AccountRecord, NewPost, PageCursor, PostRecord
 from postsched.tracecontext import current_traceparent, new_traceparent, trace_id_of
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
@@ -466,11 +465,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         limit = self._limits.of(tenant).live_posts
         if await self._live_posts(tenant) + 1 > limit:
             raise QuotaExceeded("live_posts", tenant, f"the {limit} live posts allowed are taken", value=limit)
-        record = PostRecord(
-            id=uuid.uuid4(), tenant_id=tenant, account_id=new.account_id, status="SCHEDULED", text=new.text,
-            media_urls=list(new.media_urls), link=new.link, scheduled_at=after, published_at=None,
-            platform_post_id=None, attempts=0, last_error=None, idempotency_key=new.idempotency_key,
-            created_at=now, updated_at=now)
+        record = new_record(tenant, new, after, now=now)
         created = await self._schedules.enqueue(tenant, record, after, _weekly, trace_context=current_traceparent() or new_traceparent())
         self._count_created(tenant, 1)
         return post_message(created)

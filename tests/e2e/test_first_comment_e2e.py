@@ -126,3 +126,16 @@ def test_a_publisher_killed_between_the_post_and_its_comment(suite: Suite, fake_
     assert len(posts_made) == 1  # the successor found it instead of commenting again
     [(_, message)] = comment_events(suite, post_id)
     assert message.startswith("found on the platform")
+
+
+def test_enqueue_post_keeps_the_kind_and_the_first_comment(pipeline: Pipeline) -> None:
+    """EnqueuePost takes a CreatePostRequest: nothing of it is dropped on the way into a slot."""
+    page = pipeline.client.page_account("5551005")
+    pipeline.client.SetPostingSchedule(Req.SetPostingScheduleRequest(
+        account_id=page.account_id, slots=[resources_pb2.PostingSlot(day_of_week=d, time="09:00") for d in (1, 4)]))
+    slotted = pipeline.client.EnqueuePost(Req.EnqueuePostRequest(post=Req.CreatePostRequest(
+        account_id=page.account_id, kind=resources_pb2.REEL, media_urls=["https://cdn.example.com/r.mp4"],
+        text="a reel in a slot", first_comment=COMMENT)))
+    assert slotted.slotted and slotted.kind == resources_pb2.REEL and slotted.first_comment == COMMENT
+    assert slotted.first_comment_status == resources_pb2.FIRST_COMMENT_PENDING
+    assert pipeline.get(slotted.post_id).first_comment == COMMENT

@@ -3,6 +3,7 @@ processes, fake-meta (with a short quota window), PostgreSQL, NATS."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timezone
 
@@ -11,6 +12,9 @@ import pytest
 from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
+from tests.conftest import ADMIN_TOKEN
+from tests.dashboard_http import request
+from tests.e2e.test_dashboard_security_e2e import session_of, sign_in
 from tests.e2e.test_post_kinds_e2e import Pipeline as KindsPipeline
 from tests.e2e.test_publisher_e2e import Pipeline, publisher_status
 
@@ -53,6 +57,14 @@ def test_an_account_at_49_of_50_publishes_one_and_the_others_wait_for_the_window
     (state,) = [a for a in publisher_status(pipeline.publisher).accounts if a.external_id == IG]
     assert (state.instagram_quota_used, state.instagram_quota_total) == (50, 50)
     assert [q.name for q in state.publishing_quotas] == ["instagram_posts"]
+    # The dashboard shows it too, with when a place frees up.
+    admin = suite.start("admin")
+    session = session_of(sign_in(admin, ADMIN_TOKEN)[1])
+    overview = json.loads(request(admin, "/api/overview", headers=session)[2])
+    (row,) = [a for a in overview["accounts"] if a["account_id"] == ig.account_id]
+    (shown,) = row["quotas"]
+    assert (shown["name"], shown["used"], shown["total"], shown["window_s"]) == ("instagram_posts", 50, 50, WINDOW)
+    assert shown["frees_at"]
 
     # Once the 49 have left the window, the four go, each with its first attempt.
     pipeline.wait_terminal(5, timeout=WINDOW + 40)

@@ -211,6 +211,17 @@ async def update_occurrences(conn: Connection, recurring_id: uuid.UUID, *, text:
     return len(await cur.fetchall())
 
 
+def new_record(tenant_id: str, new: NewPost, scheduled_at: datetime, *, now: datetime) -> PostRecord:
+    """The post `new` will be once inserted (CreatePost, BatchCreatePosts, EnqueuePost)."""
+    return PostRecord(
+        id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED", text=new.text,
+        media_urls=list(new.media_urls), link=new.link, kind=new.kind, reel=new.reel,
+        first_comment=new.first_comment or None, first_comment_status="PENDING" if new.first_comment else None,
+        scheduled_at=scheduled_at, published_at=None, platform_post_id=None, attempts=0, last_error=None,
+        idempotency_key=new.idempotency_key, created_at=now, updated_at=now,
+    )
+
+
 class PostStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
@@ -242,16 +253,8 @@ class PostStore:
             key = new.idempotency_key
             if key and key in first_with_key:
                 continue
-            record = PostRecord(
-                id=uuid.uuid4(), tenant_id=tenant_id, account_id=new.account_id, status="SCHEDULED",
-                text=new.text, media_urls=list(new.media_urls), link=new.link,
-                kind=new.kind, reel=new.reel, first_comment=new.first_comment or None,
-                first_comment_status="PENDING" if new.first_comment else None,
-                # Empty or past means as soon as possible: due now, so lateness counts from now.
-                scheduled_at=max(new.scheduled_at or now, now),
-                published_at=None, platform_post_id=None, attempts=0, last_error=None,
-                idempotency_key=key, created_at=now, updated_at=now,
-            )
+            # Empty or past means as soon as possible: due now, so lateness counts from now.
+            record = new_record(tenant_id, new, max(new.scheduled_at or now, now), now=now)
             rows.append(record)
             if key:
                 first_with_key[key] = record

@@ -135,6 +135,12 @@ function rhythm(a) {
   const s = a.min_post_interval_s;
   if (s) parts.push("a post at most every " + (s % 3600 === 0 ? `${s / 3600} h` : s % 60 === 0 ? `${s / 60} min` : `${s} s`));
   if (a.slots) parts.push(`${a.slots} slots a week`);
+  // The publishing quotas Meta enforces: how much of each is used, and when a full one frees up.
+  for (const q of a.quotas || []) {
+    const label = q.name === "facebook_reels" ? "Reels" : "posts";
+    const window = q.window_s % 3600 === 0 ? `${q.window_s / 3600} h` : `${q.window_s} s`;
+    parts.push(`${label} ${q.used}/${q.total} in ${window}` + (q.used >= q.total && q.frees_at ? `, frees ${q.frees_at}` : ""));
+  }
   return parts.join(" · ");
 }
 
