@@ -219,6 +219,7 @@ def recurring_message(record: RecurringRecord, next_occurrences: list[datetime])
         next_occurrences=[t for t in map(timestamp, next_occurrences) if t is not None], occurrences_created=record.occurrences_created,
         occurrences_skipped=record.occurrences_skipped, created_at=timestamp(record.created_at),
         updated_at=timestamp(record.updated_at), idempotency_key=record.idempotency_key or "",
+        kind=record.kind, reel=reel_message(record.reel), first_comment=record.first_comment or "",
     )
 
 

@@ -14,7 +14,7 @@ of now and the last occurrence still live (one being published is never made aga
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
@@ -22,15 +22,17 @@ from postsched.clock import Clock
 from postsched.errors import Aborted, FailedPrecondition, NotFound
 from postsched.store import processing_log
 from postsched.store.database import Connection, Database
+from psycopg.types.json import Jsonb
 from postsched.store.processing_log import LogEntry
 from postsched.store.posts import cancel_occurrences, insert_occurrences, update_occurrences
 from postsched.lifecycle import SKIPPED
-from postsched.store.records import PageCursor
+from postsched.store.records import NewPost, PageCursor
 
 # occurrences_skipped is counted when read (the posts_occurrence index): a counter written by the
 # dispatcher's skip would lock this row after the posts, the other order from the tenant's calls.
 COLUMNS = (
-    "id, tenant_id, account_id, text, media_urls, link, start_time, time_zone, recurrence, state AS status, version, "
+    "id, tenant_id, account_id, text, media_urls, link, kind, reel, first_comment, start_time, time_zone, recurrence, "
+    "state AS status, version, "
     "created_through, occurrences_created, idempotency_key, trace_context, created_at, updated_at, "
     "(SELECT count(*) FROM posts p WHERE p.recurring_post_id = recurring_posts.id AND p.status = 'CANCELLED' "
     f"AND p.last_error LIKE '{SKIPPED}%%') AS occurrences_skipped"
@@ -59,6 +61,16 @@ class RecurringRecord:
     trace_context: str | None
     created_at: datetime
     updated_at: datetime
+    kind: str = "FEED"  # each occurrence's, as a post's
+    reel: dict[str, Any] | None = None
+    first_comment: str | None = None
+
+    @property
+    def content(self) -> NewPost:
+        """What each occurrence carries, as a post to create (its time aside)."""
+        return NewPost(account_id=self.account_id, text=self.text, media_urls=list(self.media_urls), link=self.link,
+                       scheduled_at=None, idempotency_key=None, kind=self.kind, reel=self.reel,
+                       first_comment=self.first_comment or "")
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "RecurringRecord":
@@ -67,10 +79,7 @@ class RecurringRecord:
 
 @dataclass(frozen=True)
 class NewRecurring:
-    account_id: uuid.UUID
-    text: str
-    media_urls: list[str]
-    link: str
+    content: NewPost  # what each occurrence carries (its account, text, media, link, kind, reel, first comment)
     start_time: datetime
     time_zone: str
     recurrence: list[str]
@@ -93,16 +102,18 @@ class RecurringStore:
         """Creates it (occurrences come from the horizon duty, from now on); the same idempotency key
         returns the first one."""
         now = self._clock.now()
+        c = new.content
         async with self._db.connection() as conn:
             cur = await conn.execute(
-                f"""INSERT INTO recurring_posts (id, tenant_id, account_id, text, media_urls, link, start_time, time_zone,
-                                                 recurrence, created_through, idempotency_key, trace_context,
-                                                 created_at, updated_at)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                f"""INSERT INTO recurring_posts (id, tenant_id, account_id, text, media_urls, link, kind, reel,
+                                                 first_comment, start_time, time_zone, recurrence, created_through,
+                                                 idempotency_key, trace_context, created_at, updated_at)
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
                     RETURNING {COLUMNS}""",
-                (uuid.uuid4(), tenant_id, new.account_id, new.text, new.media_urls, new.link, new.start_time,
-                 new.time_zone, new.recurrence, now, new.idempotency_key, trace_context, now, now),
+                (uuid.uuid4(), tenant_id, c.account_id, c.text, c.media_urls, c.link, c.kind, Jsonb(c.reel) if c.reel else None,
+                 c.first_comment or None, new.start_time, new.time_zone, new.recurrence, now, new.idempotency_key,
+                 trace_context, now, now),
             )
             row = await cur.fetchone()
             if row is None:
@@ -142,7 +153,7 @@ class RecurringStore:
                 values)
             return [RecurringRecord.from_row(r) for r in await cur.fetchall()]
 
-    async def update(self, tenant_id: str, recurring_id: uuid.UUID, *, content: tuple[str, list[str], str] | None,
+    async def update(self, tenant_id: str, recurring_id: uuid.UUID, *, content: NewPost | None,
                      rule: Rule | None, read_at: datetime) -> RecurringRecord:
         """New content (also on the occurrences still SCHEDULED) and/or a new rule (the live
         occurrences of the old one cancelled, the new one's made from now on). `read_at`: the
@@ -156,10 +167,12 @@ class RecurringStore:
             if current.status == CANCELLED:
                 raise FailedPrecondition(f"recurring post {recurring_id} is cancelled")
             if content is not None:
-                text, media_urls, link = content
-                await conn.execute("UPDATE recurring_posts SET text = %s, media_urls = %s, link = %s WHERE id = %s",
-                                   (text, media_urls, link, recurring_id))
-                await update_occurrences(conn, recurring_id, text=text, media_urls=media_urls, link=link, now=now)
+                await conn.execute(
+                    "UPDATE recurring_posts SET text = %s, media_urls = %s, link = %s, kind = %s, reel = %s, "
+                    "first_comment = %s WHERE id = %s",
+                    (content.text, content.media_urls, content.link, content.kind,
+                     Jsonb(content.reel) if content.reel else None, content.first_comment or None, recurring_id))
+                await update_occurrences(conn, recurring_id, content, now=now)
             if rule is not None:
                 await conn.execute(
                     "UPDATE recurring_posts SET start_time = %s, time_zone = %s, recurrence = %s WHERE id = %s",
@@ -211,7 +224,8 @@ class RecurringStore:
             # The content as it is now, under the lock: a content update since `record` was read
             # changed no cursor, and its text must be what the new occurrences carry.
             cur = await conn.execute(
-                """SELECT r.text, r.media_urls, r.link FROM recurring_posts r JOIN accounts a ON a.id = r.account_id
+                """SELECT r.text, r.media_urls, r.link, r.kind, r.reel, r.first_comment
+                   FROM recurring_posts r JOIN accounts a ON a.id = r.account_id
                    WHERE r.id = %s AND r.state = 'ACTIVE' AND r.version = %s AND r.created_through = %s
                      AND a.deleted_at IS NULL
                    FOR UPDATE OF r""", (record.id, record.version, record.created_through))
@@ -219,9 +233,8 @@ class RecurringStore:
             if current is None:
                 return None
             created = await insert_occurrences(
-                conn, tenant_id=record.tenant_id, account_id=record.account_id, recurring_id=record.id,
-                version=record.version, instants=instants, text=current["text"], media_urls=current["media_urls"],
-                link=current["link"], trace_context=record.trace_context, now=now)
+                conn, tenant_id=record.tenant_id, recurring_id=record.id, version=record.version, instants=instants,
+                content=replace(record, **current).content, trace_context=record.trace_context, now=now)
             await conn.execute(
                 """UPDATE recurring_posts SET created_through = %s, occurrences_created = occurrences_created + %s,
                    state = CASE WHEN %s THEN 'ENDED' ELSE state END,

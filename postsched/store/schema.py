@@ -328,6 +328,10 @@ recurring_posts = Table(
     Column("text", Text, nullable=False, server_default=""),
     Column("media_urls", ARRAY(Text), nullable=False, server_default="{}"),
     Column("link", Text, nullable=False, server_default=""),
+    # Migration 0012: what each occurrence is, and its first comment.
+    Column("kind", Text, nullable=False, server_default="FEED"),
+    Column("reel", JSONB),
+    Column("first_comment", Text),
     Column("start_time", TIMESTAMP(timezone=False), nullable=False),  # civil, in time_zone
     Column("time_zone", Text, nullable=False),
     Column("recurrence", ARRAY(Text), nullable=False),

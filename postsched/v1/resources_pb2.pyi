@@ -217,7 +217,7 @@ class Post(_message.Message):
     def __init__(self, post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., status: _Optional[_Union[PostStatus, str]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., platform_post_id: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., tenant_id: _Optional[str] = ..., permalink: _Optional[str] = ..., recurring_post_id: _Optional[str] = ..., occurrence_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., slotted: _Optional[bool] = ..., kind: _Optional[_Union[PostKind, str]] = ..., reel: _Optional[_Union[ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ..., first_comment_status: _Optional[_Union[FirstCommentStatus, str]] = ..., first_comment_id: _Optional[str] = ..., first_comment_error: _Optional[str] = ...) -> None: ...
 
 class RecurringPost(_message.Message):
-    __slots__ = ("recurring_post_id", "account_id", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "status", "next_occurrences", "occurrences_created", "created_at", "updated_at", "idempotency_key", "occurrences_skipped")
+    __slots__ = ("recurring_post_id", "account_id", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "status", "next_occurrences", "occurrences_created", "created_at", "updated_at", "idempotency_key", "occurrences_skipped", "kind", "reel", "first_comment")
     RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -233,6 +233,9 @@ class RecurringPost(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     OCCURRENCES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COMMENT_FIELD_NUMBER: _ClassVar[int]
     recurring_post_id: str
     account_id: str
     text: str
@@ -248,7 +251,10 @@ class RecurringPost(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     idempotency_key: str
     occurrences_skipped: int
-    def __init__(self, recurring_post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[RecurringPostStatus, str]] = ..., next_occurrences: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., occurrences_created: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., occurrences_skipped: _Optional[int] = ...) -> None: ...
+    kind: PostKind
+    reel: ReelOptions
+    first_comment: str
+    def __init__(self, recurring_post_id: _Optional[str] = ..., account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[RecurringPostStatus, str]] = ..., next_occurrences: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., occurrences_created: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., occurrences_skipped: _Optional[int] = ..., kind: _Optional[_Union[PostKind, str]] = ..., reel: _Optional[_Union[ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ...) -> None: ...
 
 class PostingSlot(_message.Message):
     __slots__ = ("day_of_week", "time")

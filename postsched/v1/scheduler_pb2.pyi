@@ -313,7 +313,7 @@ class DeleteAccountResponse(_message.Message):
     def __init__(self, cancelled_posts: _Optional[int] = ...) -> None: ...
 
 class CreateRecurringPostRequest(_message.Message):
-    __slots__ = ("account_id", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "idempotency_key")
+    __slots__ = ("account_id", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "idempotency_key", "kind", "reel", "first_comment")
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_URLS_FIELD_NUMBER: _ClassVar[int]
@@ -322,6 +322,9 @@ class CreateRecurringPostRequest(_message.Message):
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     RECURRENCE_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COMMENT_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     text: str
     media_urls: _containers.RepeatedScalarFieldContainer[str]
@@ -330,7 +333,10 @@ class CreateRecurringPostRequest(_message.Message):
     time_zone: str
     recurrence: _containers.RepeatedScalarFieldContainer[str]
     idempotency_key: str
-    def __init__(self, account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    kind: _resources_pb2.PostKind
+    reel: _resources_pb2.ReelOptions
+    first_comment: str
+    def __init__(self, account_id: _Optional[str] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., idempotency_key: _Optional[str] = ..., kind: _Optional[_Union[_resources_pb2.PostKind, str]] = ..., reel: _Optional[_Union[_resources_pb2.ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ...) -> None: ...
 
 class GetRecurringPostRequest(_message.Message):
     __slots__ = ("recurring_post_id",)
@@ -359,7 +365,7 @@ class ListRecurringPostsResponse(_message.Message):
     def __init__(self, recurring_posts: _Optional[_Iterable[_Union[_resources_pb2.RecurringPost, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UpdateRecurringPostRequest(_message.Message):
-    __slots__ = ("recurring_post_id", "update_mask", "text", "media_urls", "link", "start_time", "time_zone", "recurrence")
+    __slots__ = ("recurring_post_id", "update_mask", "text", "media_urls", "link", "start_time", "time_zone", "recurrence", "kind", "reel", "first_comment")
     RECURRING_POST_ID_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -368,6 +374,9 @@ class UpdateRecurringPostRequest(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     RECURRENCE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REEL_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COMMENT_FIELD_NUMBER: _ClassVar[int]
     recurring_post_id: str
     update_mask: _field_mask_pb2.FieldMask
     text: str
@@ -376,7 +385,10 @@ class UpdateRecurringPostRequest(_message.Message):
     start_time: str
     time_zone: str
     recurrence: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, recurring_post_id: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ...) -> None: ...
+    kind: _resources_pb2.PostKind
+    reel: _resources_pb2.ReelOptions
+    first_comment: str
+    def __init__(self, recurring_post_id: _Optional[str] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., text: _Optional[str] = ..., media_urls: _Optional[_Iterable[str]] = ..., link: _Optional[str] = ..., start_time: _Optional[str] = ..., time_zone: _Optional[str] = ..., recurrence: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[_resources_pb2.PostKind, str]] = ..., reel: _Optional[_Union[_resources_pb2.ReelOptions, _Mapping]] = ..., first_comment: _Optional[str] = ...) -> None: ...
 
 class PauseRecurringPostRequest(_message.Message):
     __slots__ = ("recurring_post_id",)

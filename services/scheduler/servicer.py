@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable, Sequence
 
@@ -17,7 +18,7 @@ from postsched.identifiers import parse_id
 from postsched import recurrence, timezones
 from postsched.messages import (
     PLATFORM_FROM_API, RECURRING_STATUS_FROM_API, account_message, event_message, post_message, recurring_message,
-    schedule_message, timestamp,
+    reel_message, schedule_message, timestamp,
 )
 from postsched.slots import WeeklySchedule
 from postsched.store.recurring import NewRecurring, RecurringRecord, RecurringStore
@@ -317,7 +318,10 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self, request: scheduler_pb2.CreateRecurringPostRequest, context: Context
     ) -> resources_pb2.RecurringPost:
         violations: list[FieldViolation] = []
-        content = validation.recurring_content(request.account_id, request.text, request.media_urls, request.link, violations)
+        content = validation.recurring_content(scheduler_pb2.CreatePostRequest(
+            account_id=request.account_id, text=request.text, media_urls=request.media_urls, link=request.link,
+            kind=request.kind, reel=request.reel if request.HasField("reel") else None,
+            first_comment=request.first_comment), violations)
         if len(request.idempotency_key) > validation.MAX_KEY_LENGTH or "\x00" in request.idempotency_key:
             violations.append(FieldViolation("idempotency_key", f"at most {validation.MAX_KEY_LENGTH} characters, no NUL"))
         if violations:
@@ -336,8 +340,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             raise QuotaExceeded("recurring_posts", tenant, f"{limit} recurring posts are active or paused; cancel one "
                                 "first", value=limit)
         record = await self._recurring.create(tenant, NewRecurring(
-            account_id=account.id, text=content.text, media_urls=content.media_urls, link=content.link,
-            start_time=rule.start_time, time_zone=rule.time_zone, recurrence=rule.recurrence,
+            content=replace(content, account_id=account.id), start_time=rule.start_time, time_zone=rule.time_zone, recurrence=rule.recurrence,
             idempotency_key=request.idempotency_key or None), trace_context=current_traceparent() or new_traceparent())
         return self._recurring_message(record)
 
@@ -382,14 +385,18 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         account = await self._accounts.get(tenant, current.account_id)
         violations: list[FieldViolation] = []
         content = rule = None
-        if paths & {"text", "media_urls", "link"}:
-            new = validation.recurring_content(
-                str(current.account_id), request.text if "text" in paths else current.text,
-                request.media_urls if "media_urls" in paths else current.media_urls,
-                request.link if "link" in paths else current.link, violations)
+        if paths & set(CONTENT_FIELDS):
+            was = current.content
+            new = validation.recurring_content(scheduler_pb2.CreatePostRequest(
+                account_id=str(current.account_id), text=request.text if "text" in paths else was.text,
+                media_urls=request.media_urls if "media_urls" in paths else was.media_urls,
+                link=request.link if "link" in paths else was.link,
+                kind=request.kind if "kind" in paths else was.kind,
+                reel=(request.reel if request.HasField("reel") else None) if "reel" in paths else reel_message(was.reel),
+                first_comment=request.first_comment if "first_comment" in paths else was.first_comment), violations)
             if new is not None:
                 violations.extend(validation.platform_rules(new, account.platform, ""))
-                content = (new.text, new.media_urls, new.link)
+                content = new
         if paths & {"start_time", "time_zone", "recurrence"}:
             rule = validation.recurring_rule(
                 request.start_time if "start_time" in paths else current.start_time.isoformat(),
@@ -486,7 +493,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             scheduler_pb2.UpcomingSlot(at=timestamp(at), post=post_message(post) if post else None) for at, post in slots])
 
 
-RECURRING_FIELDS = ("text", "media_urls", "link", "start_time", "time_zone", "recurrence")
+CONTENT_FIELDS = ("text", "media_urls", "link", "kind", "reel", "first_comment")
+RECURRING_FIELDS = (*CONTENT_FIELDS, "start_time", "time_zone", "recurrence")
 NEXT_OCCURRENCES = 5
 
 

@@ -393,11 +393,9 @@ def recurring_rule(start_time: str, time_zone: str, lines: Sequence[str], violat
     return Rule(start, time_zone, list(lines))
 
 
-def recurring_content(account_id: str, text: str, media_urls: Sequence[str], link: str,
-                      violations: list[FieldViolation]) -> NewPost | None:
+def recurring_content(content: scheduler_pb2.CreatePostRequest, violations: list[FieldViolation]) -> NewPost | None:
     """A recurring post's content, by CreatePost's rules (the platform's are checked once the account is known)."""
-    post, problems = post_shape(scheduler_pb2.CreatePostRequest(
-        account_id=account_id, text=text, media_urls=media_urls, link=link), datetime.now(timezone.utc))
+    post, problems = post_shape(content, datetime.now(timezone.utc))
     violations.extend(problems)
     return post
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import datetime, timedelta, timezone
 
+import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from postsched.v1 import resources_pb2, scheduler_pb2
 from postsched_devtools.fake_meta.control import FakeMeta
 from postsched_devtools.processes import Suite
+from postsched_devtools.tenant import field_violations
+from tests.waiting import until
 from tests.e2e.test_publisher_e2e import FAST, Pipeline
 
 pytestmark = pytest.mark.e2e
@@ -139,3 +144,32 @@ def test_enqueue_post_keeps_the_kind_and_the_first_comment(pipeline: Pipeline) -
     assert slotted.slotted and slotted.kind == resources_pb2.REEL and slotted.first_comment == COMMENT
     assert slotted.first_comment_status == resources_pb2.FIRST_COMMENT_PENDING
     assert pipeline.get(slotted.post_id).first_comment == COMMENT
+
+
+def test_a_recurring_reel_gives_each_occurrence_its_kind_and_first_comment(pipeline: Pipeline) -> None:
+    page = pipeline.client.page_account("5551006")
+    start = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT09:00:00")
+    recurring = pipeline.client.CreateRecurringPost(Req.CreateRecurringPostRequest(
+        account_id=page.account_id, kind=resources_pb2.REEL, media_urls=["https://cdn.example.com/daily.mp4"],
+        text="daily reel", first_comment=COMMENT, start_time=start, time_zone="UTC",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3"]))
+    assert recurring.kind == resources_pb2.REEL and recurring.first_comment == COMMENT
+
+    def occurrences() -> list[resources_pb2.Post]:
+        return list(pipeline.client.ListPosts(Req.ListPostsRequest(recurring_post_id=recurring.recurring_post_id)).posts)
+
+    until(lambda: len(occurrences()) == 2, timeout=30, what="the occurrences within the horizon")  # 48 h ahead
+    for post in occurrences():
+        assert post.kind == resources_pb2.REEL and post.first_comment == COMMENT
+        assert post.first_comment_status == resources_pb2.FIRST_COMMENT_PENDING
+    # A new first comment reaches the occurrences still SCHEDULED; a Story cannot take one.
+    pipeline.client.UpdateRecurringPost(Req.UpdateRecurringPostRequest(
+        recurring_post_id=recurring.recurring_post_id, first_comment="new comment",
+        update_mask=field_mask_pb2.FieldMask(paths=["first_comment"])))
+    assert {p.first_comment for p in occurrences()} == {"new comment"}
+    with pytest.raises(grpc.RpcError) as refused:
+        pipeline.client.UpdateRecurringPost(Req.UpdateRecurringPostRequest(
+            recurring_post_id=recurring.recurring_post_id, kind=resources_pb2.STORY, text="",
+            update_mask=field_mask_pb2.FieldMask(paths=["kind", "text"])))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in field_violations(refused.value)] == ["first_comment"]

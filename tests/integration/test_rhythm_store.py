@@ -32,6 +32,11 @@ TENANT = "acme"
 LEASE = 30.0
 
 
+def new_recurring(account: uuid.UUID, text: str, media: list[str], link: str, start: datetime, zone: str,
+                  recurrence: list[str], key: str | None) -> NewRecurring:
+    return NewRecurring(NewPost(account, text, media, link, None, None), start, zone, recurrence, key)
+
+
 @dataclass
 class Stores:
     url: str
@@ -118,7 +123,7 @@ async def test_a_paced_account_has_one_post_in_flight_and_the_next_waits_its_int
 
 async def test_missed_occurrences_are_skipped_and_never_leased(stores: Stores) -> None:
     account = await stores.account("hook")
-    recurring = await stores.recurring.create(TENANT, NewRecurring(
+    recurring = await stores.recurring.create(TENANT, new_recurring(
         account, "hourly", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=HOURLY"], None), trace_context=None)
     instants = [stores.now - timedelta(hours=h) for h in (3, 2)] + [stores.now - timedelta(minutes=30)]
     assert await stores.recurring.add_occurrences(recurring, instants, through=stores.now, ended=False) == 3
@@ -134,7 +139,7 @@ async def test_missed_occurrences_are_skipped_and_never_leased(stores: Stores) -
 
 async def test_occurrences_are_made_once_when_cursors_race(stores: Stores) -> None:
     account = await stores.account("hook")
-    recurring = await stores.recurring.create(TENANT, NewRecurring(
+    recurring = await stores.recurring.create(TENANT, new_recurring(
         account, "daily", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=DAILY"], None), trace_context=None)
     instants = [stores.now + timedelta(days=d) for d in range(1, 30)]
     results = await asyncio.gather(*(stores.recurring.add_occurrences(recurring, instants, through=instants[-1], ended=False)
@@ -145,14 +150,14 @@ async def test_occurrences_are_made_once_when_cursors_race(stores: Stores) -> No
 
 async def test_a_new_rule_cancels_the_live_occurrences_and_starts_a_new_version(stores: Stores) -> None:
     account = await stores.account("hook")
-    recurring = await stores.recurring.create(TENANT, NewRecurring(
+    recurring = await stores.recurring.create(TENANT, new_recurring(
         account, "daily", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=DAILY"], None), trace_context=None)
     instants = [stores.now + timedelta(days=d) for d in (1, 2)]
     await stores.recurring.add_occurrences(recurring, instants, through=instants[-1], ended=False)
     with pytest.raises(Aborted):  # prepared from a copy older than the row
-        await stores.recurring.update(TENANT, recurring.id, content=("stale", [], ""), rule=None,
+        await stores.recurring.update(TENANT, recurring.id, content=NewPost(account, "stale", [], "", None, None), rule=None,
                                       read_at=recurring.updated_at - timedelta(seconds=1))
-    changed = await stores.recurring.update(TENANT, recurring.id, content=("new text", [], ""),
+    changed = await stores.recurring.update(TENANT, recurring.id, content=NewPost(account, "new text", [], "", None, None),
                                             rule=Rule(stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=WEEKLY"]),
                                             read_at=recurring.updated_at)
     assert changed.version == recurring.version + 1 and changed.created_through == stores.now and changed.text == "new text"
@@ -197,7 +202,7 @@ async def test_a_new_spacing_drops_the_promised_turns_and_a_deleted_account_ends
     await stores.accounts.update(TENANT, paced, {"min_post_interval": timedelta(seconds=1)})
     assert stores.sql("SELECT count(*) FROM posts WHERE not_before IS NOT NULL") == [(0,)]
     assert await stores.dispatch.note_paced(now=stores.now + timedelta(seconds=2)) == 2  # the new turns, said again
-    recurring = await stores.recurring.create(TENANT, NewRecurring(
+    recurring = await stores.recurring.create(TENANT, new_recurring(
         paced, "daily", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=DAILY"], None), trace_context=None)
     await stores.accounts.delete(TENANT, paced)
     assert (await stores.recurring.get(TENANT, recurring.id)).status == "CANCELLED"
@@ -209,7 +214,7 @@ async def test_the_horizon_duty_fills_ahead_then_leaves_a_recurring_post_alone_u
 
     account = await stores.account("hook")
     start = (stores.now + timedelta(hours=1)).replace(tzinfo=None, minute=0, second=0)
-    await stores.recurring.create(TENANT, NewRecurring(account, "hourly", [], "", start, "UTC", ["RRULE:FREQ=HOURLY"], None),
+    await stores.recurring.create(TENANT, new_recurring(account, "hourly", [], "", start, "UTC", ["RRULE:FREQ=HOURLY"], None),
                                   trace_context=None)
     horizon = Horizon(stores.recurring, FixedClock(stores.now), horizon=timedelta(hours=48))
     assert await horizon.run_once() == 48
@@ -221,7 +226,7 @@ async def test_the_horizon_duty_fills_ahead_then_leaves_a_recurring_post_alone_u
 
 async def test_a_paced_accounts_missed_occurrence_is_skipped_not_leased(stores: Stores) -> None:
     paced = await stores.account("paced", timedelta(minutes=1))
-    recurring = await stores.recurring.create(TENANT, NewRecurring(
+    recurring = await stores.recurring.create(TENANT, new_recurring(
         paced, "hourly", [], "", stores.now.replace(tzinfo=None), "UTC", ["RRULE:FREQ=HOURLY"], None), trace_context=None)
     missed, recent = stores.now - timedelta(hours=2), stores.now - timedelta(minutes=5)
     await stores.recurring.add_occurrences(recurring, [missed, recent], through=stores.now, ended=False)

@@ -1,6 +1,7 @@
 """Every format, within Meta's quotas, with accounts that warn before they break (issue 25).
 
-- posts.kind (FEED, REEL, STORY) and posts.reel (a Reel's options, JSON).
+- posts.kind (FEED, REEL, STORY) and posts.reel (a Reel's options, JSON); recurring_posts too,
+  with first_comment: their occurrences take them.
 - posts.first_comment and its own step: first_comment_status (NULL: none; PENDING, PUBLISHED,
   FAILED), first_comment_id, first_comment_error, first_comment_attempts, and
   first_comment_due_at (the next try, or the end of the lease of the try under way). The
@@ -40,6 +41,10 @@ UUID = postgresql.UUID(as_uuid=True)
 
 def upgrade() -> None:
     op.add_column("posts", sa.Column("kind", sa.Text, nullable=False, server_default="FEED"))
+    for table in ("recurring_posts",):  # a recurring post's occurrences take its kind and first comment
+        op.add_column(table, sa.Column("kind", sa.Text, nullable=False, server_default="FEED"))
+        op.add_column(table, sa.Column("reel", postgresql.JSONB))
+        op.add_column(table, sa.Column("first_comment", sa.Text))
     op.add_column("posts", sa.Column("reel", postgresql.JSONB))
     op.add_column("posts", sa.Column("first_comment", sa.Text))
     op.add_column("posts", sa.Column("first_comment_status", sa.Text))
@@ -79,6 +84,8 @@ def downgrade() -> None:
     for column in ("credentials_warned_at", "credentials_problem", "credentials_checked_at", "credentials_expire_at",
                    "credentials_status"):
         op.drop_column("accounts", column)
+    for column in ("first_comment", "reel", "kind"):
+        op.drop_column("recurring_posts", column)
     op.drop_index("posts_first_comment_due", "posts")
     op.drop_index("posts_media_unchecked", "posts")
     for column in ("media_checked_at", "first_comment_due_at", "first_comment_attempts", "first_comment_error",

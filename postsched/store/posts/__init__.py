@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from psycopg.types.json import Jsonb
 
@@ -61,12 +61,16 @@ RETURNING post_id
 ONE = "(SELECT %(id)s::uuid AS id, %(tenant)s::text AS tenant_id) AS one"
 ONE_MATCH = "p.id = one.id AND p.tenant_id = one.tenant_id"
 
+# The content columns a post's new content sets (UpdatePost, a recurring post's update).
+SET_CONTENT = (
+    "text = %(text)s, media_urls = %(media)s, link = %(link)s, kind = %(kind)s, reel = %(reel)s, "
+    "first_comment = %(comment)s, first_comment_status = CASE WHEN %(comment)s::text IS NOT NULL THEN 'PENDING' END, "
+    "first_comment_id = NULL, first_comment_error = NULL, first_comment_attempts = 0, "
+    "media_checked_at = NULL"  # the media pre-flight checks the new media
+)
+
 UPDATE_CONTENT = move(
-    source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="updated",
-    set="text = %(text)s, media_urls = %(media)s, link = %(link)s, kind = %(kind)s, reel = %(reel)s, "
-        "first_comment = %(comment)s, first_comment_status = CASE WHEN %(comment)s::text IS NOT NULL THEN 'PENDING' END, "
-        "first_comment_id = NULL, first_comment_error = NULL, first_comment_attempts = 0, "
-        "media_checked_at = NULL", returning="p.*",  # the media pre-flight checks the new media
+    source=ONE, match=ONE_MATCH, sources=(S,), target=S, event="updated", set=SET_CONTENT, returning="p.*",
     select=f"SELECT {COLUMNS} FROM moved",
 )
 
@@ -99,9 +103,11 @@ CANCEL_ACCOUNT_POSTS = move(
 # rule version, instant), so dispatchers racing each other create each once.
 INSERT_OCCURRENCES = """
 WITH inserted AS (
-    INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, scheduled_at, trace_context, created_at,
-                       updated_at, recurring_post_id, occurrence_version, occurrence_time)
-    SELECT gen_random_uuid(), %(tenant)s, %(account)s, %(text)s, %(media)s, %(link)s, at, %(trace_context)s,
+    INSERT INTO posts (id, tenant_id, account_id, text, media_urls, link, kind, reel, first_comment,
+                       first_comment_status, scheduled_at, trace_context, created_at, updated_at, recurring_post_id,
+                       occurrence_version, occurrence_time)
+    SELECT gen_random_uuid(), %(tenant)s, %(account)s, %(text)s, %(media)s, %(link)s, %(kind)s, %(reel)s,
+           %(comment)s, CASE WHEN %(comment)s::text IS NOT NULL THEN 'PENDING' END, at, %(trace_context)s,
            %(now)s, %(now)s, %(recurring)s, %(version)s, at
     FROM unnest(%(at)s::timestamptz[]) AS o(at)
     ON CONFLICT (recurring_post_id, occurrence_version, occurrence_time) WHERE recurring_post_id IS NOT NULL
@@ -127,7 +133,7 @@ CANCEL_OCCURRENCES = move(
 # New content for a recurring post's occurrences still SCHEDULED.
 UPDATE_OCCURRENCES = move(
     source="(SELECT %(recurring)s::uuid AS id) AS r", match="p.recurring_post_id = r.id",
-    sources=(S,), target=S, event="updated", set="text = %(text)s, media_urls = %(media)s, link = %(link)s",
+    sources=(S,), target=S, event="updated", set=SET_CONTENT,
     message="'content of recurring post ' || r.id",
 )
 
@@ -186,14 +192,20 @@ async def insert_posts(conn: Connection, tenant_id: str, rows: Sequence[PostReco
     return {row["post_id"] for row in await cur.fetchall()}
 
 
-async def insert_occurrences(conn: Connection, *, tenant_id: str, account_id: uuid.UUID, recurring_id: uuid.UUID,
-                             version: int, instants: Sequence[datetime], text: str, media_urls: list[str], link: str,
-                             trace_context: str | None, now: datetime) -> int:
-    """Creates the occurrences not created yet; returns how many were new."""
+def content_params(content: NewPost) -> dict[str, Any]:
+    """A post's content as SET_CONTENT and INSERT_OCCURRENCES take it."""
+    return {"text": content.text, "media": list(content.media_urls), "link": content.link, "kind": content.kind,
+            "reel": Jsonb(content.reel) if content.reel else None, "comment": content.first_comment or None}
+
+
+async def insert_occurrences(conn: Connection, *, tenant_id: str, recurring_id: uuid.UUID, version: int,
+                             instants: Sequence[datetime], content: NewPost, trace_context: str | None,
+                             now: datetime) -> int:
+    """Creates the occurrences not created yet, each with `content`; returns how many were new."""
     if not instants:
         return 0
     cur = await conn.execute(INSERT_OCCURRENCES, {
-        "tenant": tenant_id, "account": account_id, "text": text, "media": media_urls, "link": link,
+        "tenant": tenant_id, "account": content.account_id, **content_params(content),
         "at": list(instants), "trace_context": trace_context, "now": now, "recurring": recurring_id,
         "version": version, "trace_id": trace_id_of(trace_context) or current_trace_id()})
     return len(await cur.fetchall())
@@ -204,10 +216,8 @@ async def cancel_occurrences(conn: Connection, recurring_id: uuid.UUID, *, reaso
     return len(await cur.fetchall())
 
 
-async def update_occurrences(conn: Connection, recurring_id: uuid.UUID, *, text: str, media_urls: list[str], link: str,
-                             now: datetime) -> int:
-    cur = await conn.execute(UPDATE_OCCURRENCES, params(recurring=recurring_id, text=text, media=media_urls, link=link,
-                                                        now=now))
+async def update_occurrences(conn: Connection, recurring_id: uuid.UUID, content: NewPost, *, now: datetime) -> int:
+    cur = await conn.execute(UPDATE_OCCURRENCES, params(recurring=recurring_id, now=now, **content_params(content)))
     return len(await cur.fetchall())
 
 
@@ -291,9 +301,8 @@ class PostStore:
         a compare-and-set on the status, so a post the dispatcher has leased (and the publisher may
         be sending) never changes."""
         async with self._db.transaction() as conn:
-            cur = await conn.execute(UPDATE_CONTENT, params(
-                id=post_id, tenant=tenant_id, text=new.text, media=list(new.media_urls), link=new.link, kind=new.kind,
-                reel=Jsonb(new.reel) if new.reel else None, comment=new.first_comment or None, now=self._clock.now()))
+            cur = await conn.execute(UPDATE_CONTENT, params(id=post_id, tenant=tenant_id, now=self._clock.now(),
+                                                            **content_params(new)))
             row = await cur.fetchone()
             if row is None:
                 current = await _get(conn, tenant_id, post_id)  # NOT_FOUND if it is not the tenant's
