@@ -52,6 +52,8 @@ def row_of(post: resources_pb2.Post) -> dict[str, object]:
         "scheduled_at": utc_text(post.scheduled_at) if post.HasField("scheduled_at") else "",
         "time_zone": "",
         "idempotency_key": post.idempotency_key,
+        "kind": resources_pb2.PostKind.Name(post.kind) if post.kind else "FEED",
+        "first_comment": post.first_comment,
         "status": resources_pb2.PostStatus.Name(post.status),
     }
 

@@ -38,7 +38,9 @@ from postsched.timezones import UnknownTimeZone, instant, zone
 from postsched.v1 import resources_pb2, scheduler_pb2, scheduler_pb2_grpc
 from services.scheduler import validation
 
-COLUMNS = ("account", "text", "media_urls", "link", "scheduled_at", "time_zone", "idempotency_key")
+COLUMNS = ("account", "text", "media_urls", "link", "scheduled_at", "time_zone", "idempotency_key", "kind",
+           "first_comment")
+KINDS = {"": resources_pb2.FEED, "FEED": resources_pb2.FEED, "REEL": resources_pb2.REEL, "STORY": resources_pb2.STORY}
 # Written by `postsched export` (post_id, status) and by the report (line, reason); read and ignored.
 IGNORED = ("post_id", "status", "line", "reason")
 PLATFORMS = tuple(PLATFORM_FROM_API.values())
@@ -391,8 +393,11 @@ def normalized(account_id: str, request: scheduler_pb2.CreatePostRequest) -> str
     """What a line asks for, independent of how it is written: the account by id, the instant in
     UTC. The derived key is made from this."""
     at = request.scheduled_at.ToJsonString() if request.HasField("scheduled_at") else ""
-    return json.dumps([account_id, request.text, list(request.media_urls), request.link, at],
-                      ensure_ascii=False, separators=(",", ":"))
+    content: list[object] = [account_id, request.text, list(request.media_urls), request.link, at]
+    if request.kind not in (resources_pb2.POST_KIND_UNSPECIFIED, resources_pb2.FEED) or request.first_comment:
+        # Only when given: a feed post without a comment keeps the key it had before these columns.
+        content += [resources_pb2.PostKind.Name(request.kind), request.first_comment]
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
 
 
 def derived_key(content: str, occurrence: int) -> str:
@@ -416,6 +421,10 @@ def check_row(row: Row, accounts: Accounts, now: datetime) -> Checked:
     media = _media(row, errors)
     link = _text(row, "link", errors).strip()
     key = _text(row, "idempotency_key", errors).strip()
+    kind = KINDS.get(_text(row, "kind", errors).strip().upper())
+    if kind is None:
+        errors.append(("kind", "must be FEED, REEL or STORY (empty: FEED)"))
+    first_comment = _text(row, "first_comment", errors)
     at = scheduled_instant(_text(row, "scheduled_at", errors).strip(), _text(row, "time_zone", errors).strip(), errors)
     resolved = accounts.resolve(account)
     if isinstance(resolved, str):
@@ -424,7 +433,8 @@ def check_row(row: Row, accounts: Accounts, now: datetime) -> Checked:
     else:
         account_id, platform = resolved
     request = scheduler_pb2.CreatePostRequest(account_id=account_id, text=text, media_urls=media, link=link,
-                                              idempotency_key=key)
+                                              idempotency_key=key, kind=kind or resources_pb2.FEED,
+                                              first_comment=first_comment)
     if at is not None:
         stamp = Timestamp()
         stamp.FromDatetime(at)

@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--state-dir", type=Path, default=Path(".postsched"), help="`postsched up`'s state directory (default ./.postsched)")
     imp = command("import", "create a tenant's posts from a CSV or JSON Lines file, checked line by line first",
                   "columns: account (id or platform:external_id), text, media_urls, link, scheduled_at, time_zone,\n"
-                  "idempotency_key; re-running is safe (docs/import.md); TLS from POSTSCHED_TLS_CA (and _CERT/_KEY)")
+                  "idempotency_key, kind, first_comment; re-running is safe (docs/import.md); TLS from POSTSCHED_TLS_CA (and _CERT/_KEY)")
     imp.add_argument("file")
     imp.add_argument("--dry-run", action="store_true", help="check every line and report errors; send nothing")
     imp.add_argument("--report", help="where rejected lines go (default FILE's name with .rejected.csv|.jsonl)")

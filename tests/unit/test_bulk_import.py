@@ -456,3 +456,21 @@ def test_export_options() -> None:
 def test_rows_keep_what_was_written_for_the_report() -> None:
     _, rows = bulk_import.read_csv(io.StringIO("account,text\nx,a,extra\n"))
     assert rows == [Row(2, {"account": "x", "text": "a"}, ["x", "a", "extra"], "3 fields, but the header has 2")]
+
+
+def test_kind_and_first_comment_columns() -> None:
+    """Optional columns: a Reel with a first comment; a feed post without either keeps the key
+    it had before the columns existed; a wrong kind, or a comment under a Story, names its column."""
+    header = "account,text,media_urls,scheduled_at,kind,first_comment\n"
+    text = header + (f"facebook_page:1234567890,a reel,https://cdn.example.com/r.mp4,{AT},reel,#tags here\n"
+                     f"facebook_page:1234567890,plain,,{AT},,\n"
+                     f"facebook_page:1234567890,odd,,{AT},CAROUSEL,\n"
+                     f"instagram:178414,,https://cdn.example.com/s.jpg,{AT},STORY,no comments on stories\n")
+    lines = checked(text)
+    reel = lines[0].request
+    assert reel is not None and reel.kind == resources_pb2.REEL and reel.first_comment == "#tags here"
+    plain_before = checked(HEADER + f"facebook_page:1234567890,plain,,,{AT},,\n")[0].request
+    assert plain_before is not None and lines[1].request is not None
+    assert lines[1].request.idempotency_key == plain_before.idempotency_key
+    assert errors_by_line(lines) == {4: "kind: must be FEED, REEL or STORY (empty: FEED)",
+                                     5: "first_comment: Stories take no comments"}
