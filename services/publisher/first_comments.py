@@ -18,6 +18,7 @@ import structlog
 from postsched.clock import Clock
 from postsched.credentials import CredentialBox, CredentialsUnreadable
 from postsched.store.posts.comments import ClaimedComment, CommentStore
+from postsched.store.posts.publishing import PublishingStore
 from services.publisher.platforms.comments import GraphComments
 from services.publisher.platforms.outcomes import (
     OutcomeUnknown,
@@ -37,9 +38,10 @@ CONCURRENCY = 8  # comments in flight per publisher: the publish attempts keep t
 class FirstComments:
     period = 1.0
 
-    def __init__(self, store: CommentStore, comments: GraphComments, box: CredentialBox, clock: Clock,
-                 policy: RetryPolicy, *, max_attempts: int, http_timeout: float, lease: float) -> None:
+    def __init__(self, store: CommentStore, accounts: PublishingStore, comments: GraphComments, box: CredentialBox,
+                 clock: Clock, policy: RetryPolicy, *, max_attempts: int, http_timeout: float, lease: float) -> None:
         self._store = store
+        self._accounts = accounts  # what a platform's answer says about the account (its waits, its token)
         self._comments = comments
         self._box = box
         self._clock = clock
@@ -87,12 +89,12 @@ class FirstComments:
             comment_id = await self._comments.publish(claimed.platform_post_id, claimed.text, target)
         except RateLimited as exc:
             until = self._clock.now() + timedelta(seconds=exc.retry_after)
-            await self._store.throttle_account(claimed.account_id, until, exc.message, now=self._clock.now())
+            await self._accounts.throttle_account(claimed.account_id, until, exc.message, now=self._clock.now())
             await self._store.later(claimed, until, exc.message, give_back=True)
             return False
         except Permanent as exc:
             if exc.needs_credentials:  # the comment waits for new credentials, as the posts do
-                await self._store.mark_needs_credentials(claimed.account_id, exc.message, now=self._clock.now())
+                await self._accounts.mark_needs_credentials(claimed.account_id, exc.message, now=self._clock.now())
                 await self._store.later(claimed, self._clock.now(), exc.message, give_back=True)
                 return False
             return await self._store.failed(claimed, exc.message)

@@ -138,7 +138,7 @@ async def serve(settings: PublisherSettings) -> None:
         preflight = MediaPreflight(tenant_http, PreflightStore(db), clock, window=settings.media_preflight)
         duties.periodic("media-preflight", preflight.run_once, preflight.period)
     first_comments = FirstComments(
-        CommentStore(db), GraphComments(graph), CredentialBox(settings.secret_key), clock,
+        CommentStore(db), store, GraphComments(graph), CredentialBox(settings.secret_key), clock,
         RetryPolicy(base=settings.retry_base, cap=settings.retry_max),
         max_attempts=settings.jetstream.max_deliveries, http_timeout=settings.http_timeout,
         lease=settings.publish_lease)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from postsched.lifecycle import FirstCommentStatus
-from postsched.store import accounts
 from postsched.store.database import Database
 from postsched.store.processing_log import LogEntry, append
 
@@ -99,11 +98,3 @@ class CommentStore:
             await append(conn, [LogEntry(claimed.id, claimed.tenant_id, claimed.account_id,
                                          "first_comment_attempt_failed", message=f"{reason}; again at {at.isoformat()}")])
         return True
-
-    async def mark_needs_credentials(self, account_id: uuid.UUID, reason: str, *, now: datetime) -> None:
-        async with self._db.transaction() as conn:
-            await accounts.mark_needs_credentials(conn, account_id, reason, now=now)
-
-    async def throttle_account(self, account_id: uuid.UUID, until: datetime, reason: str, *, now: datetime) -> None:
-        async with self._db.connection() as conn:
-            await accounts.throttle(conn, account_id, until, reason, now=now)
