@@ -232,11 +232,12 @@ class Attempts:
             until = now + timedelta(seconds=wait)
             capped = f", capped from {exc.retry_after:.0f} s (POSTSCHED_MAX_PLATFORM_WAIT)" if wait < exc.retry_after else ""
             reason = f"{exc.message}; waiting {wait:.0f} s{capped}, until {until:%Y-%m-%dT%H:%M:%SZ}"
-            # In memory first: the account's attempts waiting for a slot must see it before the
-            # statement below gives them the chance to run.
-            account.throttled_until = max(until, account.throttled_until or until)
-            account.reason = reason
-            await self._store.throttle_account(claimed.account_id, until, reason, now=now)
+            if exc.whole_account:  # a publishing quota holds back this post only (the others learn it themselves)
+                # In memory first: the account's attempts waiting for a slot must see it before the
+                # statement below gives them the chance to run.
+                account.throttled_until = max(until, account.throttled_until or until)
+                account.reason = reason
+                await self._store.throttle_account(claimed.account_id, until, reason, now=now)
             self._stats.rate_limited += 1
             return self._snooze(claimed, until, reason)
         except Permanent as exc:

@@ -163,7 +163,8 @@ def place_frees_at(times: list[datetime], quota: QuotaRecord, now: datetime) -> 
 def _full(quota: QuotaRecord, frees_at: datetime, now: datetime) -> RateLimited:
     return RateLimited(
         f"{_title(quota.name)} is used up ({quota.used} of {quota.total} in {_hours(quota.window)}); "
-        f"a place frees up at {frees_at:%Y-%m-%dT%H:%M:%SZ}", retry_after=max(1.0, (frees_at - now).total_seconds()))
+        f"a place frees up at {frees_at:%Y-%m-%dT%H:%M:%SZ}", retry_after=max(1.0, (frees_at - now).total_seconds()),
+        whole_account=False)
 
 
 def _stale(quota: QuotaRecord, now: datetime, after: timedelta) -> bool:

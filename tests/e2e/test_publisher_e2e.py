@@ -350,8 +350,12 @@ def test_instagram_quota_holds_posts_back(pipeline: Pipeline) -> None:
     assert len(pipeline.fake.posts("17841400000000043")) == 1
     status = publisher_status(pipeline.publisher)
     (state,) = [a for a in status.accounts if a.external_id == "17841400000000043"]
-    assert state.throttled_until.seconds > time.time() + 3000
+    # The quota holds back publications, not the account: its other calls (first comments) go on.
+    assert not state.throttled_until.seconds
     assert (state.instagram_quota_used, state.instagram_quota_total) == (1, 1)
+    (quota,) = state.publishing_quotas
+    assert quota.frees_at.seconds > time.time() + 86000  # the first publication leaves the window in a day
+    assert held.scheduled_at.seconds > time.time() + 3000  # the post waits, capped at POSTSCHED_MAX_PLATFORM_WAIT
 
 
 # --- never twice --------------------------------------------------------------------------------

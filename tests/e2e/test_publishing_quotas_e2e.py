@@ -17,6 +17,7 @@ from tests.dashboard_http import request
 from tests.e2e.test_dashboard_security_e2e import session_of, sign_in
 from tests.e2e.test_post_kinds_e2e import Pipeline as KindsPipeline
 from tests.e2e.test_publisher_e2e import Pipeline, publisher_status
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 Req = scheduler_pb2
@@ -32,7 +33,8 @@ def test_an_account_at_49_of_50_publishes_one_and_the_others_wait_for_the_window
     seeded = time.time()
     ig = pipeline.client.instagram_account(IG)
     posts = pipeline.client.BatchCreatePosts(Req.BatchCreatePostsRequest(requests=[
-        Req.CreatePostRequest(account_id=ig.account_id, text=f"post {i}", media_urls=[f"https://cdn.example.com/{i}.jpg"])
+        Req.CreatePostRequest(account_id=ig.account_id, text=f"post {i}", media_urls=[f"https://cdn.example.com/{i}.jpg"],
+                              first_comment=f"comment {i}")
         for i in range(5)])).posts
     ids = [p.post_id for p in posts]
 
@@ -50,6 +52,12 @@ def test_an_account_at_49_of_50_publishes_one_and_the_others_wait_for_the_window
     assert len(rows) >= 4
     for (due,) in rows:
         assert abs(datetime.fromisoformat(due).timestamp() - (int(seeded) + WINDOW + 1)) <= 2, due
+    # The quota holds back publications, not the account: the published post's first comment goes
+    # now, long before the window frees.
+    (first,) = [p for p in map(pipeline.get, ids) if p.status == resources_pb2.PUBLISHED]
+    until(lambda: pipeline.get(first.post_id).first_comment_status == resources_pb2.FIRST_COMMENT_PUBLISHED,
+          timeout=WINDOW / 2, what="the first comment under the published post")
+    assert time.time() < seeded + WINDOW
     # GetAccount and GetPublisherStatus show the quota.
     (quota,) = pipeline.client.GetAccount(Req.GetAccountRequest(account_id=ig.account_id)).publishing_quotas
     assert (quota.name, quota.used, quota.total, quota.window.seconds) == ("instagram_posts", 50, 50, WINDOW)

@@ -92,7 +92,8 @@ def classify(status: int, body: Any, headers: Any, usage: Usage) -> PlatformErro
     if (code, subcode) in GHOST_SUBCODES:
         return Transient(text, maybe_published=True)
     if subcode == IG_QUOTA_SUBCODE:
-        return RateLimited(text + " (Instagram 24-hour publishing limit)", retry_after=IG_QUOTA_WAIT)
+        return RateLimited(text + " (Instagram 24-hour publishing limit)", retry_after=IG_QUOTA_WAIT,
+                           whole_account=False)
     if code in RATE_LIMIT_CODES or status == 429:
         # The platform's own estimate wins; a minute when it gives none.
         wait = usage.regain_access_seconds or _retry_after(headers) or DEFAULT_RATE_LIMIT_WAIT

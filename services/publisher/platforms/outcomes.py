@@ -36,11 +36,15 @@ class Transient(PlatformError):
 
 
 class RateLimited(PlatformError):
-    """The platform asks to wait `retry_after` seconds for this account; not the post's fault."""
+    """The platform asks to wait `retry_after` seconds for this account; not the post's fault.
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    whole_account: every call for the account must wait (a rate limit); False for a publishing
+    quota, which holds back publications but not the account's other calls (its first comments)."""
+
+    def __init__(self, message: str, *, retry_after: float, whole_account: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.whole_account = whole_account
 
 
 class Permanent(PlatformError):
