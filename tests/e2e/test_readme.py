@@ -110,7 +110,7 @@ def test_list_example(dev_suite: dict[str, int]) -> None:
 
 
 def test_publisher_and_fake_meta_examples(dev_suite: dict[str, int]) -> None:
-    status_block, fake_meta_block = block("GetPublisherStatus"), block("_control/posts")
+    status_block, fake_meta_block = block("GetPublisherStatus"), block("every post it accepted")
     result = run_sh(status_block, dev_suite)
     assert result.returncode == 0, result.stderr
     (status,) = json_objects(result.stdout)

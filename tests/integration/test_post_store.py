@@ -211,7 +211,8 @@ async def test_cancel_reschedule_and_update_only_before_publishing(stores: Store
     post = await stores.create(stores.now + timedelta(hours=1))
     moved = await stores.posts.reschedule(TENANT, post, stores.now + timedelta(hours=2))
     assert moved.scheduled_at == stores.now + timedelta(hours=2)
-    updated = await stores.posts.update_content(TENANT, post, "new text", [], "")
+    account = (await stores.posts.get(TENANT, post)).account_id
+    updated = await stores.posts.update_content(TENANT, post, NewPost(account, "new text", [], "", None, None))
     assert updated.text == "new text"
     assert (await stores.posts.cancel(TENANT, post)).status == "CANCELLED"
     assert (await stores.posts.cancel(TENANT, post)).status == "CANCELLED"  # again: unchanged, so clients may retry
@@ -220,7 +221,7 @@ async def test_cancel_reschedule_and_update_only_before_publishing(stores: Store
     (leased,) = await stores.lease()
     await stores.claim(leased)
     for change in (stores.posts.cancel(TENANT, publishing),
-                   stores.posts.update_content(TENANT, publishing, "too late", [], "")):
+                   stores.posts.update_content(TENANT, publishing, NewPost(account, "too late", [], "", None, None))):
         with pytest.raises(FailedPrecondition):
             await change
     assert stores.status(publishing) == "PUBLISHING"
