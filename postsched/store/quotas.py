@@ -39,6 +39,7 @@ VALUES (%(account)s, %(name)s, %(used)s, %(total)s, %(window)s, %(read_at)s, %(f
 ON CONFLICT (account_id, name) DO UPDATE SET used = excluded.used, total = excluded.total,
     window_seconds = excluded.window_seconds, read_at = excluded.read_at, frees_at = excluded.frees_at,
     updated_at = excluded.updated_at
+WHERE publishing_quotas.updated_at <= %(read_started)s
 """
 
 # Facebook Page Reels: no endpoint says how many were published, so they are counted here: those
@@ -85,12 +86,14 @@ class QuotaStore:
         async with self._db.connection() as conn:
             return await of_accounts(conn, account_ids, now=now)
 
-    async def save(self, account_id: uuid.UUID, quota: QuotaRecord, *, now: datetime) -> None:
-        """The quota as just read (or counted): replaces what was known."""
+    async def save(self, account_id: uuid.UUID, quota: QuotaRecord, *, now: datetime, read_started: datetime) -> None:
+        """The quota as just read (or counted): replaces what was known, unless a place was taken
+        or settled after the read began (that count is newer than the read; the next read wins)."""
         async with self._db.connection() as conn:
             await conn.execute(SAVE, {"account": account_id, "name": quota.name, "used": quota.used,
                                       "total": quota.total, "window": int(quota.window.total_seconds()),
-                                      "read_at": quota.read_at, "frees_at": quota.frees_at, "now": now})
+                                      "read_at": quota.read_at, "frees_at": quota.frees_at, "now": now,
+                                      "read_started": read_started})
 
     async def reserve(self, account_id: uuid.UUID, name: str, *, now: datetime, hold: timedelta) -> bool:
         """Takes one place for a publication about to be sent, if one is free, for at most `hold`;

@@ -554,6 +554,8 @@ class FakeMeta:
         container = self.state.containers.get(node)
         if container is None and set((p.get("fields") or "id").split(",")) <= {"id"}:
             return web.json_response({"id": node})  # a Page or an Instagram user read with its token
+        if container is None and set((p.get("fields") or "").split(",")) <= {"id", "username"}:
+            return web.json_response({"id": node, "username": f"ig{node}"})  # an Instagram user's name
         if container is None:
             return graph_error(400, 100, f"(#100) Unsupported get request. Object with ID '{node}' does not exist")
         return web.json_response({"status_code": self._container_status(container), "id": node})
@@ -641,8 +643,10 @@ class FakeMeta:
         every = self.state.comments.get(node, [])
         chunk = every[start:start + limit]
         if owner[1] == "instagram":
+            # As Meta: an Instagram comment's author is named by an Instagram-scoped id (IGSID), not
+            # the ig-user-id, and by the username.
             data = [{"id": c["id"], "text": c["message"], "username": f"ig{c['from']}",
-                     "from": {"id": c["from"], "username": f"ig{c['from']}"}} for c in chunk]
+                     "from": {"id": f"igsid-{c['from']}", "username": f"ig{c['from']}"}} for c in chunk]
         else:
             data = [{"id": c["id"], "message": c["message"], "from": {"id": c["from"], "name": f"Page {c['from']}"}}
                     for c in chunk]

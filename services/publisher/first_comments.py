@@ -39,7 +39,9 @@ class FirstComments:
     period = 1.0
 
     def __init__(self, store: CommentStore, accounts: PublishingStore, comments: GraphComments, box: CredentialBox,
-                 clock: Clock, policy: RetryPolicy, *, max_attempts: int, http_timeout: float, lease: float) -> None:
+                 clock: Clock, policy: RetryPolicy, *, max_attempts: int, http_timeout: float, lease: float,
+                 max_platform_wait: float) -> None:
+        self._max_platform_wait = max_platform_wait  # POSTSCHED_MAX_PLATFORM_WAIT, as for the posts
         self._store = store
         self._accounts = accounts  # what a platform's answer says about the account (its waits, its token)
         self._comments = comments
@@ -88,14 +90,19 @@ class FirstComments:
                 return False  # the lease ends before the call could: the next claim looks first
             comment_id = await self._comments.publish(claimed.platform_post_id, claimed.text, target)
         except RateLimited as exc:
-            until = self._clock.now() + timedelta(seconds=exc.retry_after)
-            await self._accounts.throttle_account(claimed.account_id, until, exc.message, now=self._clock.now())
-            await self._store.later(claimed, until, exc.message, give_back=True)
+            # It counts as a try: the attempt count is also the fence and what makes the next try
+            # look first (a rate limit may be answered to a comment that was made).
+            until = self._clock.now() + timedelta(seconds=min(exc.retry_after, self._max_platform_wait))
+            if exc.whole_account:
+                await self._accounts.throttle_account(claimed.account_id, until, exc.message, now=self._clock.now())
+            if claimed.attempt >= self._max_attempts:
+                return await self._store.failed(claimed, f"{exc.message} (attempt {claimed.attempt} of {self._max_attempts})")
+            await self._store.later(claimed, until, exc.message)
             return False
         except Permanent as exc:
             if exc.needs_credentials:  # the comment waits for new credentials, as the posts do
                 await self._accounts.mark_needs_credentials(claimed.account_id, exc.message, now=self._clock.now())
-                await self._store.later(claimed, self._clock.now(), exc.message, give_back=True)
+                await self._store.later(claimed, self._clock.now(), exc.message)
                 return False
             return await self._store.failed(claimed, exc.message)
         except OutcomeUnknown as exc:
@@ -116,6 +123,7 @@ class FirstComments:
     async def _retry(self, claimed: ClaimedComment, exc: Transient) -> bool:
         if claimed.attempt >= self._max_attempts:
             return await self._store.failed(claimed, f"{exc.message} (attempt {claimed.attempt} of {self._max_attempts})")
-        delay = self._policy.delay(claimed.attempt, exc.retry_after)
+        hint = None if exc.retry_after is None else min(exc.retry_after, self._max_platform_wait)
+        delay = self._policy.delay(claimed.attempt, hint)
         await self._store.later(claimed, self._clock.now() + timedelta(seconds=delay), exc.message)
         return False

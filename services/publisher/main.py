@@ -141,7 +141,7 @@ async def serve(settings: PublisherSettings) -> None:
         CommentStore(db), store, GraphComments(graph), CredentialBox(settings.secret_key), clock,
         RetryPolicy(base=settings.retry_base, cap=settings.retry_max),
         max_attempts=settings.jetstream.max_deliveries, http_timeout=settings.http_timeout,
-        lease=settings.publish_lease)
+        lease=settings.publish_lease, max_platform_wait=settings.max_platform_wait)
     duties.periodic("first-comments", first_comments.run_once, first_comments.period)
     beat = Heartbeat(nats, "publisher", instance_id, duties, lambda: {
         "in flight": stats.in_flight, "published": stats.published, "failed": stats.failed, "retried": stats.retried})

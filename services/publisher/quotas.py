@@ -67,12 +67,14 @@ class PublishingQuotas:
         quota = await self._store.get(account, name, now=now)
         assert quota is not None  # _read saved one
         if not reserved:
-            frees_at = await self._frees_at(target, quota, now)
+            # Unknown: looked at again after UNKNOWN_FREE_WAIT, and until then every publisher waits
+            # without a container made or a read for nothing.
+            frees_at = await self._frees_at(target, quota, now) or now + UNKNOWN_FREE_WAIT
             await self._store.full_until(account, name, frees_at, now=now)
             quota = replace(quota, frees_at=frees_at)
         self.last[(target.meter, name)] = quota
         if not reserved:
-            raise _full(quota, quota.frees_at or now + UNKNOWN_FREE_WAIT, now)
+            raise _full(quota, quota.frees_at or now + UNKNOWN_FREE_WAIT, now)  # (frees_at is always set here)
 
     async def check(self, target: Target, name: str) -> None:
         """RateLimited when the quota is known to be full until a later time (no call made)."""
@@ -100,7 +102,9 @@ class PublishingQuotas:
             if known is not None:
                 return known
             quota = QuotaRecord(name, 0, DEFAULTS[name], DAY, None, None)
-        await self._store.save(target.account_id, quota, now=now)
+        # Not over what publishers counted while the read was under way (a publication settled
+        # since counts, and the platform may not have shown it yet).
+        await self._store.save(target.account_id, quota, now=now, read_started=now)
         return quota
 
     async def _instagram(self, target: Target, now: datetime) -> QuotaRecord:

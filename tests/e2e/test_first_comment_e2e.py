@@ -173,3 +173,24 @@ def test_a_recurring_reel_gives_each_occurrence_its_kind_and_first_comment(pipel
             update_mask=field_mask_pb2.FieldMask(paths=["kind", "text"])))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(refused.value) == {"first_comment": "Stories take no comments"}
+
+
+def test_a_comment_made_but_answered_with_a_rate_limit_or_lost_is_found_not_made_again(pipeline: Pipeline) -> None:
+    """A rate limit answered to a comment that was made (fake-meta's ghost with code 32), and an
+    Instagram comment whose answer was lost: each later try looks first and finds it. Instagram
+    names the author by an Instagram-scoped id, so its comments are told by the username."""
+    page = pipeline.client.page_account("5551007")
+    ig = pipeline.client.instagram_account("17841400000001007")
+    pipeline.fake.fault(kind="ghost", account="*", endpoint="comments", method="POST", times=1, http_status=400,
+                        code=32, message="Page request limit reached", retry_after=1)
+    on_page = post_with_comment(pipeline, page, "rate limited comment")
+    post = wait_comment_settled(pipeline, on_page)
+    pipeline.fake.fault(kind="ghost_drop", account="*", endpoint="comments", method="POST", times=1)
+    on_ig = post_with_comment(pipeline, ig, "lost answer", media=["https://cdn.example.com/lost.jpg"])
+    for post_id in (on_page, on_ig):
+        post = wait_comment_settled(pipeline, post_id)
+        assert post.first_comment_status == resources_pb2.FIRST_COMMENT_PUBLISHED, post
+        comments = pipeline.fake.comments(post.platform_post_id)[post.platform_post_id]
+        assert [c["message"] for c in comments] == [COMMENT] and post.first_comment_id == comments[0]["id"]
+        [(_, message)] = comment_events(pipeline.suite, post_id)
+        assert message.startswith("found on the platform"), message

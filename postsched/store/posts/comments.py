@@ -85,14 +85,14 @@ class CommentStore:
             await append(conn, [LogEntry(claimed.id, claimed.tenant_id, claimed.account_id, event, message=message)])
         return True
 
-    async def later(self, claimed: ClaimedComment, at: datetime, reason: str, *, give_back: bool = False) -> bool:
-        """Try again at `at` (`give_back`: this attempt does not count: the platform asked to wait)."""
+    async def later(self, claimed: ClaimedComment, at: datetime, reason: str) -> bool:
+        """Try again at `at`. The attempt count is never given back: it is the fence, and what
+        makes the next try look on the platform first."""
         async with self._db.transaction() as conn:
             cur = await conn.execute(
-                f"""UPDATE posts SET first_comment_due_at = %(at)s, first_comment_error = %(reason)s,
-                        first_comment_attempts = first_comment_attempts - %(back)s WHERE {FENCE} RETURNING id""",
-                {"at": at, "reason": reason, "back": 1 if give_back else 0, "id": claimed.id,
-                 "attempt": claimed.attempt})
+                f"""UPDATE posts SET first_comment_due_at = %(at)s, first_comment_error = %(reason)s
+                    WHERE {FENCE} RETURNING id""",
+                {"at": at, "reason": reason, "id": claimed.id, "attempt": claimed.attempt})
             if await cur.fetchone() is None:
                 return False
             await append(conn, [LogEntry(claimed.id, claimed.tenant_id, claimed.account_id,

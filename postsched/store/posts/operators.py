@@ -29,11 +29,16 @@ RETRY_ONE = move(source="(SELECT %(id)s::uuid AS id) AS one", match="p.id = one.
 
 # Entries kept when a published post is cleared: its history of trouble, for later questions.
 KEPT_LOG_EVENTS = ("attempt_failed", "failed", "rate_limited", "lease_expired", "published_reconciled",
-                   "reconciled_not_published", "retried", "message_lost")
+                   "reconciled_not_published", "retried", "message_lost", "first_comment_attempt_failed",
+                   "first_comment_failed")
 
 CLEAR_PUBLISHED = f"""
 WITH doomed AS (
     SELECT id FROM posts WHERE status = 'PUBLISHED' AND published_at < %(cutoff)s
+      -- A first comment still to be made needs its post; a Reel of the last day counts towards
+      -- its Page's daily Reels (postsched/store/quotas.py counts them from here).
+      AND first_comment_status IS DISTINCT FROM 'PENDING'
+      AND NOT (kind = 'REEL' AND published_at > now() - interval '24 hours')
     ORDER BY published_at LIMIT {BATCH} FOR UPDATE SKIP LOCKED
 ), logs AS (
     DELETE FROM processing_logs l USING doomed

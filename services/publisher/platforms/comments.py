@@ -47,6 +47,9 @@ class GraphComments:
         # Each platform refuses the other's field name.
         fields = "id,text,from" if target.platform == "instagram" else "id,message,from"
         params: dict[str, Any] = {"fields": fields, "limit": PAGE_LIMIT}
+        # Instagram names a comment's author by an Instagram-scoped id, not the ig-user-id: the
+        # account's own comments are told by its username.
+        me = await self._username(target) if target.platform == "instagram" else ""
         found: list[str] = []
         for _ in range(MAX_PAGES):
             body = await self._graph.call("GET", f"{node}/comments", token=target.credentials["access_token"],
@@ -54,7 +57,7 @@ class GraphComments:
             data = body.get("data")
             if not isinstance(data, list):
                 raise OutcomeUnknown("the platform answered the comments lookup without a list")
-            found += [str(c["id"]) for c in data if isinstance(c, dict) and _is_ours(c, text, target)]
+            found += [str(c["id"]) for c in data if isinstance(c, dict) and _is_ours(c, text, target, me)]
             following = (body.get("paging") or {}).get("next")
             if not following or not data:
                 break
@@ -67,7 +70,23 @@ class GraphComments:
         return found[0] if found else None
 
 
-def _is_ours(comment: dict[str, Any], text: str, target: Target) -> bool:
-    author = comment.get("from")
-    by_us = isinstance(author, dict) and str(author.get("id", "")) == target.external_id
-    return by_us and (comment.get("message") == text or comment.get("text") == text)
+    async def _username(self, target: Target) -> str:
+        body = await self._graph.call("GET", target.external_id, token=target.credentials["access_token"],
+                                      meter=target.meter, params={"fields": "username"})
+        name = str(body.get("username") or "")
+        if not name:
+            raise OutcomeUnknown("the Instagram account's username could not be read to recognise its comments")
+        return name
+
+
+def _same_text(a: Any, b: str) -> bool:
+    """Meta may trim a comment or change its line breaks."""
+    return isinstance(a, str) and a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
+
+
+def _is_ours(comment: dict[str, Any], text: str, target: Target, username: str) -> bool:
+    author: dict[str, Any] = comment["from"] if isinstance(comment.get("from"), dict) else {}
+    if username:  # Instagram
+        by_us = username in (comment.get("username"), author.get("username"))
+        return by_us and _same_text(comment.get("text"), text)
+    return str(author.get("id", "")) == target.external_id and _same_text(comment.get("message"), text)

@@ -125,9 +125,8 @@ class FacebookPage:
             if not video:
                 return []  # the upload never started, so no finish was sent
             status = await self._uploads.status(video, target)
-            # Publishing but not yet published: not found, so a later attempt goes on waiting for
-            # it from the saved id (it never sends a second finish for a video that is publishing).
-            return [video] if status.published else []
+            # Publishing counts: Meta took the finish, and the Reel goes live without another call.
+            return [video] if status.publishing_started else []
         if post.kind == "STORY":
             return await self._stories.find(post, target)
         message = message_of(post)

@@ -79,7 +79,7 @@ class PageStories:
                 raise OutcomeUnknown("Facebook answered the stories lookup without a list")
             for item in data:
                 if isinstance(item, dict) and str(item.get("media_id", "")) == media_id:
-                    return str(item.get("post_id") or "")
+                    return str(item.get("post_id") or media_id)  # found, even without a post id
             following = (body.get("paging") or {}).get("next")
             if not following or not data:
                 return ""

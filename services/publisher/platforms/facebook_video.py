@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.outcomes import Permanent, PlatformError, Post, Progress, Target, Transient
+from services.publisher.platforms.outcomes import (
+    OutcomeUnknown, Permanent, PlatformError, Post, Progress, Target, Transient,
+)
 from services.publisher.quotas import FACEBOOK_REELS, PublishingQuotas
 
 REELS = "video_reels"
@@ -114,6 +116,15 @@ class VideoUploads:
                 return await self._settled(video_id, target, wait_published, "")
             if status.failed:
                 raise Permanent(f"Facebook video {video_id} failed: {status.error or status.video_status}")
+            if (post.platform_state or {}).get("finish_sent_at"):
+                # A finish went out before (its answer lost): never a second one. Meta may show it
+                # publishing a little later; if it never does, a person looks.
+                try:
+                    await self._wait(video_id, target, lambda s: s.publishing_started, "publishing")
+                except Transient as exc:
+                    raise OutcomeUnknown(f"the finish of video {video_id} was sent, but Meta does not show it "
+                                         f"publishing ({exc.message})") from None
+                return await self._settled(video_id, target, wait_published, "")
         else:
             body = await self._graph.call("POST", f"{page}/{edge}", token=token, meter=target.meter,
                                           params={"upload_phase": "start"})
@@ -128,8 +139,9 @@ class VideoUploads:
             await self._quotas.reserve(target, quota)
         sent = False
         try:
-            if quota:  # from here the Reel counts as sent (postsched/store/quotas.py counts it)
-                await progress.save({"finish_sent_at": datetime.now(timezone.utc).isoformat()})
+            # From here the video may be publishing: a later attempt never sends another finish, and
+            # a Reel counts towards its Page's daily Reels (postsched/store/quotas.py).
+            await progress.save({"finish_sent_at": datetime.now(timezone.utc).isoformat()})
             progress.check()  # the finish is the publication: only while this attempt holds the post
             try:
                 answer = await self._graph.call("POST", f"{page}/{edge}", token=token, meter=target.meter,
