@@ -257,6 +257,8 @@ class FakeMeta:
         token = p.get("input_token", "")
         if not token:
             return graph_error(400, 100, "(#100) The parameter input_token is required")
+        if token.startswith("malformed"):  # as Meta answers a token it cannot parse: a 190 of the call itself
+            return graph_error(400, 190, "Invalid OAuth access token - Cannot parse access token")
         known = self.state.tokens.get(token, {"expires_at": 0, "data_access_expires_at": 0, "scopes": ALL_SCOPES})
         data: dict[str, Any] = {"app_id": "1000000000", "type": "PAGE", "application": "postsched fake-meta",
                                 "is_valid": True, "expires_at": known["expires_at"],

@@ -119,6 +119,17 @@ class CredentialsHealth:
                      problem=finding.problem, events=told)
         return len(due) - len(unknown)
 
+    async def _app_token_refused(self) -> bool:
+        """Whether Meta refuses the app token itself (debug_token asked about the app token)."""
+        try:
+            await self._graph.call("GET", "debug_token", token=self._app_token, meter="app",
+                                   params={"input_token": self._app_token})
+        except Permanent as exc:
+            return exc.needs_credentials
+        except PlatformError:
+            return True  # cannot tell now: stop this run rather than mark accounts on a guess
+        return False
+
     async def _check(self, check: DueCheck, halt: asyncio.Event) -> Finding | None:
         """The finding about one account's token, or None when this check learned nothing."""
         try:
@@ -146,17 +157,22 @@ class CredentialsHealth:
             if exc.needs_credentials and not self._app_token:
                 return Finding(CredentialsStatus.INVALID, problem=message)
             if exc.needs_credentials:
-                # A 190 on debug_token is about the app token, not the account's: nothing is learned.
-                halt.set()
-                log.error("credentials checks stopped: Meta refuses POSTSCHED_META_APP_TOKEN", error=message)
-                return None
+                # A 190 on debug_token is about the app token or about the token asked about (a
+                # tenant may store anything): the app token, asked about itself, tells which.
+                if await self._app_token_refused():
+                    halt.set()
+                    log.error("credentials checks stopped: Meta refuses POSTSCHED_META_APP_TOKEN", error=message)
+                    return None
+                return Finding(CredentialsStatus.INVALID, problem=message)
             log.warning("credentials check: Meta refused the read; nothing concluded", account_id=str(check.account_id),
                         error=message)
             return None
         except RateLimited as exc:
-            halt.set()
-            log.info("credentials checks paused: Meta asks to wait", error=exc.message.replace(token, "<token>"),
-                     retry_after_s=exc.retry_after)
+            if self._app_token:  # the app's calls are metered together: all of them wait
+                halt.set()
+            # With the page's own token only that Page waits: the other accounts are checked on.
+            log.info("credentials check: Meta asks to wait", account_id=str(check.account_id),
+                     error=exc.message.replace(token, "<token>"), retry_after_s=exc.retry_after)
             return None
         except PlatformError as exc:  # transient: a timeout, a 5xx, a dropped connection
             log.info("credentials check: no answer; trying again later", account_id=str(check.account_id),

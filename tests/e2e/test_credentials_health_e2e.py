@@ -178,3 +178,17 @@ def test_a_missing_comment_permission_is_reported_without_holding_posts(suite: S
     told = health.events(ig, "account.needs_credentials")
     assert len(told) == 1 and "instagram_manage_comments" in told[0][1]
     assert not health.get(ig).needs_credentials
+
+
+def test_a_tenants_unreadable_token_marks_its_account_and_stops_no_one_elses_checks(
+        suite: Suite, fake_meta: FakeMeta) -> None:
+    """Meta answers debug_token with a 190 for a token it cannot parse, as for a refused app token.
+    The app token, asked about itself, tells the two apart: one tenant's garbage marks only its own
+    account, and the other accounts are still checked."""
+    health = Health(suite, fake_meta, POSTSCHED_META_APP_TOKEN=APP_TOKEN)
+    garbage = health.account(resources_pb2.FACEBOOK_PAGE, "2220007", "malformed-token")
+    fine = health.account(resources_pb2.FACEBOOK_PAGE, "2220008", "EAAB-fine-token")
+    found = health.wait_status(garbage, resources_pb2.CREDENTIALS_INVALID)
+    assert found.needs_credentials and "Cannot parse access token" in found.credentials_problem
+    assert "malformed-token" not in found.credentials_problem
+    health.wait_status(fine, resources_pb2.CREDENTIALS_OK)
