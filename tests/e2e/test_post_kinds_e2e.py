@@ -211,3 +211,22 @@ def test_a_publisher_killed_between_a_reels_start_and_finish_publishes_it_once(s
     assert len(starts_and_finishes) == 2, starts_and_finishes  # one start (the saved id was reused), one finish
     events = [r[0] for r in suite.sql("SELECT event FROM processing_logs WHERE post_id = %s ORDER BY id", (post_id,))]
     assert "reconciled_not_published" in events and events[-1] == "published", events
+
+
+def test_a_facebook_video_post_is_never_sent_twice(pipeline: Pipeline) -> None:
+    """A refused /videos call is retried (nothing was made); one whose answer is lost after it was
+    carried out ends outcome_unknown: Meta lists a video post only once processed, so it cannot be
+    looked up, and it is never sent again."""
+    page_id = "5551077"
+    page = pipeline.client.page_account(page_id)
+    pipeline.fake.fault(kind="error", account=page_id, endpoint="videos", times=1, http_status=500, code=2)
+    retried = pipeline.post(page, resources_pb2.FEED, f"{CDN}/first.mp4", "refused once")
+    pipeline.wait_terminal(1)
+    assert pipeline.get(retried).status == resources_pb2.PUBLISHED and pipeline.get(retried).attempts == 2
+    pipeline.fake.fault(kind="ghost_drop", account=page_id, endpoint="videos", times=1)
+    lost = pipeline.post(page, resources_pb2.FEED, f"{CDN}/second.mp4", "answer lost")
+    pipeline.wait_terminal(2)
+    post = pipeline.get(lost)
+    assert post.status == resources_pb2.FAILED and post.last_error.startswith("outcome_unknown"), post.last_error
+    assert len(posts_of(pipeline.fake, page_id, "video")) == 2  # each made once
+    assert len(pipeline.fake.calls(page_id, "videos")) == 3  # refused, made, made (answer lost): never a fourth

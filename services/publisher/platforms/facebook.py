@@ -11,7 +11,7 @@ window: a busy page receives hundreds of posts a minute, far more than one page 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,7 +19,7 @@ from services.publisher.platforms.facebook_stories import PageStories
 from services.publisher.platforms.facebook_video import REELS, VideoUploads, saved_video
 from services.publisher.platforms.graph_api import GraphClient
 from services.publisher.platforms.media import is_video
-from services.publisher.platforms.outcomes import OutcomeUnknown, Post, Progress, Target
+from services.publisher.platforms.outcomes import OutcomeUnknown, PlatformError, Post, Progress, Target, Transient
 
 # Margin around each attempt's window, for clock skew between us and Meta and for Meta's own delay.
 LOOKBACK = timedelta(minutes=2)
@@ -32,6 +32,11 @@ def message_of(post: Post) -> str:
     if post.media_urls and post.link:
         return f"{post.text}\n\n{post.link}".strip()
     return post.text
+
+
+def is_video_post(post: Post) -> bool:
+    """A feed post of one video: POST /{page-id}/videos."""
+    return post.kind == "FEED" and len(post.media_urls) == 1 and is_video(post.media_urls[0])
 
 
 def windows(claims: tuple[datetime, ...], attempt_span: float) -> list[tuple[datetime, datetime]]:
@@ -57,7 +62,8 @@ class FacebookPage:
         self._attempt_span = attempt_span
 
     def identifies_by_text(self, post: Post) -> bool:
-        return post.kind == "FEED"  # Reels and Stories: by the media id saved before publishing
+        # Reels and Stories: by the media id saved before publishing; a video post: not at all.
+        return post.kind == "FEED" and not is_video_post(post)
 
     async def publish(self, post: Post, target: Target, progress: Progress) -> str:
         page, token = target.external_id, target.credentials["access_token"]
@@ -70,13 +76,20 @@ class FacebookPage:
             return video_id
         if post.kind == "STORY":
             return await self._stories.publish(post, target, progress)
-        if len(post.media_urls) == 1 and is_video(post.media_urls[0]):
-            # One call, no id before it: found again, like a feed post, by its text.
-            progress.check()
-            body = await self._graph.call(
-                "POST", f"{page}/videos", token=token, meter=target.meter,
-                params={"file_url": post.media_urls[0], "description": message or None},
-            )
+        if is_video_post(post):
+            # One call, no id before it, and Meta lists a video post only once it is processed: it
+            # cannot be looked up reliably. So once the call may have reached Meta, no attempt sends
+            # it again: find() answers outcome_unknown for a person to check.
+            await progress.save({"video_sent_at": datetime.now(timezone.utc).isoformat()})
+            try:
+                body = await self._graph.call(
+                    "POST", f"{page}/videos", token=token, meter=target.meter,
+                    params={"file_url": post.media_urls[0], "description": message or None},
+                )
+            except PlatformError as exc:
+                if not (isinstance(exc, Transient) and exc.maybe_published):
+                    await progress.save({"video_sent_at": None})  # refused or never sent: not there
+                raise
             return str(body["id"])
         if not post.media_urls:
             progress.check()
@@ -129,6 +142,11 @@ class FacebookPage:
             return [video] if status.publishing_started else []
         if post.kind == "STORY":
             return await self._stories.find(post, target)
+        if is_video_post(post):
+            if not (post.platform_state or {}).get("video_sent_at"):
+                return []  # the call never reached Meta
+            raise OutcomeUnknown("a Facebook video post whose answer was lost cannot be looked up (Meta lists it only "
+                                 "once processed); it is not sent again")
         message = message_of(post)
         if not message:
             raise OutcomeUnknown("a post without text cannot be recognised among the page's posts")
