@@ -87,6 +87,12 @@ class PublishingQuotas:
     async def settle(self, target: Target, name: str, *, published: bool) -> None:
         """After a reserved publication: it went out (the place stays used) or did not (freed)."""
         await self._store.settle(target.account_id, name, published=published, now=self._clock.now())
+        if name == FACEBOOK_REELS:
+            # Counted, not read: count again now, which includes this Reel once (by its finish
+            # marker) instead of once in the count and once more in `used`.
+            now = self._clock.now()
+            quota = await self._read(target, name, None, now)
+            self.last[(target.meter, name)] = quota
 
     async def _read(self, target: Target, name: str, known: QuotaRecord | None, now: datetime) -> QuotaRecord:
         """The quota as the platform (or our own count) says now, saved for every publisher."""

@@ -135,12 +135,35 @@ def test_debug_token_is_asked_with_the_app_token_and_a_190_on_it_is_about_the_ap
 @pytest.mark.parametrize("error, halts", [
     (Transient("HTTP 500 from the Graph API"), False),
     (Transient("no answer from the Graph API (TimeoutError)"), False),
-    (RateLimited("Meta error 4", retry_after=60), True),
+    (RateLimited("Meta error 32", retry_after=60), False),  # the Page's own token: that Page waits, not all
     (Permanent("Meta error 100: Unsupported get request"), False),
 ])
 def test_errors_that_say_nothing_about_the_token_teach_nothing(error: PlatformError, halts: bool) -> None:
     finding, halted, _ = check_with(Graph(error))
     assert finding is None and halted == halts
+
+
+def test_a_rate_limit_on_debug_token_pauses_every_check() -> None:
+    """debug_token calls are the app's: they are metered together."""
+    finding, halted, _ = check_with(Graph(RateLimited("Meta error 4", retry_after=60)), app_token="1|s")
+    assert finding is None and halted
+
+
+class Answers(Graph):
+    """A 190 for the token asked about, a good answer for the app token asked about itself."""
+
+    async def call(self, method: str, path: str, *, token: str, meter: str,
+                   params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.calls.append((path, token, params or {}))
+        if (params or {}).get("input_token") == token:
+            return {"data": {"is_valid": True}}
+        raise Permanent("Meta error 190: Invalid OAuth access token - Cannot parse access token", needs_credentials=True)
+
+
+def test_a_190_about_the_token_asked_about_marks_that_account_only() -> None:
+    finding, halted, graph = check_with(Answers({}), app_token="1|s")
+    assert finding is not None and finding.status == CredentialsStatus.INVALID and not halted
+    assert [c[2]["input_token"] for c in graph.calls] == ["EAAB-page", "1|s"]
 
 
 # --- its settings ----------------------------------------------------------------------------------
