@@ -117,6 +117,9 @@ class FirstComments:
                     found = None  # the next try looks first anyway
                 if found:
                     return await self._store.published(claimed, found, found=True)
+            if exc.maybe_published and claimed.attempt >= self._max_attempts:
+                # The last try, and it may have gone through unseen: a person checks, no guess.
+                return await self._store.failed(claimed, f"outcome_unknown: {exc.message}")
             return await self._retry(claimed, exc)
         return await self._store.published(claimed, comment_id)
 
