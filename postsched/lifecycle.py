@@ -115,12 +115,6 @@ class CredentialsStatus(enum.StrEnum):
     INVALID = "INVALID"    # rejected, or lacks a permission its posts need: accounts.needs_credentials
 
 
-class PostKind(enum.StrEnum):
-    FEED = "FEED"
-    REEL = "REEL"
-    STORY = "STORY"
-
-
 _BY_KEY: dict[tuple[str | None, str | None, str], Transition] = {(t.source and t.source.value, t.target.value, t.event): t for t in TRANSITIONS}
 
 

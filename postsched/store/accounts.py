@@ -83,7 +83,9 @@ class AccountStore:
             row = await cur.fetchone()
             return int(row["n"]) if row else 0
 
-    async def get(self, tenant_id: str, account_id: uuid.UUID) -> AccountRecord:
+    async def get(self, tenant_id: str, account_id: uuid.UUID, *, with_quotas: bool = False) -> AccountRecord:
+        """The tenant's account (NOT_FOUND otherwise); `with_quotas`: with its publishing quotas,
+        for the calls that show them (the others need only the account)."""
         async with self._db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {COLUMNS} FROM accounts WHERE id = %s AND tenant_id = %s AND deleted_at IS NULL",
@@ -92,6 +94,8 @@ class AccountStore:
             row = await cur.fetchone()
             if row is None:
                 raise NotFound(f"account {account_id} not found")
+            if not with_quotas:
+                return AccountRecord.from_row(row)
             found = await quotas.of_accounts(conn, [account_id], now=self._clock.now())
         return replace(AccountRecord.from_row(row), publishing_quotas=found.get(account_id, ()))
 

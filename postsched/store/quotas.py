@@ -24,7 +24,7 @@ COLUMNS = f"account_id, name, used + {LIVE_RESERVED} AS used, total, window_seco
 RESERVE = f"""
 UPDATE publishing_quotas SET reserved = {LIVE_RESERVED} + 1, reserved_until = %(hold)s, updated_at = %(now)s
 WHERE account_id = %(account)s AND name = %(name)s AND used + {LIVE_RESERVED} < total
-RETURNING used
+RETURNING {COLUMNS}
 """
 
 SETTLE = f"""
@@ -39,7 +39,7 @@ VALUES (%(account)s, %(name)s, %(used)s, %(total)s, %(window)s, %(read_at)s, %(f
 ON CONFLICT (account_id, name) DO UPDATE SET used = excluded.used, total = excluded.total,
     window_seconds = excluded.window_seconds, read_at = excluded.read_at, frees_at = excluded.frees_at,
     updated_at = excluded.updated_at
-WHERE publishing_quotas.updated_at <= %(read_started)s
+WHERE publishing_quotas.updated_at <= %(now)s
 """
 
 # Facebook Page Reels: no endpoint says how many were published, so they are counted here: those
@@ -81,26 +81,22 @@ class QuotaStore:
             row = await cur.fetchone()
         return _record(row) if row else None
 
-    async def of_accounts(self, account_ids: Iterable[uuid.UUID], *, now: datetime
-                          ) -> dict[uuid.UUID, tuple[QuotaRecord, ...]]:
-        async with self._db.connection() as conn:
-            return await of_accounts(conn, account_ids, now=now)
-
-    async def save(self, account_id: uuid.UUID, quota: QuotaRecord, *, now: datetime, read_started: datetime) -> None:
-        """The quota as just read (or counted): replaces what was known, unless a place was taken
-        or settled after the read began (that count is newer than the read; the next read wins)."""
+    async def save(self, account_id: uuid.UUID, quota: QuotaRecord, *, now: datetime) -> None:
+        """The quota as read (or counted) from `now` on: replaces what was known, unless a place
+        was taken or settled after `now` (that count is newer than the read; the next read wins)."""
         async with self._db.connection() as conn:
             await conn.execute(SAVE, {"account": account_id, "name": quota.name, "used": quota.used,
                                       "total": quota.total, "window": int(quota.window.total_seconds()),
-                                      "read_at": quota.read_at, "frees_at": quota.frees_at, "now": now,
-                                      "read_started": read_started})
+                                      "read_at": quota.read_at, "frees_at": quota.frees_at, "now": now})
 
-    async def reserve(self, account_id: uuid.UUID, name: str, *, now: datetime, hold: timedelta) -> bool:
-        """Takes one place for a publication about to be sent, if one is free, for at most `hold`;
-        False when the quota is used up."""
+    async def reserve(self, account_id: uuid.UUID, name: str, *, now: datetime,
+                      hold: timedelta) -> QuotaRecord | None:
+        """Takes one place for a publication about to be sent, if one is free, for at most `hold`:
+        the quota with it taken; None when the quota is used up."""
         async with self._db.connection() as conn:
             cur = await conn.execute(RESERVE, {"account": account_id, "name": name, "now": now, "hold": now + hold})
-            return await cur.fetchone() is not None
+            row = await cur.fetchone()
+        return _record(row) if row else None
 
     async def settle(self, account_id: uuid.UUID, name: str, *, published: bool, now: datetime) -> None:
         """A reserved place's publication went out (it is used now) or did not (it is free again)."""

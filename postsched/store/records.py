@@ -76,7 +76,7 @@ class PostRecord:
     recurring_post_id: uuid.UUID | None = None  # an occurrence of this recurring post
     occurrence_time: datetime | None = None  # the instant its rule gave it
     slotted: bool = False  # in a posting-schedule slot (EnqueuePost)
-    kind: str = "FEED"  # lifecycle.PostKind
+    kind: str = "FEED"  # FEED, REEL or STORY (the API's PostKind)
     reel: dict[str, Any] | None = None  # a REEL's options, as ReelOptions' fields
     first_comment: str | None = None
     first_comment_status: str | None = None  # lifecycle.FirstCommentStatus; None: no first comment

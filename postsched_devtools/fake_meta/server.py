@@ -849,7 +849,7 @@ class FakeMeta:
             last = index
         body: dict[str, Any] = {"data": data}
         if more and last is not None:
-            body["paging"] = {"cursors": {"after": str(last)}, "next": f"?limit={limit}&after={last}"}
+            body["paging"] = {"cursors": {"after": str(last)}, "next": "?" + urlencode(query(p) | {"after": last})}
         return web.json_response(body)
 
 

@@ -92,6 +92,7 @@ class CredentialsHealth:
         self._period = period
         self._warning = warning
         self._app_token = app_token
+        self._app_token_verdict: asyncio.Task[bool] | None = None  # asked once per run, shared by its checks
         self.period = tick  # how often the supervisor runs it
 
     async def run_once(self) -> int:
@@ -100,6 +101,7 @@ class CredentialsHealth:
         if not due:
             return 0
         slots = asyncio.Semaphore(CONCURRENCY)
+        self._app_token_verdict = None
         halt = asyncio.Event()  # Meta asked to wait, or the app token is refused: no more calls this run
 
         async def one(check: DueCheck) -> Finding | None:
@@ -120,7 +122,13 @@ class CredentialsHealth:
         return len(due) - len(unknown)
 
     async def _app_token_refused(self) -> bool:
-        """Whether Meta refuses the app token itself (debug_token asked about the app token)."""
+        """Whether Meta refuses the app token itself: asked once per run, whichever checks need it."""
+        if self._app_token_verdict is None:
+            self._app_token_verdict = asyncio.ensure_future(self._ask_about_app_token())
+        return await asyncio.shield(self._app_token_verdict)
+
+    async def _ask_about_app_token(self) -> bool:
+        """debug_token asked about the app token itself."""
         try:
             await self._graph.call("GET", "debug_token", token=self._app_token, meter="app",
                                    params={"input_token": self._app_token})

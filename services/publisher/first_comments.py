@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -95,10 +95,7 @@ class FirstComments:
             until = self._clock.now() + timedelta(seconds=min(exc.retry_after, self._max_platform_wait))
             if exc.whole_account:
                 await self._accounts.throttle_account(claimed.account_id, until, exc.message, now=self._clock.now())
-            if claimed.attempt >= self._max_attempts:
-                return await self._store.failed(claimed, f"{exc.message} (attempt {claimed.attempt} of {self._max_attempts})")
-            await self._store.later(claimed, until, exc.message)
-            return False
+            return await self._again(claimed, until, exc.message)
         except Permanent as exc:
             if exc.needs_credentials:  # the comment waits for new credentials, as the posts do
                 await self._accounts.mark_needs_credentials(claimed.account_id, exc.message, now=self._clock.now())
@@ -124,9 +121,13 @@ class FirstComments:
         return await self._store.published(claimed, comment_id)
 
     async def _retry(self, claimed: ClaimedComment, exc: Transient) -> bool:
-        if claimed.attempt >= self._max_attempts:
-            return await self._store.failed(claimed, f"{exc.message} (attempt {claimed.attempt} of {self._max_attempts})")
         hint = None if exc.retry_after is None else min(exc.retry_after, self._max_platform_wait)
         delay = self._policy.delay(claimed.attempt, hint)
-        await self._store.later(claimed, self._clock.now() + timedelta(seconds=delay), exc.message)
+        return await self._again(claimed, self._clock.now() + timedelta(seconds=delay), exc.message)
+
+    async def _again(self, claimed: ClaimedComment, at: datetime, reason: str) -> bool:
+        """Another try at `at`, unless this was the last one."""
+        if claimed.attempt >= self._max_attempts:
+            return await self._store.failed(claimed, f"{reason} (attempt {claimed.attempt} of {self._max_attempts})")
+        await self._store.later(claimed, at, reason)
         return False

@@ -59,22 +59,22 @@ class PublishingQuotas:
         if quota is None or _stale(quota, now, REFRESH_AFTER) or quota.used >= quota.total - NEAR_LIMIT:
             await self._read(target, name, quota, now)
         reserved = await self._store.reserve(account, name, now=now, hold=self._hold)
-        if not reserved:
+        if reserved is None:
             quota = await self._store.get(account, name, now=now)
             if quota is None or _stale(quota, now, REREAD_FULL_AFTER):
                 await self._read(target, name, quota, now)
                 reserved = await self._store.reserve(account, name, now=now, hold=self._hold)
+        if reserved is not None:
+            self.last[(target.meter, name)] = reserved
+            return
         quota = await self._store.get(account, name, now=now)
         assert quota is not None  # _read saved one
-        if not reserved:
-            # Unknown: looked at again after UNKNOWN_FREE_WAIT, and until then every publisher waits
-            # without a container made or a read for nothing.
-            frees_at = await self._frees_at(target, quota, now) or now + UNKNOWN_FREE_WAIT
-            await self._store.full_until(account, name, frees_at, now=now)
-            quota = replace(quota, frees_at=frees_at)
-        self.last[(target.meter, name)] = quota
-        if not reserved:
-            raise _full(quota, quota.frees_at or now + UNKNOWN_FREE_WAIT, now)  # (frees_at is always set here)
+        # Unknown: looked at again after UNKNOWN_FREE_WAIT, and until then every publisher waits
+        # without a container made or a read for nothing.
+        frees_at = await self._frees_at(target, quota, now) or now + UNKNOWN_FREE_WAIT
+        await self._store.full_until(account, name, frees_at, now=now)
+        self.last[(target.meter, name)] = quota = replace(quota, frees_at=frees_at)
+        raise _full(quota, frees_at, now)
 
     async def check(self, target: Target, name: str) -> None:
         """RateLimited when the quota is known to be full until a later time (no call made)."""
@@ -110,7 +110,7 @@ class PublishingQuotas:
             quota = QuotaRecord(name, 0, DEFAULTS[name], DAY, None, None)
         # Not over what publishers counted while the read was under way (a publication settled
         # since counts, and the platform may not have shown it yet).
-        await self._store.save(target.account_id, quota, now=now, read_started=now)
+        await self._store.save(target.account_id, quota, now=now)
         return quota
 
     async def _instagram(self, target: Target, now: datetime) -> QuotaRecord:
@@ -141,15 +141,10 @@ class PublishingQuotas:
         """When the account's media of the window were published (GET /{ig-user-id}/media)."""
         params: dict[str, object] = {"fields": "timestamp", "since": int((now - window).timestamp()), "limit": 100}
         times: list[datetime] = []
-        for _ in range(MEDIA_PAGES):
-            body = await self._graph.call("GET", f"{target.external_id}/media", token=target.credentials["access_token"],
-                                          meter=target.meter, params=params)
-            for medium in body.get("data") or []:
-                times.append(datetime.strptime(str(medium["timestamp"]), "%Y-%m-%dT%H:%M:%S%z"))
-            after = ((body.get("paging") or {}).get("cursors") or {}).get("after")
-            if not (body.get("paging") or {}).get("next") or not after:
-                break
-            params["after"] = after
+        async for data in self._graph.listing(f"{target.external_id}/media", token=target.credentials["access_token"],
+                                              meter=target.meter, params=params, max_pages=MEDIA_PAGES,
+                                              what="the account's media"):
+            times += [datetime.strptime(str(medium["timestamp"]), "%Y-%m-%dT%H:%M:%S%z") for medium in data]
         return times
 
     async def _own_reels(self, account_id: uuid.UUID, now: datetime) -> QuotaRecord:

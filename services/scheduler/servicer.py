@@ -71,14 +71,14 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
 
     async def GetAccount(self, request: scheduler_pb2.GetAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")
-        return account_message(await self._accounts.get(current_tenant(), account_id))
+        return account_message(await self._accounts.get(current_tenant(), account_id, with_quotas=True))
 
     async def UpdateAccount(self, request: scheduler_pb2.UpdateAccountRequest, context: Context) -> resources_pb2.Account:
         account_id = parse_id(request.account_id, "account_id")
         changes = validation.account_changes(request)
         tenant = current_tenant()
         if not changes:
-            return account_message(await self._accounts.get(tenant, account_id))
+            return account_message(await self._accounts.get(tenant, account_id, with_quotas=True))
         return account_message(await self._accounts.update(tenant, account_id, changes))
 
     async def UpdateAccountCredentials(
@@ -181,11 +181,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         post_id = parse_id(request.post_id, "post_id")
         tenant = current_tenant()
         current = await self._posts.get(tenant, post_id)
-        as_created = scheduler_pb2.CreatePostRequest(
-            account_id=str(current.account_id), text=request.text, media_urls=request.media_urls, link=request.link,
-            kind=request.kind, reel=request.reel if request.HasField("reel") else None,
-            first_comment=request.first_comment,
-        )
+        as_created = validation.as_created(str(current.account_id), request)
         new, violations = validation.post_shape(as_created, self._clock.now())
         if new is not None:
             platform = (await self._accounts.platforms(tenant, [current.account_id])).get(current.account_id, "")
@@ -318,10 +314,7 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self, request: scheduler_pb2.CreateRecurringPostRequest, context: Context
     ) -> resources_pb2.RecurringPost:
         violations: list[FieldViolation] = []
-        content = validation.recurring_content(scheduler_pb2.CreatePostRequest(
-            account_id=request.account_id, text=request.text, media_urls=request.media_urls, link=request.link,
-            kind=request.kind, reel=request.reel if request.HasField("reel") else None,
-            first_comment=request.first_comment), violations)
+        content = validation.recurring_content(validation.as_created(request.account_id, request), violations)
         if len(request.idempotency_key) > validation.MAX_KEY_LENGTH or "\x00" in request.idempotency_key:
             violations.append(FieldViolation("idempotency_key", f"at most {validation.MAX_KEY_LENGTH} characters, no NUL"))
         if violations:

@@ -23,6 +23,7 @@ from postsched.identifiers import id_violation
 from postsched.messages import PLATFORM_FROM_API
 from postsched.outbound import OutboundPolicy
 from postsched.store.records import NewAccount, NewPost
+from postsched.media import is_image, is_video
 from postsched.messages import reel_options
 from postsched.v1 import resources_pb2, scheduler_pb2
 
@@ -47,19 +48,8 @@ HASHTAG = re.compile(r"#\w+")
 FACEBOOK_MAX_COMMENT = 8_000
 MAX_REEL_OFFSET_MS = 15 * 60 * 1000  # Instagram Reels last at most 15 minutes
 MAX_AUDIO_NAME = 100
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".bmp")
 KINDS = {resources_pb2.POST_KIND_UNSPECIFIED: "FEED", resources_pb2.FEED: "FEED", resources_pb2.REEL: "REEL",
          resources_pb2.STORY: "STORY"}
-
-
-def _suffix_is(url: str, suffixes: tuple[str, ...]) -> bool:
-    return urlsplit(url).path.lower().endswith(suffixes)
-
-
-def is_video(url: str) -> bool:
-    """A media URL whose path names a video file (what the publisher sends as video_url/file_url)."""
-    return _suffix_is(url, VIDEO_SUFFIXES)
 
 
 def _has_nul(value: str) -> bool:
@@ -164,6 +154,14 @@ def post_shape(
     return post, []
 
 
+def as_created(account_id: str, content: Any) -> scheduler_pb2.CreatePostRequest:
+    """The content fields of another request (UpdatePost, CreateRecurringPost: the same names) as
+    the CreatePostRequest whose rules they follow."""
+    return scheduler_pb2.CreatePostRequest(
+        account_id=account_id, text=content.text, media_urls=content.media_urls, link=content.link, kind=content.kind,
+        reel=content.reel if content.HasField("reel") else None, first_comment=content.first_comment)
+
+
 def reel_shape(reel: dict[str, Any], kind: str | None, prefix: str) -> list[FieldViolation]:
     """A Reel's options, on their own (the platform's rules come later)."""
     violations: list[FieldViolation] = []
@@ -178,13 +176,14 @@ def reel_shape(reel: dict[str, Any], kind: str | None, prefix: str) -> list[Fiel
     audio = reel.get("audio_name", "")
     if len(audio) > MAX_AUDIO_NAME or _has_nul(audio):
         violations.append(FieldViolation(prefix + "reel.audio_name", f"at most {MAX_AUDIO_NAME} characters, no NUL"))
-    if reel.get("trial") and reel.get("graduation_strategy") not in ("MANUAL", "SS_PERFORMANCE"):
+    strategy = reel.get("graduation_strategy")
+    if strategy is not None and strategy not in ("MANUAL", "SS_PERFORMANCE"):
+        violations.append(FieldViolation(prefix + "reel.graduation_strategy", "must be MANUAL or SS_PERFORMANCE"))
+    elif reel.get("trial") and strategy is None:
         violations.append(FieldViolation(prefix + "reel.graduation_strategy",
                                          "a trial reel needs MANUAL or SS_PERFORMANCE"))
-    if not reel.get("trial") and "graduation_strategy" in reel:
+    elif strategy is not None and not reel.get("trial"):
         violations.append(FieldViolation(prefix + "reel.graduation_strategy", "goes only with trial"))
-    if "graduation_strategy" in reel and reel["graduation_strategy"] not in ("MANUAL", "SS_PERFORMANCE"):
-        violations.append(FieldViolation(prefix + "reel.graduation_strategy", "must be MANUAL or SS_PERFORMANCE"))
     return violations
 
 
@@ -197,7 +196,7 @@ def kind_rules(post: NewPost, platform: str, prefix: str = "") -> list[FieldViol
             violations.append(FieldViolation(prefix + "media_urls", f"a {post.kind.title()} takes exactly one media URL"))
         if post.link:
             violations.append(FieldViolation(prefix + "link", f"a {post.kind.title()} cannot carry a link"))
-    if post.kind == "REEL" and post.media_urls and _suffix_is(post.media_urls[0], IMAGE_SUFFIXES):
+    if post.kind == "REEL" and post.media_urls and is_image(post.media_urls[0]):
         violations.append(FieldViolation(prefix + "media_urls[0]", "a Reel is a video (.mp4 or .mov), not an image"))
     if post.kind == "STORY":
         if post.text.strip():

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from services.publisher.platforms.facebook_video import VideoStatus, parse_status
 from services.publisher.platforms.instagram import kind_container
-from services.publisher.platforms.media import is_video
+from postsched.media import is_video
 from services.publisher.platforms.outcomes import Post
 
 NOW = datetime(2027, 1, 5, 12, 0, tzinfo=timezone.utc)

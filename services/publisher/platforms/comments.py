@@ -9,7 +9,6 @@ the same text: Facebook names its author in `from.id` and its text `message`, In
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from services.publisher.platforms.graph_api import GraphClient
 from services.publisher.platforms.instagram import CONTAINER_PREFIX
@@ -51,20 +50,10 @@ class GraphComments:
         # account's own comments are told by its username.
         me = await self._username(target) if target.platform == "instagram" else ""
         found: list[str] = []
-        for _ in range(MAX_PAGES):
-            body = await self._graph.call("GET", f"{node}/comments", token=target.credentials["access_token"],
-                                          meter=target.meter, params=params)
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise OutcomeUnknown("the platform answered the comments lookup without a list")
+        async for data in self._graph.listing(f"{node}/comments", token=target.credentials["access_token"],
+                                              meter=target.meter, params=params, max_pages=MAX_PAGES,
+                                              what="the post's comments"):
             found += [str(c["id"]) for c in data if isinstance(c, dict) and _is_ours(c, text, target, me)]
-            following = (body.get("paging") or {}).get("next")
-            if not following or not data:
-                break
-            # Only the next link's query is taken, sent to our own Graph URL with our own token.
-            params = {k: v for k, v in parse_qsl(urlsplit(following).query) if k != "access_token"}
-        else:
-            raise OutcomeUnknown(f"the post has more than {MAX_PAGES * PAGE_LIMIT} comments; they cannot all be read")
         if len(found) > 1:
             raise OutcomeUnknown(f"{len(found)} comments by this account with this text are under the post")
         return found[0] if found else None

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from services.publisher.platforms.facebook_stories import PageStories
 from services.publisher.platforms.facebook_video import REELS, VideoUploads, saved_video
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.media import is_video
+from postsched.media import is_video
 from services.publisher.platforms.outcomes import OutcomeUnknown, PlatformError, Post, Progress, Target, Transient
 
 # Margin around each attempt's window, for clock skew between us and Meta and for Meta's own delay.
@@ -161,19 +160,7 @@ class FacebookPage:
         params: dict[str, Any] = {"fields": "id,message,created_time", "since": int(since.timestamp()),
                                   "until": int(until.timestamp()) + 1, "limit": PAGE_LIMIT}
         found: list[str] = []
-        for _ in range(MAX_PAGES):
-            body = await self._graph.call("GET", f"{page}/published_posts", token=token, meter=target.meter, params=params)
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise OutcomeUnknown("Facebook answered the lookup without a list of posts")
+        async for data in self._graph.listing(f"{page}/published_posts", token=token, meter=target.meter, params=params,
+                                              max_pages=MAX_PAGES, what="the page's posts in this post's attempts' window"):
             found += [str(item["id"]) for item in data if isinstance(item, dict) and item.get("message") == message]
-            following = (body.get("paging") or {}).get("next")
-            if not following or not data:
-                return found
-            # Only the next link's query is taken, sent to our own Graph URL with our own token:
-            # a link is never followed to another host.
-            params = {k: v for k, v in parse_qsl(urlsplit(following).query) if k != "access_token"}
-        raise OutcomeUnknown(
-            f"the page has more than {MAX_PAGES * PAGE_LIMIT} posts in the window of this post's attempts; "
-            "it cannot be read completely"
-        )
+        return found

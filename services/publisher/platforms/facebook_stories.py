@@ -10,12 +10,11 @@ no text to recognise it by.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from services.publisher.platforms.facebook_video import STORIES, VideoUploads, saved_video
 from services.publisher.platforms.graph_api import GraphClient
-from services.publisher.platforms.media import is_video
-from services.publisher.platforms.outcomes import OutcomeUnknown, PlatformError, Post, Progress, Target
+from postsched.media import is_video
+from services.publisher.platforms.outcomes import PlatformError, Post, Progress, Target
 
 PAGE_LIMIT = 100
 MAX_PAGES = 20  # a Page's stories of the last day: far fewer than 2,000
@@ -72,17 +71,9 @@ class PageStories:
         """The post id of the Page's Story showing `media_id`, "" if there is none."""
         page, token = target.external_id, target.credentials["access_token"]
         params: dict[str, Any] = {"fields": "post_id,media_id,status,creation_time", "limit": PAGE_LIMIT}
-        for _ in range(MAX_PAGES):
-            body = await self._graph.call("GET", f"{page}/stories", token=token, meter=target.meter, params=params)
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise OutcomeUnknown("Facebook answered the stories lookup without a list")
+        async for data in self._graph.listing(f"{page}/stories", token=token, meter=target.meter, params=params,
+                                              max_pages=MAX_PAGES, what="the Page's stories"):
             for item in data:
                 if isinstance(item, dict) and str(item.get("media_id", "")) == media_id:
                     return str(item.get("post_id") or media_id)  # found, even without a post id
-            following = (body.get("paging") or {}).get("next")
-            if not following or not data:
-                return ""
-            # The next link's query only, to our own Graph URL with our own token.
-            params = {k: v for k, v in parse_qsl(urlsplit(following).query) if k != "access_token"}
-        raise OutcomeUnknown(f"the Page has more than {MAX_PAGES * PAGE_LIMIT} stories; they cannot be read completely")
+        return ""

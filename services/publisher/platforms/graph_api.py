@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
-from urllib.parse import urlencode
+from typing import Any, AsyncIterator, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
 from postsched.outbound import printable, read_bounded
-from services.publisher.platforms.outcomes import Permanent, PlatformError, RateLimited, Transient
+from services.publisher.platforms.outcomes import OutcomeUnknown, Permanent, PlatformError, RateLimited, Transient
 
 # Error codes, from Meta's error-handling and rate-limiting pages (see shared/META-GRAPH.md).
 TRANSIENT_CODES = {-2, -1, 1, 2}
@@ -166,3 +166,21 @@ class GraphClient:
             raise Transient(f"no answer from the Graph API ({type(exc).__name__})", maybe_published=method == "POST") from exc
         except aiohttp.ClientError as exc:
             raise Transient(f"Graph API request failed: {exc}", maybe_published=method == "POST") from exc
+
+    async def listing(self, path: str, *, token: str, meter: str, params: dict[str, Any], max_pages: int,
+                      what: str) -> AsyncIterator[list[Any]]:
+        """Each page (`data`) of a Graph listing, following `paging.next` to its end. Only the next
+        link's query is taken, sent to our own Graph URL with our own token: a link is never
+        followed to another host. OutcomeUnknown when an answer holds no list, or when more than
+        `max_pages` pages remain (`what` names the listing in both)."""
+        for _ in range(max_pages):
+            body = await self.call("GET", path, token=token, meter=meter, params=params)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise OutcomeUnknown(f"the Graph API answered the lookup of {what} without a list")
+            yield data
+            following = (body.get("paging") or {}).get("next")
+            if not following or not data:
+                return
+            params = {k: v for k, v in parse_qsl(urlsplit(following).query) if k != "access_token"}
+        raise OutcomeUnknown(f"more than {max_pages} pages of {what}: they cannot be read completely")

@@ -18,7 +18,7 @@ from typing import Any
 
 from services.publisher.platforms.graph_api import GraphClient
 from services.publisher.quotas import INSTAGRAM_POSTS, PublishingQuotas
-from services.publisher.platforms.media import is_video
+from postsched.media import is_video
 from services.publisher.platforms.outcomes import (
     Permanent,
     PlatformError,

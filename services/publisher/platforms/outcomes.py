@@ -97,7 +97,7 @@ class Post:
     # When each attempt so far (this one included) was claimed: a lookup searches every window in
     # which one of them may have reached the platform.
     claims: tuple[datetime, ...] = ()
-    kind: str = "FEED"  # lifecycle.PostKind: FEED, REEL or STORY
+    kind: str = "FEED"  # FEED, REEL or STORY (the API's PostKind)
     reel: dict[str, Any] = field(default_factory=dict)  # a REEL's options (ReelOptions' field names)
 
     @property
